@@ -1,0 +1,518 @@
+"""The leadflow command line: thin commands that parse, call one service, and render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from leadflow.db import make_engine, session_scope
+from leadflow.errors import LeadflowError
+from leadflow.intake.columns import Kind, MappingError, load_preset, single_file_mapping
+from leadflow.intake.readers import ReadError
+from leadflow.intake.rejects import write_report
+from leadflow.intake.service import ImportSummary, import_batch, open_import, preset_files
+from leadflow.lookup import find_lead, find_product, find_rep
+from leadflow.pipeline.activities import log_activity
+from leadflow.pipeline.assignments import assign_lead
+from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won
+from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
+from leadflow.pipeline.stages import change_stage
+from leadflow.schema_admin import drop_all, upgrade
+from leadflow.settings import ConfigError, Settings, database_url, load_settings
+from leadflow.simulate.company import CompanySpec, write_demo
+
+console = Console()
+errors = Console(stderr=True)
+
+app = typer.Typer(
+    help="leadflow: capture, score, route, work and measure B2B sales leads.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+leads_app = typer.Typer(help="Import, list and show leads.", no_args_is_help=True)
+reps_app = typer.Typer(help="Import and list reps.", no_args_is_help=True)
+sources_app = typer.Typer(help="Import lead sources and their cost.", no_args_is_help=True)
+activities_app = typer.Typer(
+    help="Import activities (calls, emails, meetings).", no_args_is_help=True
+)
+companies_app = typer.Typer(help="Import companies (accounts).", no_args_is_help=True)
+products_app = typer.Typer(help="Import products and prices.", no_args_is_help=True)
+activity_app = typer.Typer(help="Log one activity on a lead.", no_args_is_help=True)
+stage_app = typer.Typer(help="Move a lead to another stage.", no_args_is_help=True)
+for name, sub in (
+    ("leads", leads_app),
+    ("reps", reps_app),
+    ("sources", sources_app),
+    ("activities", activities_app),
+    ("companies", companies_app),
+    ("products", products_app),
+    ("activity", activity_app),
+    ("stage", stage_app),
+):
+    app.add_typer(sub, name=name)
+
+FORMAT_HELP = "table, csv or json"
+
+
+class State:
+    """What the global options chose."""
+
+    db_url: str = ""
+    config: Path | None = None
+    actor: str = "cli"
+
+    def engine(self) -> Engine:
+        return make_engine(self.db_url)
+
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+
+state = State()
+
+
+@app.callback()
+def main(
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (else LEADFLOW_DATABASE_URL).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Path of leadflow.toml.")] = None,
+    actor: Annotated[str, typer.Option("--as", help="Who is acting, for history rows.")] = "cli",
+) -> None:
+    """leadflow: capture, score, route, work and measure B2B sales leads.
+
+    Example: leadflow --db sqlite:///crm.db leads list --stage won --format csv
+    """
+    state.db_url = database_url(db)
+    state.config = config
+    state.actor = actor
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print an error and exit with ``code``."""
+    errors.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> None:
+    """Print a frame as a Rich table, CSV or JSON."""
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv(datetime_format="%Y-%m-%dT%H:%M:%S"))
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
+    elif fmt == "table":
+        table = Table(title=title, show_lines=False)
+        for column in frame.columns:
+            table.add_column(column, overflow="fold")
+        for row in frame.iter_rows():
+            table.add_row(*["" if v is None else str(v) for v in row])
+        console.print(table)
+    else:
+        fail(f"unknown format {fmt!r}; use {FORMAT_HELP}", 2)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema.
+
+    Example: leadflow --db postgresql://localhost/leadflow init
+    """
+    revision = upgrade(state.engine())
+    console.print(f"database {state.db_url} is at schema revision {revision}")
+
+
+def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Path | None) -> None:
+    engine = state.engine()
+    try:
+        settings = state.settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    summaries: list[ImportSummary] = []
+    for file_kind, path, mapping in files:
+        try:
+            with session_scope(engine) as session:
+                job = open_import(
+                    session, kind=file_kind, path=path, mapping=mapping, settings=settings
+                )
+        except (ReadError, MappingError) as exc:
+            fail(str(exc))
+        with Progress(
+            TextColumn(f"{file_kind:<10} {path.name}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=errors,
+            transient=False,
+            disable=not errors.is_terminal,
+        ) as progress:
+            task = progress.add_task("import", total=job.reader.size)
+            for batch in job.batches():
+                with session_scope(engine) as session:
+                    import_batch(session, job=job, batch=batch)
+                progress.update(task, completed=job.reader.position)
+            progress.update(task, completed=job.reader.size)
+        summaries.append(job.summary)
+    table = Table(title="import")
+    for column in ("kind", "file", "rows", "new", "changed", "unchanged", "rejected"):
+        table.add_column(column, justify="right" if column not in ("kind", "file") else "left")
+    for s in summaries:
+        table.add_row(
+            s.kind,
+            Path(s.file).name,
+            f"{s.rows:,}",
+            f"{s.new:,}",
+            f"{s.changed:,}",
+            f"{s.unchanged:,}",
+            f"{len({(r.file, r.line) for r in s.rejects}):,}",
+        )
+    console.print(table)
+    all_rejects = [r for s in summaries for r in s.rejects]
+    if all_rejects:
+        target = rejects_path or Path(f"rejects-{kind}.csv")
+        write_report(target, all_rejects)
+        for reject in all_rejects[:10]:
+            errors.print(reject.message(), markup=False, highlight=False)
+        more = f" ({len(all_rejects) - 10:,} more)" if len(all_rejects) > 10 else ""
+        errors.print(f"{len(all_rejects):,} problems{more}; all listed in {target}", markup=False)
+
+
+def _import_command(kind: Kind) -> Any:
+    def command(
+        file: Annotated[
+            Path, typer.Argument(help="CSV file, or a folder for a multi-file preset.")
+        ],
+        preset: Annotated[
+            str | None,
+            typer.Option("--preset", help="Named layout (maven-crm) or a TOML mapping file."),
+        ] = None,
+        maps: Annotated[
+            list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")
+        ] = None,
+        mapping: Annotated[
+            Path | None, typer.Option("--mapping", help="TOML mapping file with a [columns] table.")
+        ] = None,
+        rejects: Annotated[
+            Path | None, typer.Option("--rejects", help="Where to write the reject report.")
+        ] = None,
+    ) -> None:
+        try:
+            if preset:
+                loaded = load_preset(preset)
+                if file.is_dir():
+                    files = preset_files(loaded, file)
+                else:
+                    one = getattr(loaded, kind)
+                    if one is None:
+                        fail(f"preset {preset} has no layout for {kind}")
+                    files = [(kind, file, one)]
+            else:
+                files = [
+                    (
+                        kind,
+                        file,
+                        single_file_mapping(kind, maps or [], str(mapping) if mapping else None),
+                    )
+                ]
+        except (MappingError, ReadError) as exc:
+            fail(str(exc))
+        _run_import(kind, files, rejects)
+
+    command.__doc__ = f"""Import {kind} from a CSV file; bad rows go to a reject report, good ones in.
+
+    Re-running the same import changes nothing. Examples:
+    leadflow {kind} import {kind}.csv
+    leadflow {kind} import export.csv --map name=Full_Name --rejects bad.csv
+    leadflow leads import --preset maven-crm ../shared/data/maven-crm
+    """
+    return command
+
+
+for _kind, _app in (
+    ("leads", leads_app),
+    ("reps", reps_app),
+    ("sources", sources_app),
+    ("activities", activities_app),
+    ("companies", companies_app),
+    ("products", products_app),
+):
+    _app.command("import")(_import_command(_kind))  # type: ignore[arg-type]
+
+
+@leads_app.command("list")
+def leads_list(
+    stage: Annotated[str | None, typer.Option(help="Only leads in this stage.")] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Only this rep's leads (id, name or email).")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only leads from this source.")] = None,
+    unassigned: Annotated[bool, typer.Option(help="Only leads without an owner.")] = False,
+    search: Annotated[
+        str | None, typer.Option(help="Company, email, last name or external id contains.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many (table default 50).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """List leads; csv and json write every match with the canonical columns.
+
+    Example: leadflow leads list --stage won --format csv > won.csv
+    """
+    with session_scope(state.engine()) as session:
+        owner_id = _rep_id(session, owner)
+        if limit is None and fmt == "table":
+            limit = 50
+        frame = list_leads(
+            session,
+            filters=LeadFilter(
+                stage=stage,
+                owner_id=owner_id,
+                source=source,
+                unassigned=unassigned,
+                search=search,
+                limit=limit,
+            ),
+        )
+    if fmt == "table":
+        frame = frame.select(
+            "id",
+            "external_id",
+            "company",
+            "stage",
+            "owner",
+            "source",
+            "created_at",
+            "amount",
+            "grade",
+        )
+    render(frame, fmt, title="leads")
+
+
+def _rep_id(session: Any, ref: str | None) -> int | None:
+    if ref is None:
+        return None
+    try:
+        return find_rep(session, ref=ref).id
+    except LeadflowError as exc:
+        fail(str(exc))
+    return None
+
+
+@leads_app.command("show")
+def leads_show(
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Show one lead and its story: assignments (and why), activities, stages, field history.
+
+    Example: leadflow leads show 1C1I7A6R
+    """
+    with session_scope(state.engine()) as session:
+        try:
+            story = lead_story(session, lead_id=find_lead(session, ref=lead).id)
+        except LeadflowError as exc:
+            fail(str(exc))
+    if fmt == "json":
+        sys.stdout.write(json.dumps(story.__dict__, default=str, indent=1) + "\n")
+        return
+    fields = Table(title=f"lead {story.lead['id']}", show_header=False)
+    for key, value in story.lead.items():
+        if value is not None:
+            fields.add_row(key, str(value))
+    console.print(fields)
+    for title, rows in (
+        ("assignments", story.assignments),
+        ("activities", story.activities),
+        ("stage changes", story.stages),
+        ("field history", story.changes),
+    ):
+        if rows:
+            render(
+                pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.all().cast(pl.String)),
+                "table",
+                title=title,
+            )
+        else:
+            console.print(f"[dim]no {title}[/dim]")
+
+
+@reps_app.command("list")
+def reps_list(fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table") -> None:
+    """List reps with team, manager, territories, capacity, and leads owned.
+
+    Example: leadflow reps list --format csv
+    """
+    with session_scope(state.engine()) as session:
+        frame = list_reps(session)
+    render(frame, fmt, title="reps")
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{value!r} is not a date/time like 2026-11-22 or 2026-11-22T14:30")
+    return None
+
+
+@activity_app.command("log")
+def activity_log(
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    kind: Annotated[str, typer.Option(help="call, email, meeting or note.")] = "call",
+    outcome: Annotated[
+        str | None, typer.Option(help="connected, no answer, voicemail, meeting set, ...")
+    ] = None,
+    rep: Annotated[
+        str | None, typer.Option(help="Who made the contact (default: the lead's owner).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    at: Annotated[str | None, typer.Option(help="When (ISO date/time, default now).")] = None,
+) -> None:
+    """Log a contact with a lead; the lead's first touch is kept current.
+
+    Example: leadflow activity log 1C1I7A6R --kind call --outcome connected --rep "Moses Frase"
+    """
+    with session_scope(state.engine()) as session:
+        try:
+            target = find_lead(session, ref=lead)
+            who = find_rep(session, ref=rep) if rep else None
+            if who is None and target.owner_id is not None:
+                who = find_rep(session, ref=target.owner_id)
+            activity = log_activity(
+                session, lead=target, rep=who, kind=kind, outcome=outcome, note=note, at=_when(at)
+            )
+        except LeadflowError as exc:
+            fail(str(exc))
+    console.print(f"logged {activity.kind} on lead {target.id} at {activity.at:%Y-%m-%d %H:%M}")
+
+
+@stage_app.command("set")
+def stage_set(
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    stage: Annotated[
+        str,
+        typer.Argument(
+            help="inquiry, lead, qualified, opportunity, won, lost, nurture, disqualified."
+        ),
+    ],
+    amount: Annotated[float | None, typer.Option(help="Won: the deal's amount.")] = None,
+    product: Annotated[str | None, typer.Option(help="Won: what was bought.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Lost: why; otherwise a note.")] = None,
+    follow_up: Annotated[
+        str | None, typer.Option(help="Nurture: when to follow up (ISO date).")
+    ] = None,
+) -> None:
+    """Move a lead to another stage along the allowed transitions.
+
+    Examples: leadflow stage set 42 qualified
+              leadflow stage set 42 won --amount 4821 --product "GTX Pro"
+              leadflow stage set 42 nurture --follow-up 2027-02-01
+    """
+    with session_scope(state.engine()) as session:
+        try:
+            target = find_lead(session, ref=lead)
+            if stage == "won":
+                if amount is None:
+                    fail("a won lead needs --amount")
+                item = find_product(session, ref=product) if product else None
+                record_won(
+                    session, lead=target, amount=float(amount or 0), product=item, by=state.actor
+                )
+            elif stage == "lost":
+                record_lost(session, lead=target, reason=reason or "", by=state.actor)
+            elif stage == "nurture":
+                when = _when(follow_up)
+                if when is None:
+                    fail("a nurtured lead needs --follow-up")
+                record_nurture(
+                    session, lead=target, follow_up_at=when, by=state.actor, reason=reason
+                )  # type: ignore[arg-type]
+            else:
+                change_stage(session, lead=target, to_stage=stage, by=state.actor, reason=reason)
+        except LeadflowError as exc:
+            fail(str(exc))
+    console.print(f"lead {target.id} is now {target.stage}")
+
+
+@app.command()
+def assign(
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    rep: Annotated[str, typer.Argument(help="Rep external id, email or name.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the lead's history).")],
+) -> None:
+    """Assign or reassign a lead to a rep by hand, with the reason kept in its history.
+
+    Example: leadflow assign 42 "Moses Frase" --reason "knows the account"
+    """
+    with session_scope(state.engine()) as session:
+        try:
+            target = find_lead(session, ref=lead)
+            who = find_rep(session, ref=rep)
+            assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
+        except LeadflowError as exc:
+            fail(str(exc))
+    console.print(f"lead {target.id} now belongs to {who.name}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="CSV file to write.")],
+    kind: Annotated[str, typer.Option(help="leads or reps.")] = "leads",
+) -> None:
+    """Export every lead (or rep) to CSV with the canonical columns, ready to import elsewhere.
+
+    Example: leadflow export leads.csv
+    """
+    with session_scope(state.engine()) as session:
+        if kind == "leads":
+            frame = list_leads(session, filters=LeadFilter())
+        elif kind == "reps":
+            frame = list_reps(session)
+        else:
+            fail("--kind must be leads or reps")
+    frame.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%S")
+    console.print(f"wrote {frame.height:,} {kind} to {out}")
+
+
+@app.command()
+def demo(
+    leads: Annotated[int, typer.Option(help="How many leads in the year.")] = 50_000,
+    reps: Annotated[int, typer.Option(help="How many reps.")] = 24,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same company.")
+    ] = 7,
+    reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
+) -> None:
+    """Generate a synthetic company with a year of leads, activities and outcomes.
+
+    Reps differ in hidden skill and capacity, sources in quality and cost, and a late first touch
+    really converts worse, so every report has something true to find.
+    Example: leadflow --db sqlite:///demo.db demo --leads 50000 --seed 7 --reset
+    """
+    engine = state.engine()
+    if reset:
+        drop_all(engine)
+    upgrade(engine)
+    spec = CompanySpec(n_leads=leads, n_reps=reps, seed=seed)
+    with console.status("generating the company..."), session_scope(engine) as session:
+        summary = write_demo(session, spec=spec)
+    render(summary, "table", title=f"demo company (seed {seed})")
+
+
+def run() -> None:
+    """Entry point that turns configuration errors into messages."""
+    try:
+        app()
+    except ConfigError as exc:
+        errors.print(f"error: {exc}", markup=False)
+        raise SystemExit(1) from exc

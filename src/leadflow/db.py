@@ -1,0 +1,139 @@
+"""Engine and session: SQLite (WAL, foreign keys on) as the embedded default, PostgreSQL for scale."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; on SQLite, turn on WAL, foreign keys and a busy timeout for every connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.close()
+
+
+def is_sqlite(engine_or_session: Engine | Session) -> bool:
+    """Whether this engine or session talks to SQLite."""
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "sqlite"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. Services never commit."""
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+def reserve_ids(session: Session, table: str, count: int) -> list[int]:
+    """Primary keys for ``count`` new rows, so bulk inserts know their ids without RETURNING.
+
+    PostgreSQL draws them from the table's sequence (safe under concurrency); SQLite, which has a
+    single writer, continues from the largest id.
+    """
+    if count == 0:
+        return []
+    if is_sqlite(session):
+        start = session.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()  # noqa: S608
+        return list(range(start + 1, start + 1 + count))
+    rows = session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+        {"t": table, "n": count},
+    )
+    return [r[0] for r in rows]
+
+
+def bulk_insert(
+    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert many rows with one driver-level executemany: the fast path for imports and the demo.
+
+    Values must already be in the driver's form: on SQLite, datetimes as SQLAlchemy's text
+    (:data:`SQLITE_DATETIME_FORMAT`) and JSON as text.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    style = connection.dialect.paramstyle
+    marks = ", ".join(["?" if style == "qmark" else "%s"] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, rows)
+
+
+def bulk_update(
+    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Update many rows by id; each row is the new values of ``columns`` followed by the id."""
+    if not rows:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    assignments = ", ".join(f"{c} = {mark}" for c in columns)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = {mark}"  # noqa: S608
+    connection.exec_driver_sql(sql, rows)
+
+
+# How SQLAlchemy's DateTime stores values on SQLite; raw inserts must match it exactly.
+SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%6f"
+
+
+def driver_rows(session: Session, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """A frame's rows in the form :func:`bulk_insert` needs for this session's database."""
+    if is_sqlite(session):
+        frame = frame.with_columns(
+            pl.col(pl.Datetime).dt.strftime(SQLITE_DATETIME_FORMAT),
+            pl.col(pl.Boolean).cast(pl.Int8),
+        )
+    return frame.rows()

@@ -1,0 +1,288 @@
+"""Canonical columns of each importable kind, how other layouts map onto them, and presets.
+
+A mapping says, for each canonical column, which column of the file holds it; a file's own
+headers that already are canonical names (in any case or spacing) need no mapping. A preset is a
+TOML mapping file shipped with leadflow that may span several files of one export.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from leadflow.models import ACTIVITY_KINDS, LEAD_TYPES, STAGES
+
+Kind = Literal["leads", "reps", "sources", "activities", "companies", "products"]
+KINDS: tuple[Kind, ...] = ("companies", "products", "sources", "reps", "leads", "activities")
+ColumnType = Literal[
+    "text", "label", "int", "float", "bool", "datetime", "email", "phone", "domain", "enum"
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: its type, its longest allowed text, and allowed values for enums."""
+
+    name: str
+    type: ColumnType = "text"
+    max_len: int = 300
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """The canonical columns of one kind and whether unknown columns are kept as extras."""
+
+    kind: Kind
+    columns: tuple[Column, ...]
+    keeps_extra: bool = False
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(c.name for c in self.columns))
+
+
+SPECS: dict[Kind, KindSpec] = {
+    "leads": KindSpec(
+        "leads",
+        (
+            Column("external_id", max_len=200),
+            Column("created_at", "datetime"),
+            Column("first_name", max_len=200),
+            Column("last_name", max_len=200),
+            Column("email", "email", max_len=320),
+            Column("phone", "phone", max_len=64),
+            Column("title"),
+            Column("company"),
+            Column("domain", "domain", max_len=255),
+            Column("industry", "label", max_len=100),
+            Column("company_size", "int"),
+            Column("annual_revenue", "float"),
+            Column("country", max_len=100),
+            Column("region", max_len=100),
+            Column("city", max_len=100),
+            Column("territory", max_len=200),
+            Column("source", max_len=200),
+            Column("lead_type", "enum", choices=LEAD_TYPES),
+            Column("budget", "float"),
+            Column("authority", "bool"),
+            Column("need"),
+            Column("timeline", max_len=100),
+            Column("owner", max_len=320),
+            Column("assigned_at", "datetime"),
+            Column("first_touch_at", "datetime"),
+            Column("stage", "enum", choices=STAGES),
+            Column("won_at", "datetime"),
+            Column("lost_at", "datetime"),
+            # When the deal closed, either way: fills won_at or lost_at by the stage.
+            Column("closed_at", "datetime"),
+            Column("amount", "float"),
+            Column("product", max_len=200),
+            Column("lost_reason"),
+        ),
+        keeps_extra=True,
+    ),
+    "reps": KindSpec(
+        "reps",
+        (
+            Column("external_id", max_len=200),
+            Column("name", max_len=200, required=True),
+            Column("email", "email", max_len=320),
+            Column("team", max_len=200),
+            Column("manager", max_len=200),
+            Column("territory", max_len=1000),
+            Column("capacity", "int"),
+            Column("active", "bool"),
+        ),
+    ),
+    "sources": KindSpec(
+        "sources",
+        (
+            Column("name", max_len=200, required=True),
+            Column("channel", max_len=100),
+            Column("cost_per_lead", "float"),
+            Column("spend", "float"),
+        ),
+    ),
+    "activities": KindSpec(
+        "activities",
+        (
+            Column("lead", max_len=200, required=True),
+            Column("rep", max_len=320),
+            Column("at", "datetime", required=True),
+            Column("kind", "enum", choices=ACTIVITY_KINDS, required=True),
+            Column("outcome", "label", max_len=40),
+            Column("note", max_len=10_000),
+        ),
+    ),
+    "companies": KindSpec(
+        "companies",
+        (
+            Column("name", required=True),
+            Column("domain", "domain", max_len=255),
+            Column("industry", "label", max_len=100),
+            Column("employees", "int"),
+            Column("annual_revenue", "float"),
+            Column("country", max_len=100),
+            Column("year_established", "int"),
+            Column("parent"),
+        ),
+    ),
+    "products": KindSpec(
+        "products",
+        (
+            Column("name", max_len=200, required=True),
+            Column("series", max_len=100),
+            Column("price", "float"),
+        ),
+    ),
+}
+
+
+class MappingError(ValueError):
+    """A mapping or preset is malformed or names columns that do not exist."""
+
+
+class FileMapping(BaseModel):
+    """How one file maps onto one kind: column names, value translations, scale and strictness."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    scale: dict[str, float] = Field(default_factory=dict)
+    defaults: dict[str, str] = Field(default_factory=dict)
+    # Reject a lead whose company names an account that was never imported (CRM exports
+    # reference their own accounts table); otherwise an unknown company is just a name.
+    require_known_company: bool = False
+    # Amounts in some exports are 0 on lost deals; an amount is only kept on won leads.
+    amount_only_when_won: bool = False
+
+
+class Preset(BaseModel):
+    """A named import layout; several kinds for a multi-file export, imported in dependency order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    companies: FileMapping | None = None
+    products: FileMapping | None = None
+    sources: FileMapping | None = None
+    reps: FileMapping | None = None
+    leads: FileMapping | None = None
+    activities: FileMapping | None = None
+
+    def files(self) -> list[tuple[Kind, FileMapping]]:
+        """The kinds this preset covers, in the order they must be imported."""
+        found = [(kind, getattr(self, kind)) for kind in KINDS]
+        return [(kind, mapping) for kind, mapping in found if mapping is not None]
+
+
+def header_key(name: str) -> str:
+    """A header as compared with canonical names: 'Created At ' and 'created-at' match 'created_at'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def preset_names() -> list[str]:
+    """Presets shipped with leadflow."""
+    folder = resources.files("leadflow.intake") / "presets"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """A shipped preset by name, or a TOML mapping file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        text = path.read_text(encoding="utf-8")
+        label = str(path)
+    else:
+        resource = resources.files("leadflow.intake") / "presets" / f"{name_or_path}.toml"
+        if not resource.is_file():
+            raise MappingError(
+                f"unknown preset {name_or_path!r}; shipped presets: {', '.join(preset_names())}"
+            )
+        text = resource.read_text(encoding="utf-8")
+        label = f"preset {name_or_path}"
+    try:
+        preset = Preset.model_validate(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise MappingError(f"{label}: {exc}") from exc
+    for kind, mapping in preset.files():
+        _check_targets(kind, mapping, label)
+    return preset
+
+
+def single_file_mapping(kind: Kind, pairs: list[str], mapping_file: str | None) -> FileMapping:
+    """A mapping from a TOML file's [columns] table and/or ``canonical=column`` pairs."""
+    mapping = FileMapping()
+    if mapping_file:
+        try:
+            data = tomllib.loads(Path(mapping_file).read_text(encoding="utf-8"))
+            mapping = FileMapping.model_validate(data.get(kind, data))
+        except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+            raise MappingError(f"{mapping_file}: {exc}") from exc
+    columns = dict(mapping.columns)
+    for pair in pairs:
+        canonical, sep, column = pair.partition("=")
+        if not sep or not canonical.strip() or not column.strip():
+            raise MappingError(f"--map {pair!r}: expected canonical=column, e.g. owner=sales_agent")
+        columns[canonical.strip()] = column.strip()
+    mapping = mapping.model_copy(update={"columns": columns})
+    _check_targets(kind, mapping, "--map")
+    return mapping
+
+
+def _check_targets(kind: Kind, mapping: FileMapping, label: str) -> None:
+    known = set(SPECS[kind].names)
+    for table in (mapping.columns, mapping.values, mapping.scale, mapping.defaults):
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise MappingError(
+                f"{label}: {kind} has no canonical column {', '.join(unknown)}; "
+                f"known: {', '.join(SPECS[kind].names)}"
+            )
+
+
+def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[str, int]:
+    """Which position of the file's header holds each canonical column (and each extra)."""
+    positions = {header_key(name): i for i, name in enumerate(header)}
+    exact = {name.strip(): i for i, name in enumerate(header)}
+    resolved: dict[str, int] = {}
+    for canonical, column in mapping.columns.items():
+        index = exact.get(column.strip(), positions.get(header_key(column)))
+        if index is None:
+            raise MappingError(
+                f"mapping names column {column!r} for {canonical}, but the file's header has "
+                f"only: {', '.join(header)}"
+            )
+        resolved[canonical] = index
+    taken = set(resolved.values())
+    for canonical in SPECS[kind].names:
+        if (
+            canonical not in resolved
+            and canonical in positions
+            and positions[canonical] not in taken
+        ):
+            resolved[canonical] = positions[canonical]
+            taken.add(positions[canonical])
+    if SPECS[kind].keeps_extra:
+        for i, name in enumerate(header):
+            if i not in taken and name.strip():
+                resolved[f"extra:{name.strip()}"] = i
+    missing = [c.name for c in SPECS[kind].columns if c.required and c.name not in resolved]
+    missing = [m for m in missing if m not in mapping.defaults]
+    if missing:
+        raise MappingError(
+            f"{kind} need column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
+        )
+    return resolved

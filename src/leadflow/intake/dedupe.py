@@ -1,0 +1,119 @@
+"""Find the lead an incoming row is a duplicate of: by external id, email, phone, or company domain
+together with the person's name.
+
+Domain alone does not match: in B2B many people of one company are separate leads. Keys are
+normalised (keys.py), so 'Ann.Lee@ACME.com ' and 'ann.lee@acme.com' are one person.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadflow.models import Lead, LeadAlias
+
+# In order of trust: the first key that matches decides the target.
+MATCH_KEYS = ("external_id", "email_key", "phone_key", "domain_person")
+
+
+def domain_person_expr() -> pl.Expr:
+    """The combined key of company domain and person name; null unless both are known."""
+    return pl.when(pl.col("domain_key").is_not_null() & pl.col("person_key").is_not_null()).then(
+        pl.concat_str("domain_key", pl.lit("|"), "person_key")
+    )
+
+
+class LeadIndex:
+    """In-memory index of existing leads' keys, loaded once per import and kept up to date."""
+
+    def __init__(self, frames: dict[str, pl.DataFrame]) -> None:
+        self.frames = frames
+
+    @classmethod
+    def load(cls, session: Session) -> LeadIndex:
+        """Read every lead's keys (and merged aliases) from the database."""
+        rows = session.execute(
+            select(
+                Lead.id,
+                Lead.external_id,
+                Lead.email_key,
+                Lead.phone_key,
+                Lead.domain_key,
+                Lead.person_key,
+            )
+        ).all()
+        leads = pl.DataFrame(
+            rows,
+            schema={
+                "id": pl.Int64,
+                "external_id": pl.String,
+                "email_key": pl.String,
+                "phone_key": pl.String,
+                "domain_key": pl.String,
+                "person_key": pl.String,
+            },
+            orient="row",
+        ).with_columns(domain_person_expr().alias("domain_person"))
+        aliases = pl.DataFrame(
+            session.execute(select(LeadAlias.external_id, LeadAlias.lead_id)).all(),
+            schema={"key": pl.String, "id": pl.Int64},
+            orient="row",
+        )
+        frames = {key: cls._pairs(leads, key) for key in MATCH_KEYS}
+        frames["external_id"] = pl.concat([frames["external_id"], aliases])
+        return cls(frames)
+
+    @staticmethod
+    def _pairs(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+        return (
+            frame.select(pl.col(key).alias("key"), "id")
+            .drop_nulls("key")
+            .unique(subset="key", keep="first", maintain_order=True)
+        )
+
+    def match(self, frame: pl.DataFrame) -> pl.Series:
+        """The id of the existing lead each row duplicates, or null."""
+        found = []
+        for key in MATCH_KEYS:
+            found.append(
+                frame.select(pl.col(key).alias("key"))
+                .join(self.frames[key], on="key", how="left", maintain_order="left")
+                .get_column("id")
+                .alias(key)
+            )
+        return pl.DataFrame(found).select(pl.coalesce(pl.all())).to_series().alias("_target")
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Index newly inserted leads (``id`` and key columns)."""
+        for key in MATCH_KEYS:
+            self.frames[key] = pl.concat([self.frames[key], self._pairs(frame, key)])
+
+    def add_aliases(self, external_ids: list[str], lead_ids: list[int]) -> None:
+        """Index external ids merged into existing leads."""
+        extra = pl.DataFrame(
+            {"key": external_ids, "id": lead_ids}, schema={"key": pl.String, "id": pl.Int64}
+        )
+        self.frames["external_id"] = pl.concat([self.frames["external_id"], extra])
+
+
+def first_in_batch(frame: pl.DataFrame) -> pl.Series:
+    """For each row, the position of the earliest row of the batch it duplicates (itself if none).
+
+    Chains are followed: if row 3 shares a phone with row 2 and row 2 an email with row 1, all
+    three resolve to row 1.
+    """
+    n = frame.height
+    position = pl.col("_pos")
+    firsts = [
+        pl.when(pl.col(key).is_not_null()).then(position.min().over(key)).otherwise(position)
+        for key in MATCH_KEYS
+    ]
+    indexed = frame.select(*MATCH_KEYS).with_row_index("_pos").with_columns(position.cast(pl.Int64))
+    root = indexed.select(pl.min_horizontal(firsts)).to_series().to_numpy().copy()
+    for _ in range(n):
+        parent = root[root]
+        if (parent == root).all():
+            break
+        root = parent
+    return pl.Series("_root", root, dtype=pl.Int64)

@@ -1,0 +1,391 @@
+"""Write a cleaned batch of leads: resolve references, deduplicate, insert the new, merge the known.
+
+A row that matches an existing lead (dedupe.py) is merged into it: each field the row gives and
+the lead differs in is updated, and the old and new values go to the lead's history
+(LeadChange), with stage and owner changes also as StageChange and Assignment rows. A row whose
+values the lead already holds changes nothing, so re-running an import is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import Text, cast, select, update
+from sqlalchemy.orm import Session
+
+from leadflow.db import bulk_insert, bulk_update, driver_rows, reserve_ids
+from leadflow.intake.columns import SPECS, FileMapping
+from leadflow.intake.dedupe import LeadIndex, domain_person_expr, first_in_batch
+from leadflow.intake.lookups import (
+    company_lookup,
+    ensure_named,
+    keyed_lookup,
+    rep_lookup,
+    resolve_keyed,
+    resolve_reps,
+)
+from leadflow.intake.rejects import Reject
+from leadflow.intake.validate import reject_rows
+from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
+from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
+
+# The lead columns an import writes, with their types in a frame.
+DATA_SCHEMA: dict[str, pl.DataType] = {
+    "external_id": pl.String(),
+    "created_at": pl.Datetime("us"),
+    "first_name": pl.String(),
+    "last_name": pl.String(),
+    "email": pl.String(),
+    "phone": pl.String(),
+    "title": pl.String(),
+    "company": pl.String(),
+    "domain": pl.String(),
+    "industry": pl.String(),
+    "company_size": pl.Int64(),
+    "annual_revenue": pl.Float64(),
+    "country": pl.String(),
+    "region": pl.String(),
+    "city": pl.String(),
+    "lead_type": pl.String(),
+    "budget": pl.Float64(),
+    "authority": pl.Boolean(),
+    "need": pl.String(),
+    "timeline": pl.String(),
+    "extra": pl.String(),
+    "company_id": pl.Int64(),
+    "source_id": pl.Int64(),
+    "territory_id": pl.Int64(),
+    "owner_id": pl.Int64(),
+    "product_id": pl.Int64(),
+    "self_sourced": pl.Boolean(),
+    "stage": pl.String(),
+    "assigned_at": pl.Datetime("us"),
+    "first_touch_at": pl.Datetime("us"),
+    "won_at": pl.Datetime("us"),
+    "lost_at": pl.Datetime("us"),
+    "amount": pl.Float64(),
+    "lost_reason": pl.String(),
+}
+DATA = list(DATA_SCHEMA)
+KEYS = ["email_key", "phone_key", "domain_key", "person_key"]
+# Canonical columns that name something else; they resolve to the *_id columns above.
+CANONICAL_ONLY: dict[str, pl.DataType] = {
+    "owner": pl.String(),
+    "product": pl.String(),
+    "source": pl.String(),
+    "territory": pl.String(),
+    "closed_at": pl.Datetime("us"),
+}
+
+
+@dataclass
+class LeadBatchResult:
+    """What one batch did."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+
+class LeadWriter:
+    """Writes batches of one lead import; holds the lookups and dedupe index across batches."""
+
+    def __init__(self, session: Session, *, file: str, mapping: FileMapping) -> None:
+        self.file = file
+        self.mapping = mapping
+        self.reps = rep_lookup(session)
+        self.products = keyed_lookup(session, Product)
+        self.sources = keyed_lookup(session, Source)
+        self.territories = keyed_lookup(session, Territory)
+        self.companies = company_lookup(session)
+        self.index = LeadIndex.load(session)
+
+    def write(self, session: Session, frame: pl.DataFrame) -> LeadBatchResult:
+        """Resolve, deduplicate and write one cleaned batch (canonical columns plus ``_line``)."""
+        result = LeadBatchResult()
+        frame, result.rejects = self._resolve(session, frame)
+        if frame.is_empty():
+            return result
+        frame = frame.with_columns(self.index.match(frame))
+        fresh = frame.filter(pl.col("_target").is_null())
+        known = frame.filter(pl.col("_target").is_not_null())
+        if not fresh.is_empty():
+            fresh = fresh.with_columns(first_in_batch(fresh)).with_row_index("_pos")
+            fresh = fresh.with_columns(pl.col("_pos").cast(pl.Int64))
+            is_first = pl.col("_root") == pl.col("_pos")
+            firsts = fresh.filter(is_first)
+            ids = self._insert(session, firsts)
+            result.new, result.new_ids = len(ids), ids
+            id_of_root = pl.DataFrame(
+                {"_root": firsts["_pos"], "_id": ids}, schema_overrides={"_id": pl.Int64}
+            )
+            rest = (
+                fresh.filter(~is_first)
+                .join(id_of_root, on="_root")
+                .with_columns(pl.col("_id").alias("_target"))
+                .drop("_root", "_pos", "_id")
+            )
+            known = pl.concat([known, rest])
+        if not known.is_empty():
+            changed, unchanged = self._merge(session, known)
+            result.changed, result.unchanged = changed, unchanged
+        return result
+
+    def _resolve(self, session: Session, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        """Map names to ids, derive stage, dates and keys; set aside rows naming unknown things."""
+        for name in [*SPECS["leads"].names, "extra"]:
+            if name not in frame.columns:
+                dtype = DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]
+                frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+        rejects: list[Reject] = []
+
+        def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
+            rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
+            return frame.filter(~mask)
+
+        frame = resolve_reps(frame, "owner", self.reps, "owner_id")
+        frame = set_aside(
+            frame["owner"].is_not_null() & frame["owner_id"].is_null(),
+            "owner",
+            "no such rep (by external id, name or email); import the reps first",
+        )
+        frame = resolve_keyed(frame, "product", self.products, "product_id")
+        frame = set_aside(
+            frame["product"].is_not_null() & frame["product_id"].is_null(),
+            "product",
+            "no such product; import the products first",
+        )
+        frame = frame.with_columns(name_key_expr(pl.col("company")).alias("_company_key")).join(
+            self.companies, on="_company_key", how="left", maintain_order="left"
+        )
+        if self.mapping.require_known_company:
+            frame = set_aside(
+                frame["company"].is_not_null() & frame["company_id"].is_null(),
+                "company",
+                "no such account; import the accounts first",
+            )
+        for model, column, lookup in (
+            (Source, "source", self.sources),
+            (Territory, "territory", self.territories),
+        ):
+            names = frame.get_column(column).drop_nulls().unique(maintain_order=True).to_list()
+            ensure_named(session, model, names, lookup)
+            frame = resolve_keyed(frame, column, lookup, f"{column}_id")
+
+        stage = pl.col("stage")
+        frame = frame.with_columns(
+            pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")).alias("won_at"),
+            pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")).alias("lost_at"),
+        )
+        frame = set_aside(
+            frame["closed_at"].is_not_null()
+            & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
+            "closed_at",
+            "a close date on a lead whose stage is not won or lost",
+        )
+        if self.mapping.amount_only_when_won:
+            frame = frame.with_columns(pl.when(stage == "won").then("amount").alias("amount"))
+        self_sourced = pl.col("lead_type") == "self-sourced"
+        frame = frame.with_columns(self_sourced.alias("self_sourced"))
+        frame = set_aside(
+            frame["self_sourced"].fill_null(False) & frame["owner_id"].is_null(),
+            "owner",
+            "a self-sourced lead needs the rep who found it as owner",
+        )
+        frame = frame.with_columns(
+            pl.coalesce("industry", "_c_industry").alias("industry"),
+            pl.coalesce("company_size", "_c_size").alias("company_size"),
+            pl.coalesce("annual_revenue", "_c_revenue").alias("annual_revenue"),
+            pl.coalesce("country", "_c_country").alias("country"),
+            pl.coalesce("domain", "_c_domain").alias("domain"),
+        )
+        frame = with_keys(frame)
+        frame = frame.select(
+            "_line", *[pl.col(c).cast(t) for c, t in DATA_SCHEMA.items()], *KEYS, "domain_person"
+        )
+        return frame, rejects
+
+    def _insert(self, session: Session, rows: pl.DataFrame) -> list[int]:
+        """Insert new leads with their first stage and, when owned, their assignment."""
+        now = utcnow()
+        ids = reserve_ids(session, "leads", rows.height)
+        by = pl.format(f"import {self.file}:{{}}", pl.col("_line"))
+        stage = pl.col("stage")
+        rows = rows.with_columns(
+            pl.Series("id", ids, dtype=pl.Int64),
+            pl.coalesce(
+                "stage",
+                pl.when(pl.col("won_at").is_not_null()).then(pl.lit("won")),
+                pl.when(pl.col("lost_at").is_not_null()).then(pl.lit("lost")),
+                pl.when(pl.col("owner_id").is_not_null()).then(pl.lit("lead")),
+                pl.lit("inquiry"),
+            ).alias("stage"),
+            pl.col("self_sourced").fill_null(False),
+        )
+        columns = ["id", *DATA, *KEYS]
+        bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
+        stages = rows.select(
+            pl.col("id").alias("lead_id"),
+            pl.lit(None, dtype=pl.String).alias("from_stage"),
+            stage.alias("to_stage"),
+            pl.coalesce(
+                pl.when(stage == "won").then("won_at"),
+                pl.when(stage == "lost").then("lost_at"),
+                "created_at",
+                pl.lit(now),
+            ).alias("at"),
+            by.alias("by"),
+        )
+        bulk_insert(session, "stage_changes", stages.columns, driver_rows(session, stages))
+        owned = rows.filter(pl.col("owner_id").is_not_null())
+        self._assign(session, owned, now)
+        self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
+        return ids
+
+    def _assign(self, session: Session, owned: pl.DataFrame, now: object) -> None:
+        if owned.is_empty():
+            return
+        assignments = owned.select(
+            pl.col("id").alias("lead_id"),
+            pl.col("owner_id").alias("rep_id"),
+            pl.coalesce("assigned_at", "created_at", pl.lit(now)).alias("at"),
+            pl.when(pl.col("self_sourced"))
+            .then(pl.lit("self-sourced"))
+            .otherwise(pl.lit("import"))
+            .alias("policy"),
+            pl.format(f"owner in {self.file} line {{}}", pl.col("_line")).alias("reason"),
+            pl.lit(1.0).alias("credit_share"),
+            pl.format(f"import {self.file}:{{}}", pl.col("_line")).alias("by"),
+        )
+        bulk_insert(session, "assignments", assignments.columns, driver_rows(session, assignments))
+
+    def _merge(self, session: Session, incoming: pl.DataFrame) -> tuple[int, int]:
+        """Merge rows into the leads they duplicate; return (leads changed, leads unchanged)."""
+        now = utcnow()
+        aliases = incoming.select("_target", "external_id", "_line").drop_nulls("external_id")
+        grouped = incoming.group_by("_target", maintain_order=True).agg(
+            pl.col("_line").last(),
+            *[pl.col(c).drop_nulls().last() for c in DATA if c != "extra"],
+            pl.col("extra").drop_nulls(),
+        )
+        existing = _fetch(session, grouped.get_column("_target").to_list())
+        joined = grouped.join(existing, left_on="_target", right_on="id", suffix="_old")
+        merged_extra = [
+            _merge_extra(old, new) for old, new in joined.select("extra_old", "extra").iter_rows()
+        ]
+        merged = joined.with_columns(
+            pl.coalesce("external_id_old", "external_id").alias("external_id"),
+            *[
+                pl.coalesce(c, f"{c}_old").alias(c)
+                for c in DATA
+                if c not in ("external_id", "extra")
+            ],
+            pl.Series("extra", merged_extra, dtype=pl.String),
+        )
+        change_flags = [pl.col(c).ne_missing(pl.col(f"{c}_old")).alias(f"_chg_{c}") for c in DATA]
+        merged = merged.with_columns(change_flags).with_columns(
+            pl.any_horizontal(*[f"_chg_{c}" for c in DATA]).alias("_changed")
+        )
+        changed = merged.filter("_changed")
+        self._record_aliases(session, aliases, merged.select("_target", "external_id"), now)
+        if changed.is_empty():
+            return 0, merged.height
+        changed = with_keys(changed.with_columns(pl.col("_target").alias("id")))
+        columns = [*DATA, *KEYS]
+        bulk_update(session, "leads", columns, driver_rows(session, changed.select(*columns, "id")))
+        by = pl.format(f"import {self.file}:{{}}", pl.col("_line"))
+        history = pl.concat(
+            [
+                changed.filter(f"_chg_{c}").select(
+                    pl.col("id").alias("lead_id"),
+                    pl.lit(now).alias("at"),
+                    pl.lit(c).alias("field"),
+                    pl.col(f"{c}_old").cast(pl.String).alias("old_value"),
+                    pl.col(c).cast(pl.String).alias("new_value"),
+                    by.alias("by"),
+                )
+                for c in DATA
+            ]
+        )
+        bulk_insert(session, "lead_changes", history.columns, driver_rows(session, history))
+        moved = changed.filter("_chg_stage").select(
+            pl.col("id").alias("lead_id"),
+            pl.col("stage_old").alias("from_stage"),
+            pl.col("stage").alias("to_stage"),
+            pl.lit(now).alias("at"),
+            by.alias("by"),
+        )
+        bulk_insert(session, "stage_changes", moved.columns, driver_rows(session, moved))
+        reowned = changed.filter(pl.col("_chg_owner_id") & pl.col("owner_id").is_not_null())
+        if not reowned.is_empty():
+            session.execute(
+                update(Assignment)
+                .where(Assignment.lead_id.in_(reowned.get_column("id").to_list()))
+                .where(Assignment.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            self._assign(session, reowned.with_columns(pl.lit(None).alias("assigned_at")), now)
+        return changed.height, merged.height - changed.height
+
+    def _record_aliases(
+        self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: object
+    ) -> None:
+        """Keep the external ids of merged duplicates, so a re-import finds them by id."""
+        known = self.index.frames["external_id"].rename({"key": "external_id", "id": "_known"})
+        fresh = (
+            rows.join(leads.rename({"external_id": "_lead_ext"}), on="_target")
+            .filter(pl.col("external_id") != pl.col("_lead_ext").fill_null(""))
+            .join(known, on="external_id", how="anti")
+            .unique(subset="external_id", keep="first", maintain_order=True)
+        )
+        if fresh.is_empty():
+            return
+        out = fresh.select(
+            "external_id",
+            pl.col("_target").alias("lead_id"),
+            pl.lit(now).alias("at"),
+            pl.format(f"merged by import {self.file}:{{}}", pl.col("_line")).alias("by"),
+        )
+        bulk_insert(session, "lead_aliases", out.columns, driver_rows(session, out))
+        self.index.add_aliases(out["external_id"].to_list(), out["lead_id"].to_list())
+
+
+def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the dedupe keys derived from a lead's email, phone, domain and name."""
+    person = pl.concat_str(
+        pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null("")
+    )
+    return frame.with_columns(
+        pl.col("email").alias("email_key"),
+        phone_key_expr(pl.col("phone")).alias("phone_key"),
+        company_domain_expr(pl.col("domain"), pl.col("email")).alias("domain_key"),
+        name_key_expr(person).alias("person_key"),
+    ).with_columns(domain_person_expr().alias("domain_person"))
+
+
+def _merge_extra(old: str | None, new: list[str] | None) -> str | None:
+    if not new:
+        return old
+    merged: dict[str, object] = json.loads(old) if old else {}
+    for item in new:
+        merged.update(json.loads(item))
+    return json.dumps(merged)
+
+
+def _fetch(session: Session, ids: list[int]) -> pl.DataFrame:
+    """Current values of the given leads, typed as in an import frame."""
+    columns = [getattr(Lead, c) for c in DATA if c != "extra"]
+    frames = []
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        rows = session.execute(
+            select(Lead.id, *columns, cast(Lead.extra, Text)).where(Lead.id.in_(chunk))
+        ).all()
+        schema = {"id": pl.Int64(), **{c: t for c, t in DATA_SCHEMA.items() if c != "extra"}}
+        schema["extra"] = pl.String()
+        frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
+    return pl.concat(frames)

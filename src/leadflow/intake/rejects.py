@@ -1,0 +1,43 @@
+"""The reject report: every input row set aside, with file, line, column, value and reason."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_VALUE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One problem with one input row; the row is not written."""
+
+    file: str
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def message(self) -> str:
+        """'file:line: column 'value': reason', the form editors and terminals link."""
+        where = f" {self.column}" if self.column else ""
+        shown = f" {self.value!r}" if self.value else ""
+        return f"{self.file}:{self.line}:{where}{shown}: {self.reason}"
+
+
+def shorten(value: str) -> str:
+    """A value fit to print: invalid bytes shown escaped, long cells cut with their length noted."""
+    safe = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(safe) > MAX_VALUE_CHARS:
+        return f"{safe[:MAX_VALUE_CHARS]}... ({len(value):,} characters)"
+    return safe
+
+
+def write_report(path: Path, rejects: list[Reject]) -> None:
+    """Write rejects as CSV with columns file, line, column, value, reason."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["file", "line", "column", "value", "reason"])
+        for r in rejects:
+            writer.writerow([r.file, r.line, r.column, r.value, r.reason])

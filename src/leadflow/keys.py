@@ -1,0 +1,111 @@
+"""Normalised keys that make two spellings of one thing compare equal.
+
+"GTXPro" and "GTX Pro", "Moses  Frase" and "moses frase", "+1 (555) 010-7788" and
+"555.010.7788": the same product, rep and phone. Each key is one Polars expression, so bulk imports
+apply it to a column at once; the scalar helpers evaluate the very same expression for one value.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "gmx.com",
+        "gmx.de",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.ru",
+        "yandex.ru",
+        "qq.com",
+        "163.com",
+    }
+)
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+DOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+
+
+def _blank_to_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
+
+
+def text_expr(expr: pl.Expr) -> pl.Expr:
+    """Trim and collapse inner whitespace; blank becomes null."""
+    return _blank_to_null(expr.str.replace_all(r"\s+", " ").str.strip_chars())
+
+
+def name_key_expr(expr: pl.Expr) -> pl.Expr:
+    """Lower case, letters and digits only: 'GTX Pro' and 'GTXPro' both give 'gtxpro'."""
+    return _blank_to_null(expr.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", ""))
+
+
+def email_key_expr(expr: pl.Expr) -> pl.Expr:
+    """Trimmed, lower-case email; null where it is not shaped like an address."""
+    cleaned = expr.str.strip_chars().str.to_lowercase()
+    return pl.when(cleaned.str.contains(EMAIL_PATTERN)).then(cleaned).otherwise(None)
+
+
+def phone_key_expr(expr: pl.Expr) -> pl.Expr:
+    """The last ten digits (the national number in most plans); null under seven digits."""
+    digits = expr.str.replace_all(r"\D", "")
+    return pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-10)).otherwise(None)
+
+
+def domain_key_expr(expr: pl.Expr) -> pl.Expr:
+    """A bare host name: no scheme, 'www.', path or port; null when it is not a domain."""
+    host = (
+        expr.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
+        .str.replace(r"^www\.", "")
+        .str.replace(r"[/:?#].*$", "")
+        .str.strip_chars(".")
+    )
+    return pl.when(host.str.contains(DOMAIN_PATTERN)).then(host).otherwise(None)
+
+
+def company_domain_expr(domain: pl.Expr, email_key: pl.Expr) -> pl.Expr:
+    """The company's domain: as given, else the email's domain unless it is a free-mail one."""
+    from_email = email_key.str.split("@").list.last()
+    from_email = pl.when(from_email.is_in(list(FREE_MAIL_DOMAINS))).then(None).otherwise(from_email)
+    return pl.coalesce(domain_key_expr(domain), from_email)
+
+
+def _one(expr: pl.Expr, value: str | None) -> str | None:
+    if value is None:
+        return None
+    out = pl.DataFrame({"v": [value]}, schema={"v": pl.String}).select(expr.alias("k"))
+    key: str | None = out.item()
+    return key
+
+
+def name_key(value: str | None) -> str | None:
+    """Scalar form of :func:`name_key_expr`."""
+    return _one(name_key_expr(pl.col("v")), value)
+
+
+def email_key(value: str | None) -> str | None:
+    """Scalar form of :func:`email_key_expr`."""
+    return _one(email_key_expr(pl.col("v")), value)
+
+
+def phone_key(value: str | None) -> str | None:
+    """Scalar form of :func:`phone_key_expr`."""
+    return _one(phone_key_expr(pl.col("v")), value)
+
+
+def domain_key(value: str | None) -> str | None:
+    """Scalar form of :func:`domain_key_expr`."""
+    return _one(domain_key_expr(pl.col("v")), value)

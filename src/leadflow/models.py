@@ -1,0 +1,343 @@
+"""ORM tables: the lead ledger and everything around it (design.md section 2).
+
+Every table shares one MetaData with a naming convention, so Alembic names constraints the same on
+SQLite and PostgreSQL. Relationships raise on lazy load: queries say what they fetch.
+Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STAGES = (
+    "inquiry",
+    "lead",
+    "qualified",
+    "opportunity",
+    "won",
+    "lost",
+    "nurture",
+    "disqualified",
+)
+CLOSED_STAGES = ("won", "lost", "disqualified")
+LEAD_TYPES = (
+    "inbound call",
+    "web form",
+    "referral",
+    "list",
+    "event",
+    "cold call",
+    "self-sourced",
+)
+ACTIVITY_KINDS = ("call", "email", "meeting", "note")
+ACTIVITY_OUTCOMES = (
+    "connected",
+    "no answer",
+    "voicemail",
+    "meeting set",
+    "replied",
+    "bounced",
+    "not interested",
+    "completed",
+)
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC timestamps the ledger stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime}
+
+
+rep_territories = Table(
+    "rep_territories",
+    Base.metadata,
+    Column("rep_id", ForeignKey("reps.id", ondelete="CASCADE"), primary_key=True),
+    Column("territory_id", ForeignKey("territories.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Team(Base):
+    """A group of reps under one manager, routed by one policy."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    manager: Mapped[str | None] = mapped_column(String(200))
+    policy: Mapped[str] = mapped_column(String(40), default="round_robin")
+    reps: Mapped[list[Rep]] = relationship(back_populates="team", lazy="raise")
+
+
+class Territory(Base):
+    """A named region of the market; rules map leads to it (first match by priority wins)."""
+
+    __tablename__ = "territories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    rules: Mapped[dict[str, Any] | None]
+    priority: Mapped[int] = mapped_column(default=100)
+
+
+class Rep(Base):
+    """A sales rep: who they are, whom they report to, where they sell and how much they can work."""
+
+    __tablename__ = "reps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    manager: Mapped[str | None] = mapped_column(String(200))
+    capacity: Mapped[int | None] = mapped_column(CheckConstraint("capacity >= 0", name="capacity"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    working_hours: Mapped[dict[str, Any] | None]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+    team: Mapped[Team | None] = relationship(back_populates="reps", lazy="raise")
+    territories: Mapped[list[Territory]] = relationship(secondary=rep_territories, lazy="raise")
+
+
+class Absence(Base):
+    """A window when a rep is away (out of office) and gets no leads."""
+
+    __tablename__ = "absences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Source(Base):
+    """Where leads come from and what they cost: per lead, or spend per month."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str | None] = mapped_column(String(100))
+    cost_per_lead: Mapped[float | None] = mapped_column(Float)
+    monthly_spend: Mapped[float | None] = mapped_column(Float)
+
+
+class Company(Base):
+    """An account: the organisation a lead belongs to."""
+
+    __tablename__ = "companies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employees: Mapped[int | None]
+    annual_revenue: Mapped[float | None] = mapped_column(Float)
+    country: Mapped[str | None] = mapped_column(String(100))
+    year_established: Mapped[int | None]
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+
+
+class Product(Base):
+    """Something the company sells, with its list price."""
+
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    series: Mapped[str | None] = mapped_column(String(100))
+    price: Mapped[float | None] = mapped_column(Float)
+
+
+class Partner(Base):
+    """A distributor that is issued leads and reports results only in aggregate."""
+
+    __tablename__ = "partners"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class PartnerReport(Base):
+    """A partner's aggregate results for one period."""
+
+    __tablename__ = "partner_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    leads_worked: Mapped[int]
+    won: Mapped[int]
+    revenue: Mapped[float] = mapped_column(Float)
+
+
+class Lead(Base):
+    """A prospective buyer: who, which company, from where, how good, whose, and what came of it."""
+
+    __tablename__ = "leads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime | None]
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    company_size: Mapped[int | None]
+    annual_revenue: Mapped[float | None] = mapped_column(Float)
+    country: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    lead_type: Mapped[str | None] = mapped_column(String(40))
+    budget: Mapped[float | None] = mapped_column(Float)
+    authority: Mapped[bool | None]
+    need: Mapped[str | None] = mapped_column(String(300))
+    timeline: Mapped[str | None] = mapped_column(String(100))
+    extra: Mapped[dict[str, Any] | None]
+
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+
+    self_sourced: Mapped[bool] = mapped_column(Boolean, default=False)
+    stage: Mapped[str] = mapped_column(String(20), default="inquiry")
+    assigned_at: Mapped[datetime | None]
+    first_touch_at: Mapped[datetime | None]
+    won_at: Mapped[datetime | None]
+    lost_at: Mapped[datetime | None]
+    amount: Mapped[float | None] = mapped_column(Float)
+    lost_reason: Mapped[str | None] = mapped_column(String(300))
+    follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    fit_score: Mapped[float | None] = mapped_column(Float)
+    win_probability: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(2))
+
+    # Normalised keys for deduplication on capture (intake/dedupe.py).
+    email_key: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone_key: Mapped[str | None] = mapped_column(String(32), index=True)
+    domain_key: Mapped[str | None] = mapped_column(String(255))
+    person_key: Mapped[str | None] = mapped_column(String(400))
+
+    owner: Mapped[Rep | None] = relationship(lazy="raise")
+    source: Mapped[Source | None] = relationship(lazy="raise")
+    product: Mapped[Product | None] = relationship(lazy="raise")
+    territory: Mapped[Territory | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(
+            "stage IN ('inquiry','lead','qualified','opportunity','won','lost','nurture',"
+            "'disqualified')",
+            name="stage",
+        ),
+        Index("ix_leads_domain_person", "domain_key", "person_key"),
+        Index("ix_leads_owner_stage", "owner_id", "stage"),
+        Index("ix_leads_stage_created", "stage", "created_at"),
+        Index("ix_leads_created_at", "created_at"),
+    )
+
+
+class Assignment(Base):
+    """One issue of a lead to a rep (or partner): when, by which policy, why, with what inputs."""
+
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    at: Mapped[datetime]
+    policy: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[dict[str, Any] | None]
+    credit_share: Mapped[float] = mapped_column(Float, default=1.0)
+    by: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_assignments_rep_at", "rep_id", "at"),
+        CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),
+    )
+
+
+class Activity(Base):
+    """One contact with a lead and its result."""
+
+    __tablename__ = "activities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),)
+
+
+class StageChange(Base):
+    """A lead moving from one stage to another: when and by whom."""
+
+    __tablename__ = "stage_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LeadChange(Base):
+    """History of a lead's fields: a merge from a duplicate capture or an edit, old and new value."""
+
+    __tablename__ = "lead_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    field: Mapped[str] = mapped_column(String(100))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(300))
+
+
+class LeadAlias(Base):
+    """Another external id of a lead: a duplicate capture that was merged into it."""
+
+    __tablename__ = "lead_aliases"
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(300))

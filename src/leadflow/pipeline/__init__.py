@@ -1,0 +1,1 @@
+"""A lead's life after routing: stages, activities, outcomes, nurture and manual (re)assignment."""

@@ -1,0 +1,84 @@
+"""Outcomes: won (amount, product), lost (reason), nurture (follow-up date) and nurture re-entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadflow.errors import InvalidChange
+from leadflow.models import Lead, Product, utcnow
+from leadflow.pipeline.assignments import end_assignment
+from leadflow.pipeline.stages import move
+
+
+def record_won(
+    session: Session,
+    *,
+    lead: Lead,
+    amount: float,
+    product: Product | None,
+    by: str,
+    at: datetime | None = None,
+) -> Lead:
+    """Close a lead as won with what was bought, for how much, and when."""
+    if amount < 0:
+        raise InvalidChange("a won amount cannot be negative")
+    at = at or utcnow()
+    move(session, lead=lead, to_stage="won", by=by, reason=None, at=at)
+    lead.won_at, lead.amount = at, amount
+    lead.product_id = product.id if product else lead.product_id
+    lead.follow_up_at = None
+    session.flush()
+    return lead
+
+
+def record_lost(
+    session: Session, *, lead: Lead, reason: str, by: str, at: datetime | None = None
+) -> Lead:
+    """Close a lead as lost, with the reason."""
+    if not reason.strip():
+        raise InvalidChange("a lost lead needs a reason")
+    at = at or utcnow()
+    move(session, lead=lead, to_stage="lost", by=by, reason=reason, at=at)
+    lead.lost_at, lead.lost_reason = at, reason.strip()
+    lead.follow_up_at = None
+    session.flush()
+    return lead
+
+
+def record_nurture(
+    session: Session, *, lead: Lead, follow_up_at: datetime, by: str, reason: str | None = None
+) -> Lead:
+    """Park a lead until a follow-up date, when it re-enters routing."""
+    now = utcnow()
+    if follow_up_at <= now:
+        raise InvalidChange("the follow-up date must be in the future")
+    move(session, lead=lead, to_stage="nurture", by=by, reason=reason, at=now)
+    lead.follow_up_at = follow_up_at
+    session.flush()
+    return lead
+
+
+def requeue_due_nurture(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Return nurtured leads whose follow-up is due to the routing queue; their ids."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Lead)
+        .where(Lead.stage == "nurture", Lead.follow_up_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for lead in due:
+        move(
+            session,
+            lead=lead,
+            to_stage="lead",
+            by="nurture",
+            reason="follow-up date reached",
+            at=now,
+        )
+        end_assignment(session, lead=lead, at=now)
+        lead.owner_id, lead.assigned_at, lead.follow_up_at = None, None, None
+    session.flush()
+    return [lead.id for lead in due]

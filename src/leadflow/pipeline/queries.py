@@ -1,0 +1,240 @@
+"""Reads of the ledger for lists, exports and a lead's full story; one query each, no N+1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from leadflow.models import (
+    Activity,
+    Assignment,
+    Lead,
+    LeadChange,
+    Product,
+    Rep,
+    Source,
+    StageChange,
+    Team,
+    Territory,
+    rep_territories,
+)
+
+LEAD_EXPORT_COLUMNS = [
+    "id",
+    "external_id",
+    "created_at",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "company",
+    "domain",
+    "industry",
+    "company_size",
+    "annual_revenue",
+    "country",
+    "region",
+    "city",
+    "territory",
+    "source",
+    "lead_type",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "owner",
+    "assigned_at",
+    "first_touch_at",
+    "stage",
+    "won_at",
+    "lost_at",
+    "amount",
+    "product",
+    "lost_reason",
+    "fit_score",
+    "win_probability",
+    "grade",
+    "self_sourced",
+    "follow_up_at",
+]
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    """Which leads a list or export shows; every field optional."""
+
+    stage: str | None = None
+    owner_id: int | None = None
+    source: str | None = None
+    unassigned: bool = False
+    search: str | None = None
+    limit: int | None = None
+
+
+def _lead_select(filters: LeadFilter) -> Select[Any]:
+    owner = aliased(Rep)
+    columns = {
+        "owner": owner.external_id,
+        "territory": Territory.name,
+        "source": Source.name,
+        "product": Product.name,
+    }
+    selected = [columns[c] if c in columns else getattr(Lead, c) for c in LEAD_EXPORT_COLUMNS]
+    query = (
+        select(*[c.label(n) for c, n in zip(selected, LEAD_EXPORT_COLUMNS, strict=True)])
+        .outerjoin(owner, Lead.owner_id == owner.id)
+        .outerjoin(Territory, Lead.territory_id == Territory.id)
+        .outerjoin(Source, Lead.source_id == Source.id)
+        .outerjoin(Product, Lead.product_id == Product.id)
+        .order_by(Lead.id)
+    )
+    if filters.stage:
+        query = query.where(Lead.stage == filters.stage)
+    if filters.owner_id is not None:
+        query = query.where(Lead.owner_id == filters.owner_id)
+    if filters.unassigned:
+        query = query.where(Lead.owner_id.is_(None))
+    if filters.source:
+        query = query.where(func.lower(Source.name) == filters.source.lower())
+    if filters.search:
+        like = f"%{filters.search.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Lead.company).like(like),
+                Lead.email_key.like(like),
+                func.lower(Lead.last_name).like(like),
+                func.lower(Lead.external_id).like(like),
+            )
+        )
+    if filters.limit:
+        query = query.limit(filters.limit)
+    return query
+
+
+def list_leads(session: Session, *, filters: LeadFilter) -> pl.DataFrame:
+    """Leads matching the filters with the canonical export columns (owner as external id)."""
+    rows = session.execute(_lead_select(filters)).all()
+    return pl.DataFrame(rows, schema=LEAD_EXPORT_COLUMNS, orient="row", infer_schema_length=None)
+
+
+def list_reps(session: Session) -> pl.DataFrame:
+    """Reps with team, manager, territories, capacity, active, and how many leads they own."""
+    owned = select(Lead.owner_id, func.count().label("n")).group_by(Lead.owner_id).subquery()
+    territories = (
+        select(rep_territories.c.rep_id, Territory.name)
+        .join(Territory, Territory.id == rep_territories.c.territory_id)
+        .order_by(Territory.name)
+    )
+    names: dict[int, list[str]] = {}
+    for rep_id, name in session.execute(territories).all():
+        names.setdefault(rep_id, []).append(name)
+    rows = session.execute(
+        select(
+            Rep.id,
+            Rep.external_id,
+            Rep.name,
+            Rep.email,
+            Team.name,
+            Rep.manager,
+            Rep.capacity,
+            Rep.active,
+            func.coalesce(owned.c.n, 0),
+        )
+        .outerjoin(Team, Rep.team_id == Team.id)
+        .outerjoin(owned, owned.c.owner_id == Rep.id)
+        .order_by(Rep.name)
+    ).all()
+    return pl.DataFrame(
+        [(*r[:6], ";".join(names.get(r[0], [])), *r[6:]) for r in rows],
+        schema=[
+            "id",
+            "external_id",
+            "name",
+            "email",
+            "team",
+            "manager",
+            "territory",
+            "capacity",
+            "active",
+            "leads",
+        ],
+        orient="row",
+    )
+
+
+@dataclass
+class LeadStory:
+    """A lead and everything that happened to it, oldest first."""
+
+    lead: dict[str, Any]
+    assignments: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
+    stages: list[dict[str, Any]]
+    changes: list[dict[str, Any]]
+
+
+def lead_story(session: Session, *, lead_id: int) -> LeadStory:
+    """The lead's fields and its assignments, activities, stage changes and field history."""
+    row = session.execute(_lead_select(LeadFilter()).where(Lead.id == lead_id)).one()
+    rep_name = aliased(Rep)
+
+    def rows(query: Select[Any]) -> list[dict[str, Any]]:
+        return [dict(r._mapping) for r in session.execute(query).all()]
+
+    return LeadStory(
+        lead=dict(row._mapping),
+        assignments=rows(
+            select(
+                Assignment.at,
+                rep_name.name.label("rep"),
+                Assignment.policy,
+                Assignment.reason,
+                Assignment.credit_share,
+                Assignment.by,
+                Assignment.ended_at,
+                Assignment.inputs,
+            )
+            .outerjoin(rep_name, Assignment.rep_id == rep_name.id)
+            .where(Assignment.lead_id == lead_id)
+            .order_by(Assignment.at, Assignment.id)
+        ),
+        activities=rows(
+            select(
+                Activity.at,
+                rep_name.name.label("rep"),
+                Activity.kind,
+                Activity.outcome,
+                Activity.note,
+            )
+            .outerjoin(rep_name, and_(Activity.rep_id == rep_name.id))
+            .where(Activity.lead_id == lead_id)
+            .order_by(Activity.at, Activity.id)
+        ),
+        stages=rows(
+            select(
+                StageChange.at,
+                StageChange.from_stage,
+                StageChange.to_stage,
+                StageChange.by,
+                StageChange.reason,
+            )
+            .where(StageChange.lead_id == lead_id)
+            .order_by(StageChange.at, StageChange.id)
+        ),
+        changes=rows(
+            select(
+                LeadChange.at,
+                LeadChange.field,
+                LeadChange.old_value,
+                LeadChange.new_value,
+                LeadChange.by,
+            )
+            .where(LeadChange.lead_id == lead_id)
+            .order_by(LeadChange.at, LeadChange.id)
+        ),
+    )

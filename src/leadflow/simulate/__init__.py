@@ -1,0 +1,1 @@
+"""Synthetic companies and their histories; policy backtests and forward simulations."""
