@@ -42,9 +42,7 @@ app = typer.Typer(
 leads_app = typer.Typer(help="Import, list and show leads.", no_args_is_help=True)
 reps_app = typer.Typer(help="Import and list reps.", no_args_is_help=True)
 sources_app = typer.Typer(help="Import lead sources and their cost.", no_args_is_help=True)
-activities_app = typer.Typer(
-    help="Import activities (calls, emails, meetings).", no_args_is_help=True
-)
+activities_app = typer.Typer(help="Import activities (calls, emails, meetings).", no_args_is_help=True)
 companies_app = typer.Typer(help="Import companies (accounts).", no_args_is_help=True)
 products_app = typer.Typer(help="Import products and prices.", no_args_is_help=True)
 activity_app = typer.Typer(help="Log one activity on a lead.", no_args_is_help=True)
@@ -83,9 +81,7 @@ state = State()
 
 @app.callback()
 def main(
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (else LEADFLOW_DATABASE_URL).")
-    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (else LEADFLOW_DATABASE_URL).")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Path of leadflow.toml.")] = None,
     actor: Annotated[str, typer.Option("--as", help="Who is acting, for history rows.")] = "cli",
 ) -> None:
@@ -141,9 +137,7 @@ def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: P
     for file_kind, path, mapping in files:
         try:
             with session_scope(engine) as session:
-                job = open_import(
-                    session, kind=file_kind, path=path, mapping=mapping, settings=settings
-                )
+                job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
         except (ReadError, MappingError) as exc:
             fail(str(exc))
         with Progress(
@@ -188,16 +182,12 @@ def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: P
 
 def _import_command(kind: Kind) -> Any:
     def command(
-        file: Annotated[
-            Path, typer.Argument(help="CSV file, or a folder for a multi-file preset.")
-        ],
+        file: Annotated[Path, typer.Argument(help="CSV file, or a folder for a multi-file preset.")],
         preset: Annotated[
             str | None,
             typer.Option("--preset", help="Named layout (maven-crm) or a TOML mapping file."),
         ] = None,
-        maps: Annotated[
-            list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")
-        ] = None,
+        maps: Annotated[list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")] = None,
         mapping: Annotated[
             Path | None, typer.Option("--mapping", help="TOML mapping file with a [columns] table.")
         ] = None,
@@ -251,9 +241,7 @@ for _kind, _app in (
 @leads_app.command("list")
 def leads_list(
     stage: Annotated[str | None, typer.Option(help="Only leads in this stage.")] = None,
-    owner: Annotated[
-        str | None, typer.Option(help="Only this rep's leads (id, name or email).")
-    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this rep's leads (id, name or email).")] = None,
     source: Annotated[str | None, typer.Option(help="Only leads from this source.")] = None,
     unassigned: Annotated[bool, typer.Option(help="Only leads without an owner.")] = False,
     search: Annotated[
@@ -372,9 +360,7 @@ def activity_log(
     outcome: Annotated[
         str | None, typer.Option(help="connected, no answer, voicemail, meeting set, ...")
     ] = None,
-    rep: Annotated[
-        str | None, typer.Option(help="Who made the contact (default: the lead's owner).")
-    ] = None,
+    rep: Annotated[str | None, typer.Option(help="Who made the contact (default: the lead's owner).")] = None,
     note: Annotated[str | None, typer.Option(help="Free text.")] = None,
     at: Annotated[str | None, typer.Option(help="When (ISO date/time, default now).")] = None,
 ) -> None:
@@ -401,16 +387,12 @@ def stage_set(
     lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
     stage: Annotated[
         str,
-        typer.Argument(
-            help="inquiry, lead, qualified, opportunity, won, lost, nurture, disqualified."
-        ),
+        typer.Argument(help="inquiry, lead, qualified, opportunity, won, lost, nurture, disqualified."),
     ],
     amount: Annotated[float | None, typer.Option(help="Won: the deal's amount.")] = None,
     product: Annotated[str | None, typer.Option(help="Won: what was bought.")] = None,
     reason: Annotated[str | None, typer.Option(help="Lost: why; otherwise a note.")] = None,
-    follow_up: Annotated[
-        str | None, typer.Option(help="Nurture: when to follow up (ISO date).")
-    ] = None,
+    follow_up: Annotated[str | None, typer.Option(help="Nurture: when to follow up (ISO date).")] = None,
 ) -> None:
     """Move a lead to another stage along the allowed transitions.
 
@@ -425,18 +407,15 @@ def stage_set(
                 if amount is None:
                     fail("a won lead needs --amount")
                 item = find_product(session, ref=product) if product else None
-                record_won(
-                    session, lead=target, amount=float(amount or 0), product=item, by=state.actor
-                )
+                record_won(session, lead=target, amount=float(amount or 0), product=item, by=state.actor)
             elif stage == "lost":
                 record_lost(session, lead=target, reason=reason or "", by=state.actor)
             elif stage == "nurture":
                 when = _when(follow_up)
                 if when is None:
                     fail("a nurtured lead needs --follow-up")
-                record_nurture(
-                    session, lead=target, follow_up_at=when, by=state.actor, reason=reason
-                )  # type: ignore[arg-type]
+                    return
+                record_nurture(session, lead=target, follow_up_at=when, by=state.actor, reason=reason)
             else:
                 change_stage(session, lead=target, to_stage=stage, by=state.actor, reason=reason)
         except LeadflowError as exc:
@@ -488,9 +467,7 @@ def export(
 def demo(
     leads: Annotated[int, typer.Option(help="How many leads in the year.")] = 50_000,
     reps: Annotated[int, typer.Option(help="How many reps.")] = 24,
-    seed: Annotated[
-        int, typer.Option(help="Random seed; the same seed gives the same company.")
-    ] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
     reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
 ) -> None:
     """Generate a synthetic company with a year of leads, activities and outcomes.

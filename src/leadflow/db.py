@@ -38,11 +38,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
     """Whether this engine or session talks to SQLite."""
-    bind = (
-        engine_or_session.get_bind()
-        if isinstance(engine_or_session, Session)
-        else engine_or_session
-    )
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "sqlite"
 
 
@@ -68,11 +64,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     parsed = make_url(url)
-    if (
-        parsed.get_backend_name() != "sqlite"
-        or not parsed.database
-        or parsed.database == ":memory:"
-    ):
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
 
@@ -95,9 +87,7 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     return [r[0] for r in rows]
 
 
-def bulk_insert(
-    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]
-) -> None:
+def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert many rows with one driver-level executemany: the fast path for imports and the demo.
 
     Values must already be in the driver's form: on SQLite, datetimes as SQLAlchemy's text
@@ -112,9 +102,7 @@ def bulk_insert(
     connection.exec_driver_sql(sql, rows)
 
 
-def bulk_update(
-    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]
-) -> None:
+def bulk_update(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Update many rows by id; each row is the new values of ``columns`` followed by the id."""
     if not rows:
         return

@@ -48,9 +48,7 @@ def find_rep(session: Session, *, ref: str | int) -> Rep:
 
 def find_product(session: Session, *, ref: str) -> Product:
     """The product with this name, compared by normalised key ('GTXPro' finds 'GTX Pro')."""
-    product = session.scalars(
-        select(Product).where(Product.key == (name_key(ref) or ""))
-    ).one_or_none()
+    product = session.scalars(select(Product).where(Product.key == (name_key(ref) or ""))).one_or_none()
     if product is None:
         raise NotFound(f"no product {ref!r}")
     return product

@@ -259,8 +259,7 @@ class Lead(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "stage IN ('inquiry','lead','qualified','opportunity','won','lost','nurture',"
-            "'disqualified')",
+            "stage IN ('inquiry','lead','qualified','opportunity','won','lost','nurture','disqualified')",
             name="stage",
         ),
         Index("ix_leads_domain_person", "domain_key", "person_key"),

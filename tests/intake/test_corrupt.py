@@ -11,7 +11,17 @@ import polars as pl
 
 from tests.conftest import Database
 
-HEADER = ["external_id", "created_at", "first_name", "last_name", "email", "company", "owner", "stage", "amount"]
+HEADER = [
+    "external_id",
+    "created_at",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "owner",
+    "stage",
+    "amount",
+]
 
 
 def corrupted_file(path: Path, n: int = 400) -> tuple[set[str], set[int]]:
@@ -25,8 +35,17 @@ def corrupted_file(path: Path, n: int = 400) -> tuple[set[str], set[int]]:
         out.write((",".join(HEADER) + "\n").encode())
         for i in range(n):
             line = i + 2
-            row = [f"L{i:05d}", f"2024-0{1 + i % 9}-1{i % 9}", "Ann", f"Lee{i}", f"ann{i}@firm{i}.com",
-                   f"Firm {i}", "Rep One", "lead", f"{1000 + i:,}"]
+            row = [
+                f"L{i:05d}",
+                f"2024-0{1 + i % 9}-1{i % 9}",
+                "Ann",
+                f"Lee{i}",
+                f"ann{i}@firm{i}.com",
+                f"Firm {i}",
+                "Rep One",
+                "lead",
+                f"{1000 + i:,}",
+            ]
             kind = kinds[len(bad_lines) % len(kinds)] if i in bad_rows else ""
             if kind == "quote":
                 row[8] = str(1000 + i)  # no quotes left on the line: the open quote runs on
@@ -58,7 +77,7 @@ def test_corrupted_rows_are_set_aside_and_good_rows_imported(db: Database, tmp_p
     good, bad_lines = corrupted_file(leads)
     report = tmp_path / "rejects.csv"
 
-    code, out, err = db.cli("leads", "import", str(leads), "--rejects", str(report))
+    code, _out, err = db.cli("leads", "import", str(leads), "--rejects", str(report))
 
     assert code == 0, err
     listed = pl.read_csv(io.StringIO(db.cli("leads", "list", "--format", "csv")[1]))
@@ -67,6 +86,12 @@ def test_corrupted_rows_are_set_aside_and_good_rows_imported(db: Database, tmp_p
     assert set(rejects["line"]) == bad_lines
     assert rejects.columns == ["file", "line", "column", "value", "reason"]
     reasons = " ".join(rejects["reason"])
-    for expected in ("not a date", "no such rep", "quote is not closed", "longer than", "invalid UTF-8"):
+    for expected in (
+        "not a date",
+        "no such rep",
+        "quote is not closed",
+        "longer than",
+        "invalid UTF-8",
+    ):
         assert expected in reasons
     assert f"{len(bad_lines):,} problems" in err or "problems" in err

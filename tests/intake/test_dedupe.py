@@ -56,8 +56,10 @@ def test_spellings_of_one_person_merge_and_colleagues_stay_apart(db: Database, w
 
     with db.engine.connect() as connection:
         history = connection.execute(
-            text("SELECT field, old_value, new_value FROM lead_changes c JOIN leads l ON l.id = c.lead_id "
-                 "WHERE l.external_id = 'A2'")
+            text(
+                "SELECT field, old_value, new_value FROM lead_changes c JOIN leads l ON l.id = c.lead_id "
+                "WHERE l.external_id = 'A2'"
+            )
         ).all()
         aliases = dict(connection.execute(text("SELECT external_id, lead_id FROM lead_aliases")).all())
     assert ("company", "Acme", "Acme Inc") in [tuple(h) for h in history]
@@ -65,6 +67,6 @@ def test_spellings_of_one_person_merge_and_colleagues_stay_apart(db: Database, w
 
     # Importing the same file again finds every row by its (aliased) external id: nothing changes.
     code, out, _ = db.cli("leads", "import", str(second))
-    line = [r for r in out.splitlines() if "b.csv" in r][0]
+    line = next(r for r in out.splitlines() if "b.csv" in r)
     assert [c.strip() for c in line.split("│") if c.strip()][3:5] == ["0", "0"]  # new, changed
     assert db.cli("leads", "show", "B3")[0] == 0  # a merged duplicate's id still finds the lead

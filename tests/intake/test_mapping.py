@@ -22,9 +22,21 @@ def test_map_option_and_messy_values(db: Database, write_csv) -> None:  # type: 
         ],
     )
     code, _, err = db.cli(
-        "leads", "import", str(path),
-        "--map", "external_id=Opp ID", "--map", "created_at=Created", "--map", "company=Account",
-        "--map", "amount=Deal Size", "--map", "stage=Phase", "--map", "company_size=Employees",
+        "leads",
+        "import",
+        str(path),
+        "--map",
+        "external_id=Opp ID",
+        "--map",
+        "created_at=Created",
+        "--map",
+        "company=Account",
+        "--map",
+        "amount=Deal Size",
+        "--map",
+        "stage=Phase",
+        "--map",
+        "company_size=Employees",
     )
     assert code == 0, err
     table = pl.read_csv(io.StringIO(db.cli("leads", "list", "--format", "csv")[1]), infer_schema_length=None)

@@ -56,14 +56,16 @@ def test_maven_import_matches_known_facts_and_is_idempotent(db: Database) -> Non
                 "WHERE l.external_id = 'Z063OYW0'"
             )
         ).scalar_one()
-        sector = connection.execute(text("SELECT industry FROM companies WHERE name = 'Acme Corporation'")).scalar_one()
+        sector = connection.execute(
+            text("SELECT industry FROM companies WHERE name = 'Acme Corporation'")
+        ).scalar_one()
     assert price == 4821
     assert sector == "technolgy"  # the export's own typo is kept, not silently rewritten
 
     before = snapshot(db)
     code, out, err = db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))
     assert code == 0, err
-    summary = [line for line in out.splitlines() if "sales_pipeline" in line][0]
+    summary = next(line for line in out.splitlines() if "sales_pipeline" in line)
     cells = [c.strip() for c in summary.split("│") if c.strip()]
     assert cells[2:] == ["8,800", "0", "0", "8,800", "0"]  # rows, new, changed, unchanged, rejected
     assert snapshot(db) == before

@@ -14,11 +14,11 @@ from leadflow.intake.validate import reject_rows
 from leadflow.models import Activity
 from leadflow.pipeline.activities import refresh_first_touch
 
-ACTIVITY_SCHEMA = {
-    "lead_id": pl.Int64,
-    "rep_id": pl.Int64,
+ACTIVITY_SCHEMA: dict[str, pl.DataType] = {
+    "lead_id": pl.Int64(),
+    "rep_id": pl.Int64(),
     "at": pl.Datetime("us"),
-    "kind": pl.String,
+    "kind": pl.String(),
 }
 
 

@@ -20,9 +20,7 @@ from leadflow.models import ACTIVITY_KINDS, LEAD_TYPES, STAGES
 
 Kind = Literal["leads", "reps", "sources", "activities", "companies", "products"]
 KINDS: tuple[Kind, ...] = ("companies", "products", "sources", "reps", "leads", "activities")
-ColumnType = Literal[
-    "text", "label", "int", "float", "bool", "datetime", "email", "phone", "domain", "enum"
-]
+ColumnType = Literal["text", "label", "int", "float", "bool", "datetime", "email", "phone", "domain", "enum"]
 
 
 @dataclass(frozen=True)
@@ -194,9 +192,7 @@ def header_key(name: str) -> str:
 def preset_names() -> list[str]:
     """Presets shipped with leadflow."""
     folder = resources.files("leadflow.intake") / "presets"
-    return sorted(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
 def load_preset(name_or_path: str) -> Preset:
@@ -268,11 +264,7 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[
         resolved[canonical] = index
     taken = set(resolved.values())
     for canonical in SPECS[kind].names:
-        if (
-            canonical not in resolved
-            and canonical in positions
-            and positions[canonical] not in taken
-        ):
+        if canonical not in resolved and canonical in positions and positions[canonical] not in taken:
             resolved[canonical] = positions[canonical]
             taken.add(positions[canonical])
     if SPECS[kind].keeps_extra:
@@ -282,7 +274,5 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[
     missing = [c.name for c in SPECS[kind].columns if c.required and c.name not in resolved]
     missing = [m for m in missing if m not in mapping.defaults]
     if missing:
-        raise MappingError(
-            f"{kind} need column(s) {', '.join(missing)}; the header has: {', '.join(header)}"
-        )
+        raise MappingError(f"{kind} need column(s) {', '.join(missing)}; the header has: {', '.join(header)}")
     return resolved

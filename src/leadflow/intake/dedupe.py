@@ -91,9 +91,7 @@ class LeadIndex:
 
     def add_aliases(self, external_ids: list[str], lead_ids: list[int]) -> None:
         """Index external ids merged into existing leads."""
-        extra = pl.DataFrame(
-            {"key": external_ids, "id": lead_ids}, schema={"key": pl.String, "id": pl.Int64}
-        )
+        extra = pl.DataFrame({"key": external_ids, "id": lead_ids}, schema={"key": pl.String, "id": pl.Int64})
         self.frames["external_id"] = pl.concat([self.frames["external_id"], extra])
 
 

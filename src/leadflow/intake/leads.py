@@ -182,8 +182,7 @@ class LeadWriter:
             pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")).alias("lost_at"),
         )
         frame = set_aside(
-            frame["closed_at"].is_not_null()
-            & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
+            frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
             "closed_at",
             "a close date on a lead whose stage is not won or lost",
         )
@@ -279,11 +278,7 @@ class LeadWriter:
         ]
         merged = joined.with_columns(
             pl.coalesce("external_id_old", "external_id").alias("external_id"),
-            *[
-                pl.coalesce(c, f"{c}_old").alias(c)
-                for c in DATA
-                if c not in ("external_id", "extra")
-            ],
+            *[pl.coalesce(c, f"{c}_old").alias(c) for c in DATA if c not in ("external_id", "extra")],
             pl.Series("extra", merged_extra, dtype=pl.String),
         )
         change_flags = [pl.col(c).ne_missing(pl.col(f"{c}_old")).alias(f"_chg_{c}") for c in DATA]
@@ -331,9 +326,7 @@ class LeadWriter:
             self._assign(session, reowned.with_columns(pl.lit(None).alias("assigned_at")), now)
         return changed.height, merged.height - changed.height
 
-    def _record_aliases(
-        self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: object
-    ) -> None:
+    def _record_aliases(self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: object) -> None:
         """Keep the external ids of merged duplicates, so a re-import finds them by id."""
         known = self.index.frames["external_id"].rename({"key": "external_id", "id": "_known"})
         fresh = (
@@ -356,9 +349,7 @@ class LeadWriter:
 
 def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """Add the dedupe keys derived from a lead's email, phone, domain and name."""
-    person = pl.concat_str(
-        pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null("")
-    )
+    person = pl.concat_str(pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null(""))
     return frame.with_columns(
         pl.col("email").alias("email_key"),
         phone_key_expr(pl.col("phone")).alias("phone_key"),

@@ -28,9 +28,7 @@ def rep_lookup(session: Session) -> pl.DataFrame:
     )
 
 
-def resolve_reps(
-    frame: pl.DataFrame, column: str, lookup: pl.DataFrame, target: str
-) -> pl.DataFrame:
+def resolve_reps(frame: pl.DataFrame, column: str, lookup: pl.DataFrame, target: str) -> pl.DataFrame:
     """Add ``target`` (rep id) for the rep named in ``column``; null where unknown or blank."""
     by_text = lookup.rename({"ref": "_ref_a", "rep_id": "_rep_a"})
     by_key = lookup.rename({"ref": "_ref_b", "rep_id": "_rep_b"})
@@ -46,9 +44,7 @@ def resolve_reps(
     )
 
 
-def keyed_lookup(
-    session: Session, model: type[Product] | type[Source] | type[Territory]
-) -> dict[str, int]:
+def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Territory]) -> dict[str, int]:
     """Name key to id for products, sources or territories."""
     return {key: id_ for id_, key in session.execute(select(model.id, model.key)).all()}
 
@@ -81,9 +77,7 @@ def company_lookup(session: Session) -> pl.DataFrame:
     )
 
 
-def resolve_keyed(
-    frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str
-) -> pl.DataFrame:
+def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (id) for the name in ``column`` by its normalised key; null where unknown."""
     if column not in frame.columns:
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))

@@ -9,6 +9,7 @@ swallowed are read again one by one, so good rows after a broken one are never l
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,8 @@ class CsvBatches:
         if not path.is_file():
             raise ReadError(f"{path}: no such file")
         self.size = path.stat().st_size
-        self._handle = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        self._raw = path.open("rb")
+        self._handle = io.TextIOWrapper(self._raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         self._lines = _CountingLines(self._handle)
         self._reader = csv.reader(self._lines)
         try:
@@ -89,7 +91,7 @@ class CsvBatches:
     @property
     def position(self) -> int:
         """Bytes read so far, for progress bars."""
-        return self._handle.buffer.tell() if hasattr(self._handle, "buffer") else 0
+        return self._raw.tell()
 
     def close(self) -> None:
         """Close the file."""
@@ -172,9 +174,7 @@ class CsvBatches:
                 rows = list(csv.reader([text]))
             except csv.Error as exc:
                 batch.rejects.append(
-                    Reject(
-                        str(self.path), line, "", shorten(text.rstrip("\r\n")), self._reason(exc)
-                    )
+                    Reject(str(self.path), line, "", shorten(text.rstrip("\r\n")), self._reason(exc))
                 )
                 continue
             if not rows or (len(rows[0]) == 1 and not rows[0][0].strip()):

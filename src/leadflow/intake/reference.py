@@ -85,9 +85,7 @@ def write_reps(session: Session, frame: pl.DataFrame, *, file: str) -> RefBatchR
         if rep is None and row.get("email"):
             rep = session.scalars(select(Rep).where(Rep.email == row["email"])).one_or_none()
         team = _team(session, row.get("team"), row.get("manager"))
-        territory_names = [
-            t.strip() for t in re.split(r"[;|]", row.get("territory") or "") if t.strip()
-        ]
+        territory_names = [t.strip() for t in re.split(r"[;|]", row.get("territory") or "") if t.strip()]
         values = {
             "name": row["name"],
             "name_key": key,
@@ -125,7 +123,8 @@ def _upsert_named(
     values_of: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> RefBatchResult:
     result = RefBatchResult()
-    existing = {row.key: row for row in session.scalars(select(model)).all()}
+    rows: list[Any] = list(session.scalars(select(model)).all())
+    existing: dict[str, Any] = {row.key: row for row in rows}
     for row in frame.iter_rows(named=True):
         key = name_key(row["name"])
         if key is None:

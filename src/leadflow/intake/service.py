@@ -97,9 +97,7 @@ def import_batch(session: Session, *, job: FileImport, batch: Batch) -> None:
     summary.rows += len(batch.rows) + len({r.line for r in batch.rejects})
     summary.rejects.extend(batch.rejects)
     raw = raw_frame(batch, job.positions, job.mapping)
-    cleaned = clean(
-        raw, SPECS[job.kind], job.mapping, formats=job.settings.imports.date_formats, file=name
-    )
+    cleaned = clean(raw, SPECS[job.kind], job.mapping, formats=job.settings.imports.date_formats, file=name)
     summary.rejects.extend(cleaned.rejects)
     if cleaned.frame.is_empty():
         return

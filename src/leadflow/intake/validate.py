@@ -61,9 +61,7 @@ def raw_frame(batch: Batch, positions: dict[str, int], mapping: FileMapping) -> 
     for name, table in mapping.values.items():
         if name in frame.columns:
             trimmed = text_expr(pl.col(name))
-            frame = frame.with_columns(
-                trimmed.replace(list(table.keys()), list(table.values())).alias(name)
-            )
+            frame = frame.with_columns(trimmed.replace(list(table.keys()), list(table.values())).alias(name))
     return frame
 
 
@@ -97,9 +95,7 @@ def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float
                 .otherwise(None)
             )
         case "datetime":
-            parsed = pl.coalesce(
-                [text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats]
-            )
+            parsed = pl.coalesce([text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats])
             sane = parsed.dt.year().is_between(1900, 2100)
             return pl.when(sane).then(parsed).otherwise(None)
         case "email":
@@ -153,16 +149,12 @@ def clean(
             error = error.when(blank).then(pl.lit("required, but blank"))
         errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
     extras = [c for c in raw.columns if c.startswith("extra:")]
-    frame = raw.with_columns(*errors).with_columns(
-        *exprs, *(text_expr(pl.col(c)).alias(c) for c in extras)
-    )
+    frame = raw.with_columns(*errors).with_columns(*exprs, *(text_expr(pl.col(c)).alias(c) for c in extras))
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
     rejects: list[Reject] = []
     if error_columns:
         has_error = pl.any_horizontal(pl.col(error_columns).is_not_null())
-        bad = raw.with_columns(frame.select(error_columns)).filter(
-            frame.select(has_error).to_series()
-        )
+        bad = raw.with_columns(frame.select(error_columns)).filter(frame.select(has_error).to_series())
         for record in bad.iter_rows(named=True):
             for err_col in error_columns:
                 if record[err_col] is not None:
@@ -189,12 +181,7 @@ def clean(
     return Cleaned(frame, rejects)
 
 
-def reject_rows(
-    frame: pl.DataFrame, mask: pl.Series, *, file: str, column: str, reason: str
-) -> list[Reject]:
+def reject_rows(frame: pl.DataFrame, mask: pl.Series, *, file: str, column: str, reason: str) -> list[Reject]:
     """Rejects for the rows where ``mask`` holds, naming ``column`` and its value."""
     picked = frame.filter(mask).select("_line", pl.col(column).cast(pl.String))
-    return [
-        Reject(file, line, column, shorten(value or ""), reason)
-        for line, value in picked.iter_rows()
-    ]
+    return [Reject(file, line, column, shorten(value or ""), reason) for line, value in picked.iter_rows()]

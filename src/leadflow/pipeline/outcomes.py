@@ -34,9 +34,7 @@ def record_won(
     return lead
 
 
-def record_lost(
-    session: Session, *, lead: Lead, reason: str, by: str, at: datetime | None = None
-) -> Lead:
+def record_lost(session: Session, *, lead: Lead, reason: str, by: str, at: datetime | None = None) -> Lead:
     """Close a lead as lost, with the reason."""
     if not reason.strip():
         raise InvalidChange("a lost lead needs a reason")

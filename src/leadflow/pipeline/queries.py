@@ -180,12 +180,10 @@ class LeadStory:
 
 def lead_story(session: Session, *, lead_id: int) -> LeadStory:
     """The lead's fields and its assignments, activities, stage changes and field history."""
-    row = session.execute(
-        _lead_select(LeadFilter()).add_columns(Lead.extra).where(Lead.id == lead_id)
-    ).one()
+    row = session.execute(_lead_select(LeadFilter()).add_columns(Lead.extra).where(Lead.id == lead_id)).one()
     rep_name = aliased(Rep)
 
-    def rows(query: Select[Any]) -> list[dict[str, Any]]:
+    def rows(query: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in session.execute(query).all()]
 
     return LeadStory(

@@ -212,9 +212,7 @@ def generate_company(spec: CompanySpec) -> Company:
     )
 
     # Reps: territory, hidden skill, diligence (first-touch speed) and monthly capacity.
-    rep_territory = np.array(
-        [TERRITORIES[i % len(TERRITORIES)][0] for i in range(spec.n_reps)], dtype=object
-    )
+    rep_territory = np.array([TERRITORIES[i % len(TERRITORIES)][0] for i in range(spec.n_reps)], dtype=object)
     skill = rng.normal(0.0, 0.45, spec.n_reps)
     diligence = rng.lognormal(0.0, 0.6, spec.n_reps)
     capacity = rng.integers(120, 360, spec.n_reps)
@@ -235,9 +233,9 @@ def generate_company(spec: CompanySpec) -> Company:
         }
     )
     reps = reps.with_columns(
-        pl.format(
-            "{}@demo.leadflow", pl.col("name").str.to_lowercase().str.replace_all(" ", ".")
-        ).alias("email"),
+        pl.format("{}@demo.leadflow", pl.col("name").str.to_lowercase().str.replace_all(" ", ".")).alias(
+            "email"
+        ),
         pl.format("{} team", pl.col("territory")).alias("team"),
     )
 
@@ -246,9 +244,9 @@ def generate_company(spec: CompanySpec) -> Company:
     weekday = (start + timedelta(days=1)).weekday()
     weekend = (day + weekday) % 7 >= 5
     day = np.where(weekend & (rng.random(n) < 0.7), np.maximum(day - 2, 0), day)
-    created = np.datetime64(start, "s") + (
-        day * 86400 + rng.integers(8 * 3600, 18 * 3600, n)
-    ).astype("timedelta64[s]")
+    created = np.datetime64(start, "s") + (day * 86400 + rng.integers(8 * 3600, 18 * 3600, n)).astype(
+        "timedelta64[s]"
+    )
     territory_index = rng.choice(len(TERRITORIES), size=n, p=TERRITORY_SHARE)
     territory = np.array([t[0] for t in TERRITORIES], dtype=object)[territory_index]
     source_index = rng.choice(len(SOURCES), size=n, p=[s[5] for s in SOURCES])
@@ -307,9 +305,7 @@ def generate_company(spec: CompanySpec) -> Company:
     never = ~worked & ~still_open
     lost = lost | (never & (rng.random(n) < 0.7))
     product_index = rng.choice(len(PRODUCTS), size=n, p=[0.55, 0.35, 0.1])
-    amount = np.round(
-        np.array([p[2] for p in PRODUCTS])[product_index] * rng.lognormal(0.0, 0.25, n), 0
-    )
+    amount = np.round(np.array([p[2] for p in PRODUCTS])[product_index] * rng.lognormal(0.0, 0.25, n), 0)
     progress = rng.random(n)
     stage = np.where(
         won,
@@ -320,9 +316,7 @@ def generate_company(spec: CompanySpec) -> Company:
             np.where(
                 ~worked,
                 "lead",
-                np.where(
-                    progress < 0.35, "lead", np.where(progress < 0.65, "qualified", "opportunity")
-                ),
+                np.where(progress < 0.35, "lead", np.where(progress < 0.65, "qualified", "opportunity")),
             ),
         ),
     )
@@ -331,8 +325,7 @@ def generate_company(spec: CompanySpec) -> Company:
     last = np.array(LAST, dtype=object)[rng.integers(0, len(LAST), n)]
     company_no = rng.integers(0, 6000, n)
     company = [
-        f"{WORDS[c % 20]} {WORDS[(c // 20) % 20]} {SUFFIX[(c // 400) % 8]}"
-        for c in company_no.tolist()
+        f"{WORDS[c % 20]} {WORDS[(c // 20) % 20]} {SUFFIX[(c // 400) % 8]}" for c in company_no.tolist()
     ]
     leads = (
         pl.DataFrame(
@@ -351,9 +344,9 @@ def generate_company(spec: CompanySpec) -> Company:
                 ],
                 "territory": territory,
                 "source": source,
-                "lead_type": np.array(
-                    [LEAD_TYPE_OF_SOURCE[s] for s in SOURCES_NAMES], dtype=object
-                )[source_index],
+                "lead_type": np.array([LEAD_TYPE_OF_SOURCE[s] for s in SOURCES_NAMES], dtype=object)[
+                    source_index
+                ],
                 "title": np.array([TITLES[s] for s in seniority.tolist()], dtype=object),
                 "seniority": seniority,
                 "budget": budget,
@@ -384,8 +377,8 @@ def generate_company(spec: CompanySpec) -> Company:
                 pl.col("company").str.to_lowercase().str.replace_all(" ", ""),
             ).alias("email"),
             pl.col("amount").fill_nan(None),
-        pl.when(pl.col("product") != "").then("product").alias("product"),
-        pl.when(pl.col("lost_reason") != "").then("lost_reason").alias("lost_reason"),
+            pl.when(pl.col("product") != "").then("product").alias("product"),
+            pl.when(pl.col("lost_reason") != "").then("lost_reason").alias("lost_reason"),
         )
         .with_columns(pl.col("email").str.split("@").list.last().alias("domain"))
     )
@@ -401,9 +394,7 @@ def generate_company(spec: CompanySpec) -> Company:
         "skill": skill,
         "laggards": np.sort(laggards),
     }
-    return Company(
-        spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth
-    )
+    return Company(spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth)
 
 
 SOURCES_NAMES = [s[0] for s in SOURCES]
@@ -537,9 +528,7 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
     teams: dict[str, Team] = {}
     territories: dict[str, Territory] = {}
     for name, _country in TERRITORIES:
-        territories[name] = Territory(
-            name=name, key=name.lower().replace(" ", ""), rules={"region": [name]}
-        )
+        territories[name] = Territory(name=name, key=name.lower().replace(" ", ""), rules={"region": [name]})
         teams[name] = Team(name=f"{name} team", manager=f"{name} manager", policy="round_robin")
     session.add_all([*territories.values(), *teams.values()])
     session.flush()
@@ -569,8 +558,7 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
         for name, channel, _effect, cpl, spend, _share in SOURCES
     ]
     products = [
-        Product(name=name, key=name.lower(), series=series, price=price)
-        for name, series, price in PRODUCTS
+        Product(name=name, key=name.lower(), series=series, price=price) for name, series, price in PRODUCTS
     ]
     session.add_all([*sources, *products])
     session.flush()
@@ -592,10 +580,7 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
         pl.col("territory")
         .replace_strict({k: t.id for k, t in territories.items()}, return_dtype=pl.Int64)
         .alias("territory_id"),
-        pl.col("product")
-        .replace({p.name: str(p.id) for p in products})
-        .cast(pl.Int64)
-        .alias("product_id"),
+        pl.col("product").replace({p.name: str(p.id) for p in products}).cast(pl.Int64).alias("product_id"),
         pl.format('{{"seniority": "{}"}}', pl.col("seniority")).alias("extra"),
         pl.col("territory").alias("region"),
         pl.col("lead_type"),
@@ -678,7 +663,7 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
     lost = int((company.leads["stage"] == "lost").sum())
     seconds = (datetime.now(UTC) - started).total_seconds()
     facts = [
-        ("period", f"{company.leads['created_at'].min():%Y-%m-%d} to {spec.end:%Y-%m-%d}"),
+        ("period", f"{spec.end - timedelta(days=spec.days):%Y-%m-%d} to {spec.end:%Y-%m-%d}"),
         ("reps", f"{spec.n_reps} in {len(teams)} teams"),
         ("sources", str(len(sources))),
         ("leads", f"{company.leads.height:,}"),

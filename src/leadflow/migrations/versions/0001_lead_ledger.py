@@ -102,9 +102,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partner_reports")),
     )
     with op.batch_alter_table("partner_reports", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_partner_reports_partner_id"), ["partner_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_partner_reports_partner_id"), ["partner_id"], unique=False)
 
     op.create_table(
         "reps",
@@ -192,16 +190,10 @@ def upgrade() -> None:
             "stage IN ('inquiry','lead','qualified','opportunity','won','lost','nurture','disqualified')",
             name=op.f("ck_leads_stage"),
         ),
-        sa.ForeignKeyConstraint(
-            ["company_id"], ["companies.id"], name=op.f("fk_leads_company_id_companies")
-        ),
+        sa.ForeignKeyConstraint(["company_id"], ["companies.id"], name=op.f("fk_leads_company_id_companies")),
         sa.ForeignKeyConstraint(["owner_id"], ["reps.id"], name=op.f("fk_leads_owner_id_reps")),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f("fk_leads_product_id_products")
-        ),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_leads_source_id_sources")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["products.id"], name=op.f("fk_leads_product_id_products")),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"], name=op.f("fk_leads_source_id_sources")),
         sa.ForeignKeyConstraint(
             ["territory_id"], ["territories.id"], name=op.f("fk_leads_territory_id_territories")
         ),
