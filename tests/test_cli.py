@@ -35,7 +35,19 @@ def test_help_says_what_and_gives_an_example(path: list[str]) -> None:
 
 def test_the_contracted_commands_exist() -> None:
     names = {" ".join(p) for p in commands()}
-    for expected in ("init", "leads import", "reps import", "sources import", "activities import",
-                     "leads list", "leads show", "reps list", "activity log", "stage set", "assign",
-                     "export", "demo"):
+    for expected in (
+        "init",
+        "leads import",
+        "reps import",
+        "sources import",
+        "activities import",
+        "leads list",
+        "leads show",
+        "reps list",
+        "activity log",
+        "stage set",
+        "assign",
+        "export",
+        "demo",
+    ):
         assert expected in names

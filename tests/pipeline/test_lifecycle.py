@@ -22,7 +22,9 @@ def seed(db: Database) -> tuple[int, int, int]:
     with session_scope(db.engine) as s:
         ann = Rep(external_id="ann", name="Ann Lee", name_key="annlee", active=True)
         bob = Rep(external_id="bob", name="Bob Roe", name_key="bobroe", active=True)
-        lead = Lead(external_id="L1", company="Acme", stage="inquiry", created_at=utcnow() - timedelta(days=3))
+        lead = Lead(
+            external_id="L1", company="Acme", stage="inquiry", created_at=utcnow() - timedelta(days=3)
+        )
         s.add_all([ann, bob, lead, Product(name="Pro", key="pro", price=100.0)])
         s.flush()
         return lead.id, ann.id, bob.id
@@ -46,7 +48,10 @@ def test_assignment_history_and_stage_path(db: Database) -> None:
         history = s.execute(
             select(Assignment.rep_id, Assignment.reason, Assignment.ended_at).order_by(Assignment.id)
         ).all()
-        assert [(h.rep_id, h.reason) for h in history] == [(ann_id, "territory"), (bob_id, "Ann is overloaded")]
+        assert [(h.rep_id, h.reason) for h in history] == [
+            (ann_id, "territory"),
+            (bob_id, "Ann is overloaded"),
+        ]
         assert history[0].ended_at is not None and history[1].ended_at is None
         assert s.get(Lead, lead_id).owner_id == bob_id  # type: ignore[union-attr]
 
@@ -70,7 +75,9 @@ def test_transitions_are_checked_and_outcomes_recorded(db: Database) -> None:
             record_lost(s, lead=lead, reason="x", by="ann")
     with session_scope(db.engine) as s:
         path = s.execute(
-            select(StageChange.from_stage, StageChange.to_stage).where(StageChange.lead_id == lead_id).order_by(StageChange.id)
+            select(StageChange.from_stage, StageChange.to_stage)
+            .where(StageChange.lead_id == lead_id)
+            .order_by(StageChange.id)
         ).all()
         assert [tuple(p) for p in path] == [
             ("inquiry", "lead"),
@@ -106,7 +113,9 @@ def test_nurtured_lead_reenters_the_queue_when_due(db: Database) -> None:
         assign_lead(s, lead=lead, rep=ann, by="manager", reason="territory")
         with pytest.raises(InvalidChange, match="future"):
             record_nurture(s, lead=lead, follow_up_at=utcnow() - timedelta(days=1), by="ann")
-        record_nurture(s, lead=lead, follow_up_at=utcnow() + timedelta(days=30), by="ann", reason="budget next year")
+        record_nurture(
+            s, lead=lead, follow_up_at=utcnow() + timedelta(days=30), by="ann", reason="budget next year"
+        )
     with session_scope(db.engine) as s:
         assert requeue_due_nurture(s, now=utcnow() + timedelta(days=29)) == []
         assert requeue_due_nurture(s, now=utcnow() + timedelta(days=31)) == [lead_id]

@@ -53,6 +53,8 @@ def test_demo_command_stores_the_generated_company(db: Database) -> None:
         assert s.scalar(select(func.count()).select_from(Activity)) == expected.activities.height
         won = s.scalar(select(func.count()).where(Lead.stage == "won"))
         assert won == int((expected.leads["stage"] == "won").sum())
-        untouched_won = s.scalar(select(func.count()).where(Lead.stage == "won", Lead.first_touch_at.is_(None)))
+        untouched_won = s.scalar(
+            select(func.count()).where(Lead.stage == "won", Lead.first_touch_at.is_(None))
+        )
         assert untouched_won == 0
     assert np.isfinite(expected.truth["p_win"]).all()

@@ -35,6 +35,27 @@ ENUM_SYNONYMS = {
     "mail": "email",
 }
 ERROR_PREFIX = "_err:"
+DATETIME_PREFIX = "_dt:"
+
+
+def parse_datetimes(values: pl.Series, formats: list[str]) -> pl.Series:
+    """Parse text with the first format that fits each value.
+
+    Each format is tried only on the values no earlier format could read, so a file in one
+    format costs one pass, not one per known format.
+    """
+    result = pl.Series(values.name, [None] * len(values), dtype=pl.Datetime("us"))
+    pending = values.is_not_null()
+    for fmt in formats:
+        if not pending.any():
+            break
+        index = pending.arg_true()
+        parsed = values.gather(index).str.strptime(pl.Datetime("us"), fmt, strict=False)
+        found = parsed.is_not_null()
+        if found.any():
+            result = result.scatter(index.filter(found), parsed.filter(found))
+            pending = pending.scatter(index.filter(found), False)
+    return result
 
 
 @dataclass
@@ -95,7 +116,7 @@ def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float
                 .otherwise(None)
             )
         case "datetime":
-            parsed = pl.coalesce([text.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in formats])
+            parsed = pl.col(DATETIME_PREFIX + column.name)
             sane = parsed.dt.year().is_between(1900, 2100)
             return pl.when(sane).then(parsed).otherwise(None)
         case "email":
@@ -148,6 +169,13 @@ def clean(
         if column.required:
             error = error.when(blank).then(pl.lit("required, but blank"))
         errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
+    raw = raw.with_columns(
+        parse_datetimes(raw.select(text_expr(pl.col(c.name))).to_series(), formats).alias(
+            DATETIME_PREFIX + c.name
+        )
+        for c in spec.columns
+        if c.type == "datetime" and c.name in raw.columns
+    )
     extras = [c for c in raw.columns if c.startswith("extra:")]
     frame = raw.with_columns(*errors).with_columns(*exprs, *(text_expr(pl.col(c)).alias(c) for c in extras))
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
@@ -169,6 +197,7 @@ def clean(
                         )
                     )
         frame = frame.filter(~has_error).drop(error_columns)
+    frame = frame.drop(c for c in frame.columns if c.startswith(DATETIME_PREFIX))
     if extras:
         names = [c.removeprefix("extra:") for c in extras]
         encoded = [

@@ -1,0 +1,118 @@
+"""Benchmark: import N synthetic leads into SQLite, against a raw executemany of the same rows.
+
+Prints leads/s for leadflow's import (parse, validate, resolve owners, dedupe, write leads with
+their stage and assignment history) and for a bare ``executemany`` of the same CSV rows into the
+same leads table, and the ratio. Target: leadflow at least half the raw speed.
+
+    .venv/bin/python bench/import.py            # 1,000,000 leads
+    .venv/bin/python bench/import.py --rows 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sqlite3
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from leadflow.db import make_engine, session_scope
+from leadflow.intake.columns import FileMapping
+from leadflow.intake.service import import_batch, open_import
+from leadflow.schema_admin import upgrade
+from leadflow.settings import Settings
+from leadflow.simulate.company import CompanySpec, generate_company
+
+LEAD_COLUMNS = [
+    "external_id", "created_at", "first_name", "last_name", "email", "phone", "title", "company",
+    "domain", "industry", "company_size", "country", "region", "source", "lead_type", "budget",
+    "authority", "need", "timeline", "owner", "assigned_at", "first_touch_at", "stage", "won_at",
+    "lost_at", "amount", "lost_reason",
+]  # fmt: skip
+
+
+def write_files(folder: Path, rows: int) -> tuple[Path, Path]:
+    company = generate_company(CompanySpec(n_leads=rows, n_reps=1000, seed=1, end=date(2026, 1, 1)))
+    reps = folder / "reps.csv"
+    company.reps.select("external_id", "name", "email", "team", "territory", "capacity").write_csv(reps)
+    leads = folder / "leads.csv"
+    frame = company.leads.with_columns(
+        pl.format("rep-{}", (pl.col("owner") + 1).cast(pl.String).str.pad_start(3, "0")).alias("owner"),
+        pl.col("territory").alias("region"),
+    )
+    frame.select(LEAD_COLUMNS).write_csv(leads, datetime_format="%Y-%m-%d %H:%M:%S")
+    return reps, leads
+
+
+def leadflow_import(url: str, reps: Path, leads: Path) -> float:
+    engine = make_engine(url)
+    upgrade(engine)
+    settings = Settings()
+    for kind, path in (("reps", reps), ("leads", leads)):
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            job = open_import(session, kind=kind, path=path, mapping=FileMapping(), settings=settings)  # type: ignore[arg-type]
+        for batch in job.batches():
+            with session_scope(engine) as session:
+                import_batch(session, job=job, batch=batch)
+        elapsed = time.perf_counter() - started
+        assert not job.summary.rejects, job.summary.rejects[:3]
+    engine.dispose()
+    return elapsed
+
+
+def raw_insert(url: str, path: Path, leads: Path) -> float:
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    columns = [{"owner": "owner_id", "source": "source_id"}.get(c, c) for c in LEAD_COLUMNS]
+    sql = (
+        f"INSERT INTO leads ({', '.join(columns)}, self_sourced) VALUES ({', '.join('?' * len(columns))}, 0)"
+    )
+    started = time.perf_counter()
+    with leads.open(newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        batch: list[list[str | None]] = []
+        owner = LEAD_COLUMNS.index("owner")
+        for row in reader:
+            row[owner] = row[owner][4:]  # rep-007 -> 007, an integer-like key
+            batch.append([v or None for v in row])
+            if len(batch) == 50_000:
+                connection.executemany(sql, batch)
+                connection.commit()
+                batch.clear()
+        connection.executemany(sql, batch)
+        connection.commit()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        reps, leads = write_files(folder, args.rows)
+        print(
+            f"wrote {args.rows:,} leads ({leads.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
+        )
+        ours = leadflow_import(f"sqlite:///{folder / 'leadflow.db'}", reps, leads)
+        raw = raw_insert(f"sqlite:///{folder / 'raw.db'}", folder / "raw.db", leads)
+    print(f"leadflow import : {args.rows / ours:>10,.0f} leads/s  ({ours:.1f} s)")
+    print(f"raw executemany : {args.rows / raw:>10,.0f} leads/s  ({raw:.1f} s)")
+    print(f"ratio           : {raw / ours:.2f} of raw speed (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    main()
