@@ -73,9 +73,8 @@ def raw_insert(url: str, path: Path, leads: Path) -> float:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     columns = [{"owner": "owner_id", "source": "source_id"}.get(c, c) for c in LEAD_COLUMNS]
-    sql = (
-        f"INSERT INTO leads ({', '.join(columns)}, self_sourced) VALUES ({', '.join('?' * len(columns))}, 0)"
-    )
+    marks = ", ".join("?" * len(columns))
+    sql = f"INSERT INTO leads ({', '.join(columns)}, self_sourced) VALUES ({marks}, 0)"  # noqa: S608
     started = time.perf_counter()
     with leads.open(newline="") as handle:
         reader = csv.reader(handle)
@@ -104,9 +103,8 @@ def main() -> None:
         folder = Path(tmp)
         t0 = time.perf_counter()
         reps, leads = write_files(folder, args.rows)
-        print(
-            f"wrote {args.rows:,} leads ({leads.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
-        )
+        size = leads.stat().st_size / 1e6
+        print(f"wrote {args.rows:,} leads ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         ours = leadflow_import(f"sqlite:///{folder / 'leadflow.db'}", reps, leads)
         raw = raw_insert(f"sqlite:///{folder / 'raw.db'}", folder / "raw.db", leads)
     print(f"leadflow import : {args.rows / ours:>10,.0f} leads/s  ({ours:.1f} s)")

@@ -57,7 +57,7 @@ def test_assignment_history_and_stage_path(db: Database) -> None:
 
 
 def test_transitions_are_checked_and_outcomes_recorded(db: Database) -> None:
-    lead_id, ann_id, _ = seed(db)
+    lead_id, _ann_id, _ = seed(db)
     with session_scope(db.engine) as s:
         lead = s.get(Lead, lead_id)
         assert lead

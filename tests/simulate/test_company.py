@@ -44,7 +44,7 @@ def test_better_reps_really_close_more_and_late_touch_converts_worse() -> None:
 
 
 def test_demo_command_stores_the_generated_company(db: Database) -> None:
-    code, out, err = db.cli("demo", "--leads", "3000", "--reps", "8", "--seed", "3")
+    code, _out, err = db.cli("demo", "--leads", "3000", "--reps", "8", "--seed", "3")
     assert code == 0, err
     expected = generate_company(CompanySpec(n_leads=3000, n_reps=8, seed=3))
     with session_scope(db.engine) as s:
