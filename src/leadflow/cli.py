@@ -20,7 +20,7 @@ from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, MappingError, load_preset, single_file_mapping
 from leadflow.intake.readers import ReadError
 from leadflow.intake.rejects import write_report
-from leadflow.intake.service import ImportSummary, import_batch, open_import, preset_files
+from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open_import, preset_files
 from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
@@ -32,7 +32,7 @@ from leadflow.settings import ConfigError, Settings, database_url, load_settings
 from leadflow.simulate.company import CompanySpec, write_demo
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     help="leadflow: capture, score, route, work and measure B2B sales leads.",
@@ -150,10 +150,11 @@ def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: P
             disable=not errors.is_terminal,
         ) as progress:
             task = progress.add_task("import", total=job.reader.size)
-            for batch in job.batches():
-                with session_scope(engine) as session:
-                    import_batch(session, job=job, batch=batch)
-                progress.update(task, completed=job.reader.position)
+            with bulk_mode():
+                for batch in job.batches():
+                    with session_scope(engine) as session:
+                        import_batch(session, job=job, batch=batch)
+                    progress.update(task, completed=job.reader.position)
             progress.update(task, completed=job.reader.size)
         summaries.append(job.summary)
     table = Table(title="import")

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+SQLITE_CACHE_KIB = 262_144
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite, turn on WAL, foreign keys and a busy timeout for every connection."""
@@ -33,6 +35,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # 256 MB of page cache (allocated only as used): bulk imports update many indexes at random.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
@@ -124,4 +128,5 @@ def driver_rows(session: Session, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
             pl.col(pl.Datetime).dt.strftime(SQLITE_DATETIME_FORMAT),
             pl.col(pl.Boolean).cast(pl.Int8),
         )
-    return frame.rows()
+    # Column lists zipped in C are several times faster than building row tuples one by one.
+    return list(zip(*(column.to_list() for column in frame.iter_columns()), strict=True))

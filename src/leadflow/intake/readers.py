@@ -4,18 +4,24 @@ A record is set aside (and the rest go on) when it holds invalid UTF-8, a cell o
 limit, or a field count that differs from the header. An unclosed quote makes the csv parser run
 on into the following lines; such a record is rejected on its first line and the lines it
 swallowed are read again one by one, so good rows after a broken one are never lost.
+
+The fast path is Python's csv module with nothing per line on top of it; the physical lines of a
+broken record are fetched only when needed, by a second handle that follows the first.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from leadflow.intake.rejects import Reject, shorten
+
+ENCODING = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": ""}
 
 
 class ReadError(ValueError):
@@ -31,36 +37,37 @@ class Batch:
     rejects: list[Reject] = field(default_factory=list)
 
 
-class _CountingLines:
-    """Yields a file's physical lines, remembering those of the record being parsed."""
-
-    def __init__(self, handle: TextIO) -> None:
-        self._handle = handle
-        self.number = 0
-        self.pending: list[str] = []
-
-    def __iter__(self) -> _CountingLines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._handle)
-        self.number += 1
-        self.pending.append(line)
-        return line
-
-
 def _invalid_utf8(row: list[str]) -> int | None:
     """Index of the first cell holding undecodable bytes (kept as surrogates), else None."""
-    try:
-        "".join(row).encode("utf-8")
-        return None
-    except UnicodeEncodeError:
-        for i, cell in enumerate(row):
-            try:
-                cell.encode("utf-8")
-            except UnicodeEncodeError:
-                return i
+    for i, cell in enumerate(row):
+        try:
+            cell.encode("utf-8")
+        except UnicodeEncodeError:
+            return i
     return None
+
+
+class _LineFetcher:
+    """Reads given physical lines of the file with a second handle that only moves forward."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: TextIO | None = None
+        self._path = path
+        self._next = 1
+
+    def lines(self, first: int, last: int) -> list[str]:
+        if self._handle is None:
+            self._handle = self._path.open(**ENCODING)  # type: ignore[call-overload]
+        assert self._handle is not None and first >= self._next
+        skipped = itertools.islice(self._handle, first - self._next)
+        for _ in skipped:
+            pass
+        self._next = last + 1
+        return list(itertools.islice(self._handle, last - first + 1))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
 
 
 class CsvBatches:
@@ -75,16 +82,16 @@ class CsvBatches:
             raise ReadError(f"{path}: no such file")
         self.size = path.stat().st_size
         self._raw = path.open("rb")
-        self._handle = io.TextIOWrapper(self._raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        self._lines = _CountingLines(self._handle)
-        self._reader = csv.reader(self._lines)
+        self._handle = io.TextIOWrapper(self._raw, **ENCODING)  # type: ignore[arg-type]
+        self._reader = csv.reader(self._handle)
+        self._fetcher = _LineFetcher(path)
         try:
             header = next(self._reader)
         except StopIteration:
-            self._handle.close()
+            self.close()
             raise ReadError(f"{path}: the file is empty; expected a header row") from None
         if _invalid_utf8(header) is not None or not any(h.strip() for h in header):
-            self._handle.close()
+            self.close()
             raise ReadError(f"{path}:1: the header row is unreadable or blank")
         self.header = header
 
@@ -96,80 +103,77 @@ class CsvBatches:
     def close(self) -> None:
         """Close the file."""
         self._handle.close()
+        self._fetcher.close()
 
     def __iter__(self) -> Iterator[Batch]:
         batch = Batch()
         width = len(self.header)
-        lines, reader, name = self._lines, self._reader, str(self.path)
+        reader = self._reader
+        done = reader.line_num
         while True:
-            lines.pending.clear()
-            start = lines.number + 1
+            start = done + 1
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
-                self._reparse(batch, list(lines.pending), start, self._reason(exc))
+                done = reader.line_num
+                self._reparse(batch, start, done, self._reason(exc))
                 continue
+            done = reader.line_num
             if len(row) != width:
                 if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                if len(lines.pending) > 1:
-                    self._reparse(
-                        batch,
-                        list(lines.pending),
-                        start,
-                        f"expected {width} fields, found {len(row)}: a quote is not closed",
-                    )
+                    continue  # a blank line
+                if done > start:
+                    reason = f"expected {width} fields, found {len(row)}: a quote is not closed"
+                    self._reparse(batch, start, done, reason)
                 else:
                     batch.rejects.append(
-                        Reject(
-                            name,
-                            start,
-                            "",
-                            shorten(lines.pending[0].rstrip("\r\n")),
-                            f"expected {width} fields, found {len(row)}",
-                        )
-                    )
+                        Reject(str(self.path), start, "", shorten(",".join(row)),
+                               f"expected {width} fields, found {len(row)}")
+                    )  # fmt: skip
                 continue
-            if not self._accept(batch, row, start):
-                continue
+            batch.lines.append(start)
+            batch.rows.append(row)
             if len(batch.rows) >= self.batch_size:
-                yield batch
+                yield self._checked(batch)
                 batch = Batch()
         if batch.rows or batch.rejects:
-            yield batch
+            yield self._checked(batch)
         self.close()
 
-    def _accept(self, batch: Batch, row: list[str], line: int) -> bool:
-        bad = _invalid_utf8(row)
-        if bad is not None:
-            batch.rejects.append(
-                Reject(
-                    str(self.path),
-                    line,
-                    self.header[bad],
-                    shorten(row[bad]),
-                    "invalid UTF-8; re-export the file as UTF-8",
-                )
-            )
-            return False
-        batch.lines.append(line)
-        batch.rows.append(row)
-        return True
+    def _checked(self, batch: Batch) -> Batch:
+        """Set aside rows with undecodable bytes; one encode of the whole batch when all are fine."""
+        try:
+            "\x1f".join(["\x1f".join(row) for row in batch.rows]).encode("utf-8")
+            return batch
+        except UnicodeEncodeError:
+            pass
+        kept = Batch(rejects=batch.rejects)
+        for line, row in zip(batch.lines, batch.rows, strict=True):
+            bad = _invalid_utf8(row)
+            if bad is None:
+                kept.lines.append(line)
+                kept.rows.append(row)
+            else:
+                kept.rejects.append(
+                    Reject(str(self.path), line, self.header[bad], shorten(row[bad]),
+                           "invalid UTF-8; re-export the file as UTF-8")
+                )  # fmt: skip
+        return kept
 
     def _reason(self, exc: csv.Error) -> str:
         if "field larger than field limit" in str(exc):
             return f"a cell is longer than {self.max_cell_chars:,} characters"
         return f"unreadable CSV: {exc}"
 
-    def _reparse(self, batch: Batch, physical: list[str], start: int, reason: str) -> None:
+    def _reparse(self, batch: Batch, first: int, last: int, reason: str) -> None:
         """Reject the record's first line; read each line it swallowed as a record of its own."""
-        first = physical[0].rstrip("\r\n") if physical else ""
-        batch.rejects.append(Reject(str(self.path), start, "", shorten(first), reason))
+        physical = self._fetcher.lines(first, last)
+        head = physical[0].rstrip("\r\n") if physical else ""
+        batch.rejects.append(Reject(str(self.path), first, "", shorten(head), reason))
         width = len(self.header)
-        for offset, text in enumerate(physical[1:], start=1):
-            line = start + offset
+        for line, text in enumerate(physical[1:], start=first + 1):
             try:
                 rows = list(csv.reader([text]))
             except csv.Error as exc:
@@ -182,13 +186,9 @@ class CsvBatches:
             if len(rows) != 1 or len(rows[0]) != width:
                 found = len(rows[0]) if rows else 0
                 batch.rejects.append(
-                    Reject(
-                        str(self.path),
-                        line,
-                        "",
-                        shorten(text.rstrip("\r\n")),
-                        f"expected {width} fields, found {found}",
-                    )
-                )
+                    Reject(str(self.path), line, "", shorten(text.rstrip("\r\n")),
+                           f"expected {width} fields, found {found}")
+                )  # fmt: skip
                 continue
-            self._accept(batch, rows[0], line)
+            batch.lines.append(line)
+            batch.rows.append(rows[0])

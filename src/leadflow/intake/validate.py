@@ -68,11 +68,9 @@ class Cleaned:
 
 def raw_frame(batch: Batch, positions: dict[str, int], mapping: FileMapping) -> pl.DataFrame:
     """The batch as text columns named canonically, with mapping defaults and value translations."""
-    columns = list(zip(*batch.rows, strict=True)) if batch.rows else []
-    data: dict[str, list[str]] = {}
-    for name, index in positions.items():
-        data[name] = list(columns[index]) if columns else []
-    frame = pl.DataFrame(data, schema=dict.fromkeys(data, pl.String))
+    width = len(batch.rows[0]) if batch.rows else max(positions.values(), default=-1) + 1
+    everything = pl.DataFrame(batch.rows, schema={f"c{i}": pl.String for i in range(width)}, orient="row")
+    frame = everything.select(pl.col(f"c{index}").alias(name) for name, index in positions.items())
     frame = frame.with_columns(pl.Series("_line", batch.lines, dtype=pl.Int64))
     for name, value in mapping.defaults.items():
         if name in frame.columns:
@@ -92,8 +90,8 @@ def _number_text(expr: pl.Expr) -> pl.Expr:
 
 
 def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float) -> pl.Expr:
-    """The typed value of one column; null where the text is blank or does not parse."""
-    text = text_expr(raw)
+    """The typed value of one column from its trimmed text; null where blank or unreadable."""
+    text = raw
     match column.type:
         case "text":
             return text
@@ -149,35 +147,36 @@ def clean(
     raw: pl.DataFrame, spec: KindSpec, mapping: FileMapping, *, formats: list[str], file: str
 ) -> Cleaned:
     """Type every canonical column of ``raw``; rows with any bad cell go to rejects whole."""
+    present = [c for c in spec.columns if c.name in raw.columns]
+    extras = [c for c in raw.columns if c.startswith("extra:")]
+    # Trim once; every check below reads the trimmed text.
+    text = raw.select(
+        "_line",
+        *(text_expr(pl.col(c.name)).alias(c.name) for c in present),
+        *(text_expr(pl.col(c)).alias(c) for c in extras),
+    )
+    text = text.with_columns(
+        parse_datetimes(text.get_column(c.name), formats).alias(DATETIME_PREFIX + c.name)
+        for c in present
+        if c.type == "datetime"
+    )
     exprs: list[pl.Expr] = []
     errors: list[pl.Expr] = []
-    for column in spec.columns:
-        if column.name not in raw.columns:
-            continue
+    for column in present:
         source = pl.col(column.name)
         value = _clean_column(column, source, formats, mapping.scale.get(column.name, 1.0))
         exprs.append(value.alias(column.name))
-        blank = text_expr(source).is_null()
-        bad_parse = (~blank) & value.is_null()
-        too_long = text_expr(source).str.len_chars() > column.max_len
+        blank = source.is_null()
         error = (
-            pl.when(bad_parse)
+            pl.when(~blank & value.is_null())
             .then(pl.lit(_reason(column)))
-            .when(too_long)
+            .when(source.str.len_chars() > column.max_len)
             .then(pl.lit(f"longer than {column.max_len} characters"))
         )
         if column.required:
             error = error.when(blank).then(pl.lit("required, but blank"))
         errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
-    raw = raw.with_columns(
-        parse_datetimes(raw.select(text_expr(pl.col(c.name))).to_series(), formats).alias(
-            DATETIME_PREFIX + c.name
-        )
-        for c in spec.columns
-        if c.type == "datetime" and c.name in raw.columns
-    )
-    extras = [c for c in raw.columns if c.startswith("extra:")]
-    frame = raw.with_columns(*errors).with_columns(*exprs, *(text_expr(pl.col(c)).alias(c) for c in extras))
+    frame = text.with_columns(*errors).with_columns(*exprs)
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
     rejects: list[Reject] = []
     if error_columns:

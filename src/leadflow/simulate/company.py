@@ -323,9 +323,11 @@ def generate_company(spec: CompanySpec) -> Company:
 
     first = np.array(FIRST, dtype=object)[rng.integers(0, len(FIRST), n)]
     last = np.array(LAST, dtype=object)[rng.integers(0, len(LAST), n)]
-    company_no = rng.integers(0, 6000, n)
+    company_no = rng.integers(0, max(6000, n // 8), n)
     company = [
-        f"{WORDS[c % 20]} {WORDS[(c // 20) % 20]} {SUFFIX[(c // 400) % 8]}" for c in company_no.tolist()
+        f"{WORDS[c % 20]} {WORDS[(c // 20) % 20]} {SUFFIX[(c // 400) % 8]}"
+        + (f" {c // 3200}" if c >= 3200 else "")
+        for c in company_no.tolist()
     ]
     leads = (
         pl.DataFrame(
@@ -335,7 +337,7 @@ def generate_company(spec: CompanySpec) -> Company:
                 "first_name": first,
                 "last_name": last,
                 "company": company,
-                "phone": [f"+1 555 {x:07d}" for x in rng.integers(0, 10**7, n).tolist()],
+                "phone": ((np.arange(n, dtype=np.int64) * 7919 + 104_729) % 10**9).astype(str),
                 "industry": industry,
                 "company_size": employees,
                 "country": [
@@ -381,6 +383,19 @@ def generate_company(spec: CompanySpec) -> Company:
             pl.when(pl.col("lost_reason") != "").then("lost_reason").alias("lost_reason"),
         )
         .with_columns(pl.col("email").str.split("@").list.last().alias("domain"))
+    )
+    # Two leads with one name at one company would be one person: number the namesakes apart.
+    namesake = pl.col("email").cum_count().over("email") - 1
+    leads = leads.with_columns(
+        pl.when(namesake > 0)
+        .then(pl.format("{}-{}", "last_name", namesake))
+        .otherwise("last_name")
+        .alias("last_name"),
+        pl.when(namesake > 0)
+        .then(pl.col("email").str.replace("@", pl.format("{}@", namesake), literal=True))
+        .otherwise("email")
+        .alias("email"),
+        pl.format("+1 {}", pl.col("phone").str.pad_start(9, "0")).alias("phone"),
     )
 
     activities = _activities(rng, leads, worked, won, lost, closed, end64)
