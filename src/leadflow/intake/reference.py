@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from leadflow.intake.rejects import Reject, shorten
-from leadflow.keys import name_key
+from leadflow.keys import name_key, name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Team, Territory
 
 
@@ -44,47 +44,56 @@ def _apply(obj: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _territories(session: Session, names: list[str]) -> list[Territory]:
-    found: list[Territory] = []
-    for name in names:
-        key = name_key(name)
-        if not key:
-            continue
-        territory = session.scalars(select(Territory).where(Territory.key == key)).one_or_none()
-        if territory is None:
-            territory = Territory(name=name, key=key)
-            session.add(territory)
-            session.flush()
-        found.append(territory)
-    return found
+class _Directory:
+    """Teams and territories by key, loaded once per batch and extended as rows name new ones."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.teams = {t.name: t for t in session.scalars(select(Team)).all()}
+        self.territories = {t.key: t for t in session.scalars(select(Territory)).all()}
+
+    def territories_named(self, names: list[str]) -> list[Territory]:
+        found: list[Territory] = []
+        for name in names:
+            key = name_key(name)
+            if not key:
+                continue
+            if key not in self.territories:
+                self.territories[key] = Territory(name=name, key=key)
+                self.session.add(self.territories[key])
+            found.append(self.territories[key])
+        return found
+
+    def team(self, name: str | None, manager: str | None) -> Team | None:
+        if not name:
+            return None
+        team = self.teams.get(name)
+        if team is None:
+            team = self.teams[name] = Team(name=name, manager=manager)
+            self.session.add(team)
+            self.session.flush()
+        elif team.manager is None and manager:
+            team.manager = manager
+        return team
 
 
-def _team(session: Session, name: str | None, manager: str | None) -> Team | None:
-    if not name:
-        return None
-    team = session.scalars(select(Team).where(Team.name == name)).one_or_none()
-    if team is None:
-        team = Team(name=name, manager=manager)
-        session.add(team)
-        session.flush()
-    elif team.manager is None and manager:
-        team.manager = manager
-    return team
+def _with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(name_key_expr(pl.col("name")).alias("_key"))
 
 
 def write_reps(session: Session, frame: pl.DataFrame, *, file: str) -> RefBatchResult:
-    """Upsert reps by external id (else name), with their team and territories."""
+    """Upsert reps by external id (else name, else email), with their team and territories."""
     result = RefBatchResult()
     reps = session.scalars(select(Rep).options(selectinload(Rep.territories))).all()
     by_ext = {r.external_id.lower(): r for r in reps}
     by_name = {r.name_key: r for r in reps}
-    for row in frame.iter_rows(named=True):
-        key = name_key(row["name"]) or ""
+    by_email = {r.email: r for r in reps if r.email}
+    directory = _Directory(session)
+    for row in _with_keys(frame).iter_rows(named=True):
+        key = row["_key"] or ""
         ext = row.get("external_id") or _slug(row["name"])
-        rep = by_ext.get(ext.lower()) or by_name.get(key)
-        if rep is None and row.get("email"):
-            rep = session.scalars(select(Rep).where(Rep.email == row["email"])).one_or_none()
-        team = _team(session, row.get("team"), row.get("manager"))
+        rep = by_ext.get(ext.lower()) or by_name.get(key) or by_email.get(row.get("email") or "")
+        team = directory.team(row.get("team"), row.get("manager"))
         territory_names = [t.strip() for t in re.split(r"[;|]", row.get("territory") or "") if t.strip()]
         values = {
             "name": row["name"],
@@ -96,18 +105,18 @@ def write_reps(session: Session, frame: pl.DataFrame, *, file: str) -> RefBatchR
             "active": row.get("active"),
         }
         if rep is None:
-            rep = Rep(external_id=ext, active=True, territories=[])
+            rep = Rep(external_id=ext, active=True, territories=directory.territories_named(territory_names))
             _apply(rep, values)
-            rep.territories = _territories(session, territory_names)
             session.add(rep)
-            session.flush()
             by_ext[ext.lower()], by_name[key] = rep, rep
+            if rep.email:
+                by_email[rep.email] = rep
             result.new += 1
             continue
         changed = _apply(rep, values)
         if territory_names:
-            wanted = _territories(session, territory_names)
-            if {t.id for t in wanted} != {t.id for t in rep.territories}:
+            wanted = directory.territories_named(territory_names)
+            if {id(t) for t in wanted} != {id(t) for t in rep.territories}:
                 rep.territories = wanted
                 changed = True
         result.changed += changed
@@ -125,8 +134,8 @@ def _upsert_named(
     result = RefBatchResult()
     rows: list[Any] = list(session.scalars(select(model)).all())
     existing: dict[str, Any] = {row.key: row for row in rows}
-    for row in frame.iter_rows(named=True):
-        key = name_key(row["name"])
+    for row in _with_keys(frame).iter_rows(named=True):
+        key = row["_key"]
         if key is None:
             continue
         values = values_of(row)
@@ -173,12 +182,19 @@ def write_companies(session: Session, frame: pl.DataFrame, *, file: str) -> RefB
     if "parent" not in frame.columns:
         return result
     companies = {c.key: c for c in session.scalars(select(Company)).all()}
-    for row in frame.filter(pl.col("parent").is_not_null()).iter_rows(named=True):
-        parent = companies.get(name_key(row["parent"]) or "")
-        child = companies[name_key(row["name"]) or ""]
+    linked = _with_keys(frame).with_columns(name_key_expr(pl.col("parent")).alias("_parent_key"))
+    for row in linked.filter(pl.col("parent").is_not_null()).iter_rows(named=True):
+        parent = companies.get(row["_parent_key"] or "")
+        child = companies[row["_key"]]
         if parent is None:
             result.rejects.append(
-                Reject(file, row["_line"], "parent", shorten(row["parent"]), "no such company")
+                Reject(
+                    file,
+                    row["_line"],
+                    "parent",
+                    shorten(row["parent"]),
+                    "no such company; imported without its parent",
+                )
             )
         elif child.parent_id != parent.id:
             child.parent_id = parent.id
