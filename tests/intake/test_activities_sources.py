@@ -39,7 +39,7 @@ def test_activities_import_derives_first_touch_and_is_idempotent(db: Database, w
         ],
     )
     report = tmp_path / "rejects.csv"
-    code, out, err = db.cli("activities", "import", str(activities), "--rejects", str(report))
+    code, _, err = db.cli("activities", "import", str(activities), "--rejects", str(report))
     assert code == 0, err
     rejects = pl.read_csv(report)
     assert dict(zip(rejects["line"], rejects["column"], strict=True)) == {6: "lead", 7: "rep", 8: "at"}
@@ -50,7 +50,8 @@ def test_activities_import_derives_first_touch_and_is_idempotent(db: Database, w
         assert first["L2"] == datetime(2026, 3, 5)
         kinds = s.scalars(select(Activity.outcome).where(Activity.kind == "call")).all()
         assert kinds == ["no answer"]
-    code, out, _ = db.cli("activities", "import", str(activities), "--rejects", str(report))
+    code, _, _ = db.cli("activities", "import", str(activities), "--rejects", str(report))
+    assert code == 0
     with session_scope(db.engine) as s:
         assert s.scalar(select(func.count()).select_from(Activity)) == 4
 
@@ -68,7 +69,7 @@ def test_sources_import_upserts_by_name(db: Database, write_csv) -> None:  # typ
     again = write_csv(
         "s2.csv", [["name", "channel", "cost_per_lead", "spend"], ["web  form", "inbound", "40", ""]]
     )
-    code, out, err = db.cli("sources", "import", str(again))
+    code, _, err = db.cli("sources", "import", str(again))
     assert code == 0, err
     with session_scope(db.engine) as s:
         sources = {
