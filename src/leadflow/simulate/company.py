@@ -24,7 +24,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
-from leadflow.intake.leads import with_keys
+from leadflow.intake.leads import DATA, KEYS, with_keys
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
 
 TERRITORIES = [("North America", "US"), ("EMEA", "DE"), ("APAC", "SG"), ("LATAM", "BR")]
@@ -601,44 +601,7 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
         pl.col("lead_type"),
     )
     leads = with_keys(leads)
-    columns = [
-        "id",
-        "external_id",
-        "created_at",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "title",
-        "company",
-        "domain",
-        "industry",
-        "company_size",
-        "country",
-        "region",
-        "lead_type",
-        "budget",
-        "authority",
-        "need",
-        "timeline",
-        "extra",
-        "source_id",
-        "territory_id",
-        "owner_id",
-        "product_id",
-        "self_sourced",
-        "stage",
-        "assigned_at",
-        "first_touch_at",
-        "won_at",
-        "lost_at",
-        "amount",
-        "lost_reason",
-        "email_key",
-        "phone_key",
-        "domain_key",
-        "person_key",
-    ]
+    columns = [c for c in ["id", *DATA, *KEYS] if c in leads.columns]
     bulk_insert(session, "leads", columns, driver_rows(session, leads.select(columns)))
     assignments = leads.select(
         pl.col("id").alias("lead_id"),
