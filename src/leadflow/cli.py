@@ -28,6 +28,7 @@ from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
 from leadflow.schema_admin import drop_all, upgrade
+from leadflow.scoring.service import explain_fit, grade_counts, score_leads
 from leadflow.settings import ConfigError, Settings, database_url, load_settings
 from leadflow.simulate.company import CompanySpec, write_demo
 
@@ -304,19 +305,25 @@ def leads_show(
 
     Example: leadflow leads show 1C1I7A6R
     """
+    settings = _settings()
     with session_scope(state.engine()) as session:
         try:
-            story = lead_story(session, lead_id=find_lead(session, ref=lead).id)
-        except LeadflowError as exc:
+            lead_id = find_lead(session, ref=lead).id
+            story = lead_story(session, lead_id=lead_id)
+            fit = explain_fit(session, lead_id=lead_id, settings=settings)
+        except (LeadflowError, ValueError) as exc:
             fail(str(exc))
     if fmt == "json":
-        sys.stdout.write(json.dumps(story.__dict__, default=str, indent=1) + "\n")
+        sys.stdout.write(json.dumps({**story.__dict__, "fit": fit.__dict__}, default=str, indent=1) + "\n")
         return
     fields = Table(title=f"lead {story.lead['id']}", show_header=False)
     for key, value in story.lead.items():
         if value is not None:
             fields.add_row(key, str(value))
     console.print(fields)
+    console.print(f"[bold]fit {fit.fit_score:g} of 100, grade {fit.grade}[/bold]")
+    console.print("  for:     " + ("; ".join(fit.for_) or "nothing in the profile"), highlight=False)
+    console.print("  against: " + ("; ".join(fit.against) or "nothing"), highlight=False)
     for title, rows in (
         ("assignments", story.assignments),
         ("activities", story.activities),
@@ -378,6 +385,8 @@ def activity_log(
             activity = log_activity(
                 session, lead=target, rep=who, kind=kind, outcome=outcome, note=note, at=_when(at)
             )
+            score_leads(session, settings=_settings(), lead_ids=[target.id])
+
         except LeadflowError as exc:
             fail(str(exc))
     console.print(f"logged {activity.kind} on lead {target.id} at {activity.at:%Y-%m-%d %H:%M}")
@@ -445,6 +454,36 @@ def assign(
 
 
 @app.command()
+def score(
+    all_leads: Annotated[
+        bool, typer.Option("--all", help="Also rescore won, lost and disqualified leads.")
+    ] = False,
+) -> None:
+    """Rescore open leads in bulk against the ideal-customer profile in leadflow.toml.
+
+    New leads are scored as they are captured; run this after changing the profile.
+    Example: leadflow --config leadflow.toml score
+    """
+    settings = _settings()
+    with session_scope(state.engine()) as session:
+        try:
+            count = score_leads(session, settings=settings, include_closed=all_leads)
+        except ValueError as exc:
+            fail(str(exc))
+        grades = grade_counts(session)
+    console.print(f"scored {count:,} leads")
+    render(grades, "table", title="leads by grade")
+
+
+def _settings() -> Settings:
+    try:
+        return state.settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    raise AssertionError
+
+
+@app.command()
 def export(
     out: Annotated[Path, typer.Argument(help="CSV file to write.")],
     kind: Annotated[str, typer.Option(help="leads or reps.")] = "leads",
@@ -483,7 +522,7 @@ def demo(
     upgrade(engine)
     spec = CompanySpec(n_leads=leads, n_reps=reps, seed=seed)
     with console.status("generating the company..."), session_scope(engine) as session:
-        summary = write_demo(session, spec=spec)
+        summary = write_demo(session, spec=spec, settings=_settings())
     render(summary, "table", title=f"demo company (seed {seed})")
 
 

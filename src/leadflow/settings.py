@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_DATABASE_URL = "sqlite:///leadflow.db"
 
@@ -46,10 +47,90 @@ class ImportSettings(_Section):
     )
 
 
+CriterionOp = Literal[
+    "eq", "in", "not_in", "gte", "lte", "between", "matches", "is_true", "is_false", "known"
+]
+
+
+class Criterion(_Section):
+    """One rule of the ideal-customer profile: when ``field`` satisfies ``op value``, add points.
+
+    ``field`` is a lead attribute (industry, company_size, title, lead_type, source, budget,
+    authority, need, timeline, country, region, ...) or ``extra.NAME`` for an extra attribute.
+    """
+
+    name: str
+    field: str
+    op: CriterionOp
+    value: str | float | bool | list[str] | list[float] | None = None
+    points: float = Field(ge=-100, le=100)
+
+
+class Behaviour(_Section):
+    """Points for engagement: each positive contact, fading with a half-life, up to a cap."""
+
+    points_per_contact: float = Field(default=5.0, ge=0)
+    cap: float = Field(default=15.0, ge=0, le=100)
+    half_life_days: float = Field(default=30.0, gt=0)
+    positive_outcomes: list[str] = Field(
+        default_factory=lambda: ["connected", "meeting set", "replied", "completed"]
+    )
+
+
+def _default_criteria() -> list[Criterion]:
+    return [
+        Criterion(name="decision maker", field="authority", op="is_true", points=15),
+        Criterion(name="budget of 10,000 or more", field="budget", op="gte", value=10_000, points=15),
+        Criterion(name="high need", field="need", op="eq", value="high", points=15),
+        Criterion(name="medium need", field="need", op="eq", value="medium", points=7),
+        Criterion(name="buying this quarter", field="timeline", op="eq", value="this quarter", points=12),
+        Criterion(name="buying next quarter", field="timeline", op="eq", value="next quarter", points=6),
+        Criterion(
+            name="senior title",
+            field="title",
+            op="matches",
+            value=r"(?i)\b(chief|ceo|cto|cfo|coo|cio|vp|vice president|head|director)\b",
+            points=10,
+        ),
+        Criterion(
+            name="50 to 5,000 employees", field="company_size", op="between", value=[50, 5000], points=10
+        ),
+        Criterion(
+            name="referral or inbound call",
+            field="lead_type",
+            op="in",
+            value=["referral", "inbound call"],
+            points=8,
+        ),
+    ]
+
+
+class Profile(_Section):
+    """The ideal-customer profile: explicit criteria and engagement; a score from 0 to 100."""
+
+    criteria: list[Criterion] = Field(default_factory=_default_criteria)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+
+class Grades(_Section):
+    """Lowest fit score (0-100) for grades A, B and C; anything lower is D."""
+
+    fit: tuple[float, float, float] = (70.0, 50.0, 30.0)
+
+    @model_validator(mode="after")
+    def _descending(self) -> Grades:
+        a, b, c = self.fit
+        if not a > b > c:
+            raise ValueError("grade thresholds must fall from A to C, e.g. [70, 50, 30]")
+        return self
+
+
 class Settings(_Section):
-    """Everything leadflow.toml can say; later sections (profile, routing, SLA) join here."""
+    """Everything leadflow.toml can say; later sections (routing, SLA) join here."""
 
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    profile: Profile = Field(default_factory=Profile)
+    grades: Grades = Field(default_factory=Grades)
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -13,6 +13,8 @@ from leadflow.intake.reference import RefBatchResult
 from leadflow.intake.validate import reject_rows
 from leadflow.models import Activity
 from leadflow.pipeline.activities import refresh_first_touch
+from leadflow.scoring.service import score_leads
+from leadflow.settings import Settings
 
 ACTIVITY_SCHEMA: dict[str, pl.DataType] = {
     "lead_id": pl.Int64(),
@@ -25,8 +27,9 @@ ACTIVITY_SCHEMA: dict[str, pl.DataType] = {
 class ActivityWriter:
     """Writes batches of one activities import."""
 
-    def __init__(self, session: Session, *, file: str) -> None:
+    def __init__(self, session: Session, *, file: str, settings: Settings) -> None:
         self.file = file
+        self.settings = settings
         self.reps = rep_lookup(session)
         self.leads = LeadIndex.load(session).frames["external_id"]
 
@@ -79,7 +82,9 @@ class ActivityWriter:
         fresh = frame.join(existing, on=list(ACTIVITY_SCHEMA), how="anti", nulls_equal=True)
         rows = fresh.select("lead_id", "rep_id", "at", "kind", "outcome", "note")
         bulk_insert(session, "activities", rows.columns, driver_rows(session, rows))
-        refresh_first_touch(session, lead_ids=fresh.get_column("lead_id").unique().to_list())
+        touched = fresh.get_column("lead_id").unique().to_list()
+        refresh_first_touch(session, lead_ids=touched)
+        score_leads(session, settings=self.settings, lead_ids=touched)
         result.new = fresh.height
         result.unchanged = frame.height - fresh.height
         return result

@@ -30,6 +30,8 @@ from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
 from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
 from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
+from leadflow.scoring.service import score_frame, score_leads
+from leadflow.settings import Settings
 
 # The lead columns an import writes, with their types in a frame.
 DATA_SCHEMA: dict[str, pl.DataType] = {
@@ -94,9 +96,10 @@ class LeadBatchResult:
 class LeadWriter:
     """Writes batches of one lead import; holds the lookups and dedupe index across batches."""
 
-    def __init__(self, session: Session, *, file: str, mapping: FileMapping) -> None:
+    def __init__(self, session: Session, *, file: str, mapping: FileMapping, settings: Settings) -> None:
         self.file = file
         self.mapping = mapping
+        self.settings = settings
         self.reps = rep_lookup(session)
         self.products = keyed_lookup(session, Product)
         self.sources = keyed_lookup(session, Source)
@@ -204,7 +207,7 @@ class LeadWriter:
         )
         frame = with_keys(frame)
         frame = frame.select(
-            "_line", *[pl.col(c).cast(t) for c, t in DATA_SCHEMA.items()], *KEYS, "domain_person"
+            "_line", *[pl.col(c).cast(t) for c, t in DATA_SCHEMA.items()], *KEYS, "domain_person", "source"
         )
         return frame, rejects
 
@@ -225,7 +228,8 @@ class LeadWriter:
             ).alias("stage"),
             pl.col("self_sourced").fill_null(False),
         )
-        columns = ["id", *DATA, *KEYS]
+        rows = rows.join(score_frame(rows, self.settings), on="id", maintain_order="left")
+        columns = ["id", *DATA, *KEYS, "fit_score", "grade"]
         bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
         stages = rows.select(
             pl.col("id").alias("lead_id"),
@@ -324,6 +328,7 @@ class LeadWriter:
                 .values(ended_at=now)
             )
             self._assign(session, reowned.with_columns(pl.lit(None).alias("assigned_at")), now)
+        score_leads(session, settings=self.settings, lead_ids=changed.get_column("id").to_list())
         return changed.height, merged.height - changed.height
 
     def _record_aliases(self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: object) -> None:

@@ -78,9 +78,9 @@ def open_import(
         raise
     writer: LeadWriter | ActivityWriter | None = None
     if kind == "leads":
-        writer = LeadWriter(session, file=path.name, mapping=mapping)
+        writer = LeadWriter(session, file=path.name, mapping=mapping, settings=settings)
     elif kind == "activities":
-        writer = ActivityWriter(session, file=path.name)
+        writer = ActivityWriter(session, file=path.name, settings=settings)
     return FileImport(
         kind=kind,
         reader=reader,

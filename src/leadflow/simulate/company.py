@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.leads import DATA, KEYS, with_keys
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
+from leadflow.scoring.service import score_leads
+from leadflow.settings import Settings
 
 TERRITORIES = [("North America", "US"), ("EMEA", "DE"), ("APAC", "SG"), ("LATAM", "BR")]
 TERRITORY_SHARE = [0.45, 0.3, 0.15, 0.1]
@@ -536,7 +538,7 @@ def _stage_path(leads: pl.DataFrame, worked: np.ndarray[Any, Any]) -> pl.DataFra
     )
 
 
-def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
+def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl.DataFrame:
     """Generate the company and store it (bulk inserts); return a short summary table."""
     started = datetime.now(UTC)
     company = generate_company(spec)
@@ -636,6 +638,9 @@ def write_demo(session: Session, *, spec: CompanySpec) -> pl.DataFrame:
     )
     bulk_insert(session, "activities", activities.columns, driver_rows(session, activities))
     session.flush()
+    score_leads(
+        session, settings=settings, include_closed=True, now=datetime.combine(spec.end, datetime.min.time())
+    )
     stage_counts = company.leads["stage"].value_counts()
     won = int((company.leads["stage"] == "won").sum())
     lost = int((company.leads["stage"] == "lost").sum())
