@@ -1,0 +1,136 @@
+"""Fit score: each criterion's points, engagement decay, grades, configuration, and real signal."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import select
+
+from leadflow.db import session_scope
+from leadflow.models import Lead
+from leadflow.scoring.fit import engagement, fit_breakdown, grade
+from leadflow.scoring.service import score_frame
+from leadflow.settings import Behaviour, ConfigError, Criterion, Grades, Profile, Settings, load_settings
+from leadflow.simulate.company import CompanySpec, generate_company
+from tests.conftest import Database
+
+NOW = datetime(2026, 6, 1)
+
+
+def leads(**columns: list[object]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    return pl.DataFrame({"id": list(range(1, n + 1)), **columns}, strict=False)
+
+
+def test_each_operator_adds_its_points_and_unknown_values_never_match() -> None:
+    profile = Profile(
+        criteria=[
+            Criterion(name="software", field="industry", op="eq", value="Software", points=20),
+            Criterion(name="warm", field="lead_type", op="in", value=["referral", "event"], points=10),
+            Criterion(name="mid-market", field="company_size", op="between", value=[50, 500], points=15),
+            Criterion(name="boss", field="title", op="matches", value=r"(?i)\bvp\b", points=10),
+            Criterion(name="signs", field="authority", op="is_true", points=25),
+            Criterion(name="student", field="industry", op="eq", value="education", points=-30),
+            Criterion(name="senior", field="extra.seniority", op="in", value=["vp", "c-level"], points=20),
+        ],
+        behaviour=Behaviour(points_per_contact=5, cap=15),
+    )
+    frame = leads(
+        industry=["SOFTWARE", "education", None],
+        lead_type=["referral", "list", None],
+        company_size=[120, 5000, None],
+        title=["VP Sales", "Analyst", None],
+        authority=[True, False, None],
+        extra=['{"seniority": "VP"}', '{"seniority": "Manager"}', None],
+        engagement=[10.0, 0.4, None],
+    )
+    result = fit_breakdown(frame, profile)
+    assert result["software"].to_list() == [20, 0, 0]
+    assert result["warm"].to_list() == [10, 0, 0]
+    assert result["mid-market"].to_list() == [15, 0, 0]
+    assert result["boss"].to_list() == [10, 0, 0]
+    assert result["signs"].to_list() == [25, 0, 0]
+    assert result["senior"].to_list() == [20, 0, 0]
+    assert result["behaviour"].to_list() == [15, 2.0, 0]  # capped at 15; 0.4 contacts give 2 points
+    # 20 + 10 + 15 + 10 + 25 + 20 + 15 = 115 is clipped to 100; -30 + 2 to 0; nothing known is 0
+    assert result["fit_score"].to_list() == [100, 0, 0]
+
+
+def test_engagement_halves_every_half_life_and_counts_only_positive_contacts() -> None:
+    activities = pl.DataFrame(
+        {
+            "lead_id": [1, 1, 2, 2],
+            "at": [NOW, NOW - timedelta(days=30), NOW - timedelta(days=60), NOW],
+            "outcome": ["connected", "meeting set", "completed", "no answer"],
+        }
+    )
+    result = dict(engagement(activities, Behaviour(half_life_days=30), now=NOW).iter_rows())
+    assert result[1] == pytest.approx(1.5)
+    assert result[2] == pytest.approx(0.25)
+
+
+def test_grades_follow_thresholds_and_bad_config_is_reported(tmp_path: Path) -> None:
+    scores = pl.Series([95.0, 70.0, 69.9, 50.0, 30.0, 29.9, None])
+    graded = pl.select(grade(pl.lit(scores), Grades(fit=(70, 50, 30)))).to_series().to_list()
+    assert graded == ["A", "A", "B", "B", "C", "D", None]
+    config = tmp_path / "leadflow.toml"
+    config.write_text("[grades]\nfit = [30, 50, 70]\n")
+    with pytest.raises(ConfigError, match="fall from A to C"):
+        load_settings(config)
+    config.write_text('[[profile.criteria]]\nname = "x"\nfield = "industry"\nop = "like"\npoints = 5\n')
+    with pytest.raises(ConfigError, match="profile.criteria.0.op"):
+        load_settings(config)
+
+
+def test_default_profile_finds_real_signal_in_the_demo_company() -> None:
+    company = generate_company(CompanySpec(n_leads=20_000, seed=4, end=date(2026, 1, 1)))
+    frame = company.leads.with_row_index("id").with_columns(
+        pl.format('{{"seniority": "{}"}}', "seniority").alias("extra")
+    )
+    scores = score_frame(frame, Settings())
+    closed = frame.join(scores, on="id").filter(pl.col("stage").is_in(["won", "lost"]))
+    won = (closed["stage"] == "won").to_numpy()
+    fit = closed["fit_score"].to_numpy()
+    # Mann-Whitney AUC: the share of (won, lost) pairs where the won lead has the higher fit.
+    ranks = pl.Series(fit).rank().to_numpy()
+    auc = (ranks[won].sum() - won.sum() * (won.sum() + 1) / 2) / (won.sum() * (~won).sum())
+    assert auc > 0.62
+    by_grade = (
+        closed.with_columns(pl.Series("won", won)).group_by("grade").agg(pl.col("won").mean()).sort("grade")
+    )
+    rates = by_grade["won"].to_numpy()
+    assert np.all(np.diff(rates) < 0)  # A converts better than B, B than C, C than D
+
+
+def test_leads_are_scored_on_capture_and_rescored_with_a_new_profile(
+    db: Database, write_csv, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = write_csv(
+        "l.csv",
+        [
+            ["external_id", "title", "authority", "budget", "need"],
+            ["L1", "CTO", "yes", "50,000", "high"],
+            ["L2", "Intern", "no", "", "low"],
+        ],
+    )
+    assert db.cli("leads", "import", str(path))[0] == 0
+    with session_scope(db.engine) as s:
+        scores = dict(s.execute(select(Lead.external_id, Lead.fit_score)).all())
+        grades = dict(s.execute(select(Lead.external_id, Lead.grade)).all())
+    assert scores == {"L1": 55.0, "L2": 0.0}  # authority 15 + budget 15 + high need 15 + senior title 10
+    assert grades == {"L1": "B", "L2": "D"}
+    config = tmp_path / "leadflow.toml"
+    config.write_text(
+        '[[profile.criteria]]\nname = "interns welcome"\nfield = "title"\nop = "eq"\nvalue = "intern"\npoints = 80\n'
+    )
+    code, _out, err = db.cli("--config", str(config), "score")
+    assert code == 0, err
+    story = json.loads(db.cli("--config", str(config), "leads", "show", "L2", "--format", "json")[1])
+    assert story["fit"]["fit_score"] == 80.0 and story["fit"]["for_"] == ["interns welcome (+80)"]
+    with session_scope(db.engine) as s:
+        assert s.scalar(select(Lead.grade).where(Lead.external_id == "L2")) == "A"
