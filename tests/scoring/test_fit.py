@@ -83,7 +83,7 @@ def test_grades_follow_thresholds_and_bad_config_is_reported(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="fall from A to C"):
         load_settings(config)
     config.write_text('[[profile.criteria]]\nname = "x"\nfield = "industry"\nop = "like"\npoints = 5\n')
-    with pytest.raises(ConfigError, match="profile.criteria.0.op"):
+    with pytest.raises(ConfigError, match=r"profile\.criteria\.0\.op"):
         load_settings(config)
 
 
@@ -126,7 +126,8 @@ def test_leads_are_scored_on_capture_and_rescored_with_a_new_profile(
     assert grades == {"L1": "B", "L2": "D"}
     config = tmp_path / "leadflow.toml"
     config.write_text(
-        '[[profile.criteria]]\nname = "interns welcome"\nfield = "title"\nop = "eq"\nvalue = "intern"\npoints = 80\n'
+        '[[profile.criteria]]\nname = "interns welcome"\nfield = "title"\n'
+        'op = "eq"\nvalue = "intern"\npoints = 80\n'
     )
     code, _out, err = db.cli("--config", str(config), "score")
     assert code == 0, err
