@@ -28,7 +28,14 @@ from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
 from leadflow.schema_admin import drop_all, upgrade
-from leadflow.scoring.service import explain_fit, grade_counts, score_leads
+from leadflow.scoring.service import (
+    NotEnoughHistory,
+    TrainResult,
+    explain_fit,
+    grade_counts,
+    score_leads,
+    train_model,
+)
 from leadflow.settings import ConfigError, Settings, database_url, load_settings
 from leadflow.simulate.company import CompanySpec, write_demo
 
@@ -455,24 +462,63 @@ def assign(
 
 @app.command()
 def score(
+    train: Annotated[
+        bool, typer.Option("--train", help="First learn the win probability from closed leads.")
+    ] = False,
     all_leads: Annotated[
         bool, typer.Option("--all", help="Also rescore won, lost and disqualified leads.")
     ] = False,
 ) -> None:
-    """Rescore open leads in bulk against the ideal-customer profile in leadflow.toml.
+    """Rescore open leads in bulk: fit to the profile, grade, and the learned win probability.
 
+    With --train, first learn P(win) from leads whose outcome is known and print how well it
+    does on the newest of them against the simplest baseline (win rate by source).
     New leads are scored as they are captured; run this after changing the profile.
-    Example: leadflow --config leadflow.toml score
+    Example: leadflow score --train
     """
     settings = _settings()
     with session_scope(state.engine()) as session:
+        if train:
+            try:
+                result = train_model(session)
+            except NotEnoughHistory as exc:
+                console.print(f"[yellow]no model trained:[/yellow] {exc}", highlight=False)
+            else:
+                _print_training(result)
         try:
             count = score_leads(session, settings=settings, include_closed=all_leads)
         except ValueError as exc:
             fail(str(exc))
         grades = grade_counts(session)
     console.print(f"scored {count:,} leads")
-    render(grades, "table", title="leads by grade")
+    render(grades, "table", title="open leads by grade")
+
+
+def _print_training(result: TrainResult) -> None:
+    start, end = result.window
+    console.print(
+        f"model {result.model_id}: trained on {result.n_train:,} leads created "
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d} "
+        f"(older than {result.horizon_days:.0f} days, the usual time to close), tested on the newest "
+        f"{result.n_test:,}",
+        highlight=False,
+    )
+    rows = [
+        (name, m["auc"], m["brier"], m["calibration_error"], m["base_rate"])
+        for name, m in (
+            ("model", result.metrics["model"]),
+            ("baseline: win rate by source", result.metrics["baseline"]),
+        )
+    ]
+    render(
+        pl.DataFrame(
+            rows, schema=["holdout", "roc_auc", "brier", "calibration_error", "base_rate"], orient="row"
+        ).with_columns(pl.col(pl.Float64).round(4)),
+        "table",
+        title="holdout metrics",
+    )
+    render(result.reliability.with_columns(pl.col(pl.Float64).round(3)), "table", title="reliability")
+    render(result.lift.with_columns(pl.col(pl.Float64).round(3)), "table", title="lift by decile")
 
 
 def _settings() -> Settings:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -245,6 +246,8 @@ class Lead(Base):
     fit_score: Mapped[float | None] = mapped_column(Float)
     win_probability: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(String(2))
+    # The trained model that gave win_probability (scoring/model.py).
+    score_model_id: Mapped[int | None] = mapped_column(ForeignKey("score_models.id"))
 
     # Normalised keys for deduplication on capture (intake/dedupe.py).
     email_key: Mapped[str | None] = mapped_column(String(320), index=True)
@@ -340,3 +343,21 @@ class LeadAlias(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
     by: Mapped[str] = mapped_column(String(300))
+
+
+class ScoreModel(Base):
+    """One trained win-probability model: when, on which window, with which features and metrics."""
+
+    __tablename__ = "score_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trained_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    features: Mapped[dict[str, Any]]
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    horizon_days: Mapped[float] = mapped_column(Float)
+    n_train: Mapped[int]
+    n_test: Mapped[int]
+    metrics: Mapped[dict[str, Any]]
+    # The fitted estimator, serialised with joblib; only leadflow writes it.
+    blob: Mapped[bytes] = mapped_column(LargeBinary)

@@ -30,7 +30,7 @@ from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
 from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
 from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
-from leadflow.scoring.service import score_frame, score_leads
+from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
 
 # The lead columns an import writes, with their types in a frame.
@@ -100,6 +100,7 @@ class LeadWriter:
         self.file = file
         self.mapping = mapping
         self.settings = settings
+        self.model = latest_model(session)
         self.reps = rep_lookup(session)
         self.products = keyed_lookup(session, Product)
         self.sources = keyed_lookup(session, Source)
@@ -228,8 +229,8 @@ class LeadWriter:
             ).alias("stage"),
             pl.col("self_sourced").fill_null(False),
         )
-        rows = rows.join(score_frame(rows, self.settings), on="id", maintain_order="left")
-        columns = ["id", *DATA, *KEYS, "fit_score", "grade"]
+        rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
+        columns = ["id", *DATA, *KEYS, "fit_score", "grade", "win_probability", "score_model_id"]
         bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
         stages = rows.select(
             pl.col("id").alias("lead_id"),

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime
 
+import joblib
 import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_update, driver_rows
-from leadflow.models import CLOSED_STAGES, Activity, Lead, Source, utcnow
+from leadflow.errors import LeadflowError
+from leadflow.models import CLOSED_STAGES, Activity, Lead, ScoreModel, Source, utcnow
+from leadflow.scoring.evaluate import (
+    lift_by_decile,
+    maturity_horizon_days,
+    outcome_labels,
+    reliability,
+    source_baseline,
+    summary,
+)
 from leadflow.scoring.fit import ENGAGEMENT, check_profile, engagement, factors, fit_breakdown, grade
+from leadflow.scoring.model import MISSING, WinModel, feature_frame
 from leadflow.settings import Settings
 
 # Lead attributes a profile criterion may name (plus extra.NAME).
@@ -33,19 +45,38 @@ ATTRIBUTES = [
 ]
 
 
-def score_frame(leads: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """``id``, ``fit_score`` and ``grade`` for leads given as a frame (attributes, ``source``,
-    ``extra`` as JSON text, and ``engagement`` where known)."""
+def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None = None) -> pl.DataFrame:
+    """``id``, ``fit_score``, ``grade``, ``win_probability`` and ``score_model_id`` for leads given
+    as a frame (attributes, ``source``, ``extra`` as JSON text, ``engagement`` where known).
+    Without a trained model the probability stays empty and the fit score stands alone."""
     check_profile(settings.profile, [*leads.columns, "source"])
     if ENGAGEMENT not in leads.columns:
         leads = leads.with_columns(pl.lit(0.0).alias(ENGAGEMENT))
     scores = fit_breakdown(leads, settings.profile).select("id", "fit_score")
-    return scores.with_columns(grade(pl.col("fit_score"), settings.grades).alias("grade"))
+    scores = scores.with_columns(grade(pl.col("fit_score"), settings.grades).alias("grade"))
+    if model is None:
+        return scores.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("win_probability"),
+            pl.lit(None, dtype=pl.Int64).alias("score_model_id"),
+        )
+    features, _, _ = feature_frame(leads, model.extra_keys)
+    return scores.with_columns(
+        pl.Series("win_probability", model.estimator.predict_proba(features)[:, 1].round(4)),
+        pl.lit(model.id, dtype=pl.Int64).alias("score_model_id"),
+    )
 
 
 def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool) -> pl.DataFrame:
     query = (
-        select(Lead.id, *[getattr(Lead, a) for a in ATTRIBUTES], Source.name, cast(Lead.extra, Text))
+        select(
+            Lead.id,
+            *[getattr(Lead, a) for a in ATTRIBUTES],
+            Source.name,
+            cast(Lead.extra, Text),
+            Lead.created_at,
+            Lead.stage,
+            Lead.won_at,
+        )
         .outerjoin(Source, Lead.source_id == Source.id)
         .order_by(Lead.id)
     )
@@ -53,7 +84,7 @@ def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool
         query = query.where(Lead.stage.not_in(CLOSED_STAGES))
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
-    schema = ["id", *ATTRIBUTES, "source", "extra"]
+    schema = ["id", *ATTRIBUTES, "source", "extra", "created_at", "stage", "won_at"]
     return pl.DataFrame(session.execute(query).all(), schema=schema, orient="row", infer_schema_length=None)
 
 
@@ -89,6 +120,7 @@ def score_leads(
 ) -> int:
     """Recompute the fit score and grade of every open lead (or all, or the given ones); how many."""
     now = now or utcnow()
+    model = latest_model(session)
     total = 0
     chunks = (
         [lead_ids[i : i + 5000] for i in range(0, len(lead_ids), 5000)] if lead_ids is not None else [None]
@@ -97,13 +129,9 @@ def score_leads(
         leads = _lead_frame(session, chunk, open_only=chunk is None and not include_closed)
         if leads.is_empty():
             continue
-        scored = score_frame(_with_engagement(session, leads, settings, now, chunk), settings)
-        bulk_update(
-            session,
-            "leads",
-            ["fit_score", "grade"],
-            driver_rows(session, scored.select("fit_score", "grade", "id")),
-        )
+        scored = score_frame(_with_engagement(session, leads, settings, now, chunk), settings, model)
+        columns = ["fit_score", "grade", "win_probability", "score_model_id"]
+        bulk_update(session, "leads", columns, driver_rows(session, scored.select(*columns, "id")))
         total += scored.height
     return total
 
@@ -149,3 +177,121 @@ def grade_counts(session: Session) -> pl.DataFrame:
         schema={"grade": pl.String, "leads": pl.Int64, "mean_fit": pl.Float64},
         orient="row",
     )
+
+
+class NotEnoughHistory(LeadflowError):
+    """Too few leads with a known outcome to learn a win probability honestly."""
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A stored model ready to predict: its row id, the estimator, and the extra attributes it uses."""
+
+    id: int
+    estimator: WinModel
+    extra_keys: list[str]
+
+
+@dataclass
+class TrainResult:
+    """What training found: holdout metrics of the model and of the source baseline, and tables."""
+
+    model_id: int
+    horizon_days: float
+    window: tuple[datetime, datetime]
+    n_train: int
+    n_test: int
+    features: list[str]
+    metrics: dict[str, dict[str, float]]
+    reliability: pl.DataFrame
+    lift: pl.DataFrame
+    holdout_ids: list[int]
+
+
+MIN_LABELLED = 200
+
+
+def train_model(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    test_share: float = 0.25,
+    min_labelled: int = MIN_LABELLED,
+) -> TrainResult:
+    """Learn P(win) from leads whose outcome is known; evaluate on the newest ones; store it.
+
+    The holdout is the newest ``test_share`` of those leads (train on older, test on newer). The
+    stored model is then refitted on all of them; its metrics are the holdout's.
+    """
+    leads = _lead_frame(session, None, open_only=False).filter(pl.col("created_at").is_not_null())
+    # The ledger's own present: its latest event. For an imported export that is the export's date,
+    # not today's, so deals still open when it was taken are not mistaken for lost ones.
+    latest = session.scalar(select(func.max(func.coalesce(Lead.won_at, Lead.lost_at, Lead.created_at))))
+    now = now or min(utcnow(), latest or utcnow())
+    won = leads.filter(pl.col("stage") == "won").filter(pl.col("won_at").is_not_null())
+    days = ((won["won_at"] - won["created_at"]).dt.total_seconds() / 86_400).to_numpy()
+    horizon = maturity_horizon_days(days)
+    labelled = (
+        leads.with_columns(outcome_labels(leads, as_of=now, horizon_days=horizon))
+        .drop_nulls("label")
+        .sort("created_at", "id")
+    )
+    wins = int(labelled["label"].sum()) if labelled.height else 0
+    if labelled.height < min_labelled or wins == 0 or wins == labelled.height:
+        raise NotEnoughHistory(
+            f"{labelled.height} leads older than the usual time to close ({horizon:.0f} days) have a known "
+            f"outcome, {wins} of them won; a win probability needs at least {min_labelled} with wins and "
+            "losses. Leads keep their fit score until then."
+        )
+    cut = int(labelled.height * (1 - test_share))
+    train, test = labelled[:cut], labelled[cut:]
+    x_train, categorical, numeric = feature_frame(train)
+    extra_keys = [c.removeprefix("extra.") for c in categorical if c.startswith("extra.")]
+    y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
+    holdout = WinModel(categorical=categorical, numeric=numeric).fit(x_train, y_train)
+    p_test = holdout.predict_proba(feature_frame(test, extra_keys)[0])[:, 1]
+    p_base = source_baseline(
+        train["source"].fill_null(MISSING).to_numpy(), y_train, test["source"].fill_null(MISSING).to_numpy()
+    )
+    metrics = {"model": summary(y_test, p_test), "baseline": summary(y_test, p_base)}
+    final = WinModel(categorical=categorical, numeric=numeric).fit(
+        feature_frame(labelled, extra_keys)[0], labelled["label"].to_numpy()
+    )
+    buffer = io.BytesIO()
+    joblib.dump(final, buffer)
+    window = (labelled["created_at"].min(), labelled["created_at"].max())
+    row = ScoreModel(
+        trained_at=now,
+        kind="logistic",
+        features={"categorical": categorical, "numeric": numeric, "extra_keys": extra_keys},
+        window_start=window[0],
+        window_end=window[1],
+        horizon_days=horizon,
+        n_train=train.height,
+        n_test=test.height,
+        metrics=metrics,
+        blob=buffer.getvalue(),
+    )
+    session.add(row)
+    session.flush()
+    return TrainResult(
+        model_id=row.id,
+        horizon_days=horizon,
+        window=window,  # type: ignore[arg-type]
+        n_train=train.height,
+        n_test=test.height,
+        features=categorical + numeric,
+        metrics=metrics,
+        reliability=reliability(y_test, p_test),
+        lift=lift_by_decile(y_test, p_test),
+        holdout_ids=test["id"].to_list(),
+    )
+
+
+def latest_model(session: Session) -> Trained | None:
+    """The newest trained model, or None before the first training."""
+    row = session.scalars(select(ScoreModel).order_by(ScoreModel.id.desc()).limit(1)).one_or_none()
+    if row is None:
+        return None
+    estimator = joblib.load(io.BytesIO(row.blob))
+    return Trained(id=row.id, estimator=estimator, extra_keys=list(row.features.get("extra_keys", [])))

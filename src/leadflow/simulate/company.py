@@ -404,6 +404,7 @@ def generate_company(spec: CompanySpec) -> Company:
     stages = _stage_path(leads, worked)
     truth = {
         "p_win": p_win,
+        "p_lead": _lead_only_probability(spec.seed, territory, lead_logit, rep_effect + touch_effect, worked),
         "lead_logit": lead_logit,
         "rep_effect": rep_effect,
         "touch_effect": touch_effect,
@@ -415,6 +416,32 @@ def generate_company(spec: CompanySpec) -> Company:
 
 
 SOURCES_NAMES = [s[0] for s in SOURCES]
+
+
+def _lead_only_probability(
+    seed: int,
+    territory: np.ndarray[Any, Any],
+    lead_logit: np.ndarray[Any, Any],
+    handling: np.ndarray[Any, Any],
+    worked: np.ndarray[Any, Any],
+    draws: int = 128,
+) -> np.ndarray[Any, Any]:
+    """P(win | the lead's own attributes): the true probability averaged over who handles it.
+
+    A scoring model sees the lead, not the rep it will get nor how fast it will be touched; its
+    best possible answer averages ``sigmoid(lead_logit + handling)`` over the handling (rep
+    effect and first-touch effect, or never worked) that leads of the same territory received.
+    """
+    rng = np.random.default_rng(seed + 1_000_003)
+    p = np.zeros(lead_logit.size)
+    for name in np.unique(territory):
+        members = np.flatnonzero(territory == name)
+        peers = rng.choice(members, size=draws)
+        for start in range(0, members.size, 20_000):
+            block = members[start : start + 20_000]
+            chance = _sigmoid(lead_logit[block, None] + handling[None, peers]) * worked[None, peers]
+            p[block] = chance.mean(axis=1)
+    return p
 
 
 def _activities(

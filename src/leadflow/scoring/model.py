@@ -1,0 +1,204 @@
+"""Learned win probability: a calibrated logistic model over what is known about a lead at capture.
+
+``WinModel`` is a scikit-learn estimator. Categorical attributes (of any cardinality) are one-hot
+encoded with rare values pooled; numeric ones are log-scaled, imputed with a missing-value flag,
+and expanded in splines so that "mid-sized companies buy most" can be learned. Logistic
+regression keeps probabilities calibrated and each attribute's contribution readable.
+
+Only attributes known before the outcome are features: ``FORBIDDEN`` lists the fields that are
+written when (or after) a lead is won or lost, and the owner, whom the model must not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, SplineTransformer
+
+CATEGORICAL = [
+    "industry",
+    "country",
+    "region",
+    "source",
+    "lead_type",
+    "need",
+    "timeline",
+    "title",
+    "authority",
+]
+NUMERIC = ["company_size", "annual_revenue", "budget"]
+FORBIDDEN = frozenset(
+    {
+        "stage",
+        "won_at",
+        "lost_at",
+        "amount",
+        "lost_reason",
+        "product",
+        "product_id",
+        "owner",
+        "owner_id",
+        "assigned_at",
+        "first_touch_at",
+        "follow_up_at",
+        "fit_score",
+        "win_probability",
+        "grade",
+    }
+)
+MISSING = "(missing)"
+# A probability is never shown as certain: 0.1% to 99.9%.
+FLOOR, CEILING = 0.001, 0.999
+
+
+def feature_frame(
+    leads: pl.DataFrame, extra_keys: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """The model's input: allowed attributes, plus scalar extra attributes as ``extra.NAME``.
+
+    Returns the frame and its categorical and numeric column names. ``extra_keys`` fixes which
+    extra attributes to use (those seen in training); None takes every key present.
+    """
+    frame = leads
+    extras: list[str] = []
+    if "extra" in leads.columns and leads["extra"].drop_nulls().len():
+        decoded = leads["extra"].str.json_decode()
+        if isinstance(decoded.dtype, pl.Struct):
+            unnested = decoded.struct.unnest()
+            keys = extra_keys if extra_keys is not None else unnested.columns
+            extras = [f"extra.{k}" for k in keys]
+            frame = frame.with_columns(
+                (
+                    unnested[k].cast(pl.String)
+                    if k in unnested.columns
+                    else pl.Series(k, [None] * len(leads), dtype=pl.String)
+                ).alias(f"extra.{k}")
+                for k in keys
+            )
+    elif extra_keys:
+        extras = [f"extra.{k}" for k in extra_keys]
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(e) for e in extras)
+    categorical = [c for c in CATEGORICAL if c in frame.columns] + extras
+    numeric = [c for c in NUMERIC if c in frame.columns]
+    leaked = FORBIDDEN.intersection(categorical + numeric)
+    if leaked:
+        raise AssertionError(f"outcome fields must never be features: {sorted(leaked)}")
+    out = frame.select(
+        *[pl.col(c).cast(pl.String).fill_null(MISSING).str.to_lowercase().alias(c) for c in categorical],
+        *[pl.col(c).cast(pl.Float64) for c in numeric],
+    )
+    return out, categorical, numeric
+
+
+def _log_scale(values: Any) -> Any:
+    return np.log1p(np.clip(np.asarray(values, dtype=float), 0, None))
+
+
+class WinModel(ClassifierMixin, BaseEstimator):
+    """Calibrated logistic win-probability model with per-attribute contributions.
+
+    Parameters
+    ----------
+    categorical, numeric : column names of the input frame.
+    min_frequency : a categorical value seen fewer times is pooled with the other rare ones.
+    C : inverse regularisation strength of the logistic regression.
+    """
+
+    def __init__(
+        self,
+        categorical: list[str] | None = None,
+        numeric: list[str] | None = None,
+        min_frequency: int = 20,
+        C: float = 1.0,
+    ) -> None:
+        self.categorical = categorical
+        self.numeric = numeric
+        self.min_frequency = min_frequency
+        self.C = C
+
+    def _prep(self) -> ColumnTransformer:
+        categorical = list(self.categorical or [])
+        numeric = list(self.numeric or [])
+        parts: list[tuple[str, Any, list[str]]] = [
+            (
+                "cat",
+                OneHotEncoder(
+                    min_frequency=self.min_frequency,
+                    handle_unknown="infrequent_if_exist",
+                    sparse_output=False,
+                ),
+                categorical,
+            )
+        ]
+        if numeric:
+            parts.append(
+                (
+                    "num",
+                    Pipeline(
+                        [
+                            ("log", FunctionTransformer(_log_scale)),
+                            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                            ("spline", SplineTransformer(n_knots=5, degree=3)),
+                        ]
+                    ),
+                    numeric,
+                )
+            )
+            parts.append(("missing", MissingIndicator(features="all"), numeric))
+        return ColumnTransformer(parts, sparse_threshold=0.0)
+
+    def fit(self, X: pl.DataFrame, y: np.ndarray[Any, Any]) -> WinModel:
+        """Learn from leads ``X`` (a frame from :func:`feature_frame`) and outcomes ``y`` (1 won)."""
+        y = np.asarray(y, dtype=int)
+        self.prep_ = self._prep().fit(X)
+        design = self.prep_.transform(X)
+        self.classifier_ = LogisticRegression(C=self.C, max_iter=5000).fit(design, y)
+        self.classes_ = self.classifier_.classes_
+        self.mean_design_ = design.mean(axis=0)
+        self.groups_ = self._groups(design.shape[1])
+        self.features_ = list(self.categorical or []) + list(self.numeric or [])
+        return self
+
+    def _groups(self, width: int) -> np.ndarray[Any, Any]:
+        """For each design column, the index of the input attribute it comes from."""
+        groups: list[int] = []
+        categorical = list(self.categorical or [])
+        numeric = list(self.numeric or [])
+        encoder = self.prep_.named_transformers_["cat"]
+        for i, _ in enumerate(categorical):
+            n = (
+                len(encoder.categories_[i])
+                - len(encoder.infrequent_categories_[i] or [])
+                + (1 if encoder.infrequent_categories_[i] is not None else 0)
+            )
+            groups += [i] * n
+        if numeric:
+            splines = self.prep_.named_transformers_["num"].named_steps["spline"].n_features_out_ // len(
+                numeric
+            )
+            for j in range(len(numeric)):
+                groups += [len(categorical) + j] * splines
+            groups += [len(categorical) + j for j in range(len(numeric))]
+        if len(groups) != width:
+            raise AssertionError(f"design has {width} columns, grouped {len(groups)}")
+        return np.asarray(groups)
+
+    def predict_proba(self, X: pl.DataFrame) -> np.ndarray[Any, Any]:
+        """Probabilities of [lost, won] for each lead, never exactly 0 or 1."""
+        p = np.clip(self.classifier_.predict_proba(self.prep_.transform(X))[:, 1], FLOOR, CEILING)
+        return np.column_stack([1 - p, p])
+
+    def contributions(self, X: pl.DataFrame) -> np.ndarray[Any, Any]:
+        """Log-odds each attribute adds for each lead, against the average lead (n x attributes)."""
+        design = self.prep_.transform(X)
+        parts = (design - self.mean_design_) * self.classifier_.coef_[0]
+        out = np.zeros((design.shape[0], len(self.features_)))
+        np.add.at(out.T, self.groups_, parts.T)
+        return out
