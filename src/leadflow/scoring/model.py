@@ -11,6 +11,7 @@ written when (or after) a lead is won or lost, and the owner, whom the model mus
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -53,18 +54,23 @@ FORBIDDEN = frozenset(
         "grade",
     }
 )
+# Extra attributes whose names say they were written at or after the outcome are skipped too.
+OUTCOME_WORDS = re.compile(r"won|lost|los[st]|clos|stage|amount|outcome|result|reason|revenue_won|deal_value")
 MISSING = "(missing)"
 # A probability is never shown as certain: 0.1% to 99.9%.
 FLOOR, CEILING = 0.001, 0.999
 
 
 def feature_frame(
-    leads: pl.DataFrame, extra_keys: list[str] | None = None
+    leads: pl.DataFrame,
+    extra_keys: list[str] | None = None,
+    expected: tuple[list[str], list[str]] | None = None,
 ) -> tuple[pl.DataFrame, list[str], list[str]]:
     """The model's input: allowed attributes, plus scalar extra attributes as ``extra.NAME``.
 
     Returns the frame and its categorical and numeric column names. ``extra_keys`` fixes which
     extra attributes to use (those seen in training); None takes every key present.
+    ``expected`` (categorical, numeric) gives a trained model's columns when predicting.
     """
     frame = leads
     extras: list[str] = []
@@ -72,7 +78,7 @@ def feature_frame(
         decoded = leads["extra"].str.json_decode()
         if isinstance(decoded.dtype, pl.Struct):
             unnested = decoded.struct.unnest()
-            keys = extra_keys if extra_keys is not None else unnested.columns
+            keys = extra_keys if extra_keys is not None else [k for k in unnested.columns if usable_extra(k)]
             extras = [f"extra.{k}" for k in keys]
             frame = frame.with_columns(
                 (
@@ -85,8 +91,15 @@ def feature_frame(
     elif extra_keys:
         extras = [f"extra.{k}" for k in extra_keys]
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(e) for e in extras)
-    categorical = [c for c in CATEGORICAL if c in frame.columns] + extras
-    numeric = [c for c in NUMERIC if c in frame.columns]
+    if expected is not None:
+        # Predicting: exactly the columns the model was trained on, absent ones unknown.
+        categorical, numeric = expected
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias(c) for c in [*categorical, *numeric] if c not in frame.columns
+        )
+    else:
+        categorical = [c for c in CATEGORICAL if c in frame.columns] + extras
+        numeric = [c for c in NUMERIC if c in frame.columns]
     leaked = FORBIDDEN.intersection(categorical + numeric)
     if leaked:
         raise AssertionError(f"outcome fields must never be features: {sorted(leaked)}")
@@ -95,6 +108,12 @@ def feature_frame(
         *[pl.col(c).cast(pl.Float64) for c in numeric],
     )
     return out, categorical, numeric
+
+
+def usable_extra(name: str) -> bool:
+    """Whether an extra attribute may be a feature: not named like an outcome field."""
+    key = name.strip().lower()
+    return key not in FORBIDDEN and not OUTCOME_WORDS.search(key)
 
 
 def _log_scale(values: Any) -> Any:

@@ -59,7 +59,8 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
             pl.lit(None, dtype=pl.Float64).alias("win_probability"),
             pl.lit(None, dtype=pl.Int64).alias("score_model_id"),
         )
-    features, _, _ = feature_frame(leads, model.extra_keys)
+    expected = (list(model.estimator.categorical or []), list(model.estimator.numeric or []))
+    features, _, _ = feature_frame(leads, model.extra_keys, expected)
     return scores.with_columns(
         pl.Series("win_probability", model.estimator.predict_proba(features)[:, 1].round(4)),
         pl.lit(model.id, dtype=pl.Int64).alias("score_model_id"),
@@ -85,7 +86,8 @@ def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
     schema = ["id", *ATTRIBUTES, "source", "extra", "created_at", "stage", "won_at"]
-    return pl.DataFrame(session.execute(query).all(), schema=schema, orient="row", infer_schema_length=None)
+    frame = pl.DataFrame(session.execute(query).all(), schema=schema, orient="row", infer_schema_length=None)
+    return frame.with_columns(pl.col("created_at", "won_at").cast(pl.Datetime("us")))
 
 
 def _engagement(
@@ -249,13 +251,13 @@ def train_model(
     extra_keys = [c.removeprefix("extra.") for c in categorical if c.startswith("extra.")]
     y_train, y_test = train["label"].to_numpy(), test["label"].to_numpy()
     holdout = WinModel(categorical=categorical, numeric=numeric).fit(x_train, y_train)
-    p_test = holdout.predict_proba(feature_frame(test, extra_keys)[0])[:, 1]
+    p_test = holdout.predict_proba(feature_frame(test, extra_keys, (categorical, numeric))[0])[:, 1]
     p_base = source_baseline(
         train["source"].fill_null(MISSING).to_numpy(), y_train, test["source"].fill_null(MISSING).to_numpy()
     )
     metrics = {"model": summary(y_test, p_test), "baseline": summary(y_test, p_base)}
     final = WinModel(categorical=categorical, numeric=numeric).fit(
-        feature_frame(labelled, extra_keys)[0], labelled["label"].to_numpy()
+        feature_frame(labelled, extra_keys, (categorical, numeric))[0], labelled["label"].to_numpy()
     )
     buffer = io.BytesIO()
     joblib.dump(final, buffer)
