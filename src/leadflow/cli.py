@@ -31,7 +31,7 @@ from leadflow.schema_admin import drop_all, upgrade
 from leadflow.scoring.service import (
     NotEnoughHistory,
     TrainResult,
-    explain_fit,
+    explain_lead,
     grade_counts,
     score_leads,
     train_model,
@@ -317,7 +317,7 @@ def leads_show(
         try:
             lead_id = find_lead(session, ref=lead).id
             story = lead_story(session, lead_id=lead_id)
-            fit = explain_fit(session, lead_id=lead_id, settings=settings)
+            fit = explain_lead(session, lead_id=lead_id, settings=settings)
         except (LeadflowError, ValueError) as exc:
             fail(str(exc))
     if fmt == "json":
@@ -328,8 +328,13 @@ def leads_show(
         if value is not None:
             fields.add_row(key, str(value))
     console.print(fields)
-    console.print(f"[bold]fit {fit.fit_score:g} of 100, grade {fit.grade}[/bold]")
-    console.print("  for:     " + ("; ".join(fit.for_) or "nothing in the profile"), highlight=False)
+    chance = (
+        f", win probability {fit.win_probability:.1%} (model {fit.score_model_id})"
+        if fit.win_probability is not None
+        else ", no win probability yet (leadflow score --train)"
+    )
+    console.print(f"[bold]fit {fit.fit_score:g} of 100, grade {fit.grade}{chance}[/bold]")
+    console.print("  for:     " + ("; ".join(fit.for_) or "nothing"), highlight=False)
     console.print("  against: " + ("; ".join(fit.against) or "nothing"), highlight=False)
     for title, rows in (
         ("assignments", story.assignments),

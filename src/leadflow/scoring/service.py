@@ -139,20 +139,24 @@ def score_leads(
 
 
 @dataclass(frozen=True)
-class FitExplanation:
-    """One lead's fit score, grade, points per criterion, and the top factors for and against."""
+class Explanation:
+    """Why a lead scores as it does: fit points per criterion, the model's probability and its
+    log-odds contributions per attribute, and the top factors for and against from both."""
 
     fit_score: float
     grade: str
     points: dict[str, float]
+    win_probability: float | None
+    score_model_id: int | None
+    contributions: dict[str, float]
     for_: list[str]
     against: list[str]
 
 
-def explain_fit(
+def explain_lead(
     session: Session, *, lead_id: int, settings: Settings, now: datetime | None = None
-) -> FitExplanation:
-    """Why a lead has its fit score: the points of each criterion and of engagement."""
+) -> Explanation:
+    """Explain one lead's fit score and, when a model is trained, its win probability."""
     now = now or utcnow()
     leads = _with_engagement(
         session, _lead_frame(session, [lead_id], open_only=False), settings, now, [lead_id]
@@ -163,7 +167,30 @@ def explain_fit(
     breakdown.pop("id")
     for_, against = factors(breakdown, settings.profile)
     letter = pl.select(grade(pl.lit(score), settings.grades)).item()
-    return FitExplanation(fit_score=score, grade=letter, points=breakdown, for_=for_, against=against)
+    model = latest_model(session)
+    probability, contributions = None, {}
+    if model is not None:
+        expected = (list(model.estimator.categorical or []), list(model.estimator.numeric or []))
+        features, _, _ = feature_frame(leads, model.extra_keys, expected)
+        probability = float(model.estimator.predict_proba(features)[0, 1])
+        values = model.estimator.contributions(features)[0]
+        contributions = {
+            name: round(float(v), 3) for name, v in zip(model.estimator.features_, values, strict=True)
+        }
+        shown = features.row(0, named=True)
+        ranked = sorted(contributions.items(), key=lambda kv: kv[1])
+        for_ += [f"{k} = {shown[k]} (model {v:+.2f} log-odds)" for k, v in reversed(ranked[-3:]) if v > 0.05]
+        against += [f"{k} = {shown[k]} (model {v:+.2f} log-odds)" for k, v in ranked[:3] if v < -0.05]
+    return Explanation(
+        fit_score=score,
+        grade=letter,
+        points=breakdown,
+        win_probability=probability,
+        score_model_id=model.id if model else None,
+        contributions=contributions,
+        for_=for_,
+        against=against,
+    )
 
 
 def grade_counts(session: Session) -> pl.DataFrame:
