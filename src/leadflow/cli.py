@@ -15,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from sqlalchemy import Engine
 
+from leadflow.analytics.service import profile_report
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, MappingError, load_preset, single_file_mapping
@@ -36,7 +37,7 @@ from leadflow.scoring.service import (
     score_leads,
     train_model,
 )
-from leadflow.settings import ConfigError, Settings, database_url, load_settings
+from leadflow.settings import ConfigError, Settings, database_url, load_settings, write_profile
 from leadflow.simulate.company import CompanySpec, write_demo
 
 console = Console()
@@ -55,6 +56,7 @@ companies_app = typer.Typer(help="Import companies (accounts).", no_args_is_help
 products_app = typer.Typer(help="Import products and prices.", no_args_is_help=True)
 activity_app = typer.Typer(help="Log one activity on a lead.", no_args_is_help=True)
 stage_app = typer.Typer(help="Move a lead to another stage.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports: what converts, with counts and intervals.", no_args_is_help=True)
 for name, sub in (
     ("leads", leads_app),
     ("reps", reps_app),
@@ -64,6 +66,7 @@ for name, sub in (
     ("products", products_app),
     ("activity", activity_app),
     ("stage", stage_app),
+    ("report", report_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -532,6 +535,48 @@ def _settings() -> Settings:
     except ConfigError as exc:
         fail(str(exc))
     raise AssertionError
+
+
+@report_app.command("profile")
+def report_profile(
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+    all_values: Annotated[
+        bool, typer.Option("--all", help="Show every value, not only significant ones.")
+    ] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write the suggested criteria into leadflow.toml's profile.")
+    ] = False,
+) -> None:
+    """What converts: each attribute value's conversion, lift over the base rate with its 95%
+    interval, and whether the lift holds after correcting for many comparisons (Benjamini-Hochberg).
+
+    Example: leadflow report profile --all --format csv > profile.csv
+    Example: leadflow --config leadflow.toml report profile --write
+    """
+    with session_scope(state.engine()) as session:
+        report = profile_report(session)
+    if report.leads == 0:
+        fail("no lead has a known outcome old enough to judge yet; nothing to report")
+    table = report.table if all_values else report.table.filter(pl.col("significant"))
+    if fmt == "table":
+        console.print(
+            f"{report.leads:,} leads with a known outcome (older than {report.horizon_days:.0f} days), "
+            f"base rate {report.base_rate:.1%}; {report.table['significant'].sum()} of "
+            f"{report.table.height} values differ from it beyond chance (false discovery rate 5%)",
+            highlight=False,
+        )
+        table = table.select(
+            "attribute", "value", "leads", "won",
+            pl.format("{}%", (pl.col("conversion") * 100).round(1)).alias("conversion"),
+            pl.format("{} ({}-{})", *(pl.col(c).round(2) for c in ("lift", "lift_low", "lift_high")))
+            .alias("lift (95% interval)"),
+            pl.col("q_value").map_elements(lambda q: f"{q:.2g}", return_dtype=pl.String).alias("q"),
+        )  # fmt: skip
+    render(table, fmt, title="profile")
+    if write:
+        target = state.config or Path("leadflow.toml")
+        write_profile(target, report.suggested)
+        console.print(f"wrote {len(report.suggested)} suggested criteria to {target}")
 
 
 @app.command()

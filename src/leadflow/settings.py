@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_DATABASE_URL = "sqlite:///leadflow.db"
@@ -154,3 +155,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"{candidate}: {problems}") from exc
+
+
+def write_profile(path: str | Path, criteria: list[Criterion]) -> None:
+    """Replace the profile's criteria in a leadflow.toml (created if missing), keeping the rest."""
+    target = Path(path)
+    data = tomllib.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
+    data.setdefault("profile", {})["criteria"] = [c.model_dump(exclude_none=True) for c in criteria]
+    Settings.model_validate(data)
+    target.write_text(tomli_w.dumps(data), encoding="utf-8")

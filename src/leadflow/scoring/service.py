@@ -240,18 +240,9 @@ class TrainResult:
 MIN_LABELLED = 200
 
 
-def train_model(
-    session: Session,
-    *,
-    now: datetime | None = None,
-    test_share: float = 0.25,
-    min_labelled: int = MIN_LABELLED,
-) -> TrainResult:
-    """Learn P(win) from leads whose outcome is known; evaluate on the newest ones; store it.
-
-    The holdout is the newest ``test_share`` of those leads (train on older, test on newer). The
-    stored model is then refitted on all of them; its metrics are the holdout's.
-    """
+def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl.DataFrame, float, datetime]:
+    """Leads whose outcome is known and fair to learn from (``label`` 1 won, 0 not), oldest first,
+    with the usual time to close in days and the date they are judged at."""
     leads = _lead_frame(session, None, open_only=False).filter(pl.col("created_at").is_not_null())
     # The ledger's own present: its latest event. For an imported export that is the export's date,
     # not today's, so deals still open when it was taken are not mistaken for lost ones.
@@ -265,6 +256,22 @@ def train_model(
         .drop_nulls("label")
         .sort("created_at", "id")
     )
+    return labelled, horizon, now
+
+
+def train_model(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    test_share: float = 0.25,
+    min_labelled: int = MIN_LABELLED,
+) -> TrainResult:
+    """Learn P(win) from leads whose outcome is known; evaluate on the newest ones; store it.
+
+    The holdout is the newest ``test_share`` of those leads (train on older, test on newer). The
+    stored model is then refitted on all of them; its metrics are the holdout's.
+    """
+    labelled, horizon, now = labelled_leads(session, now=now)
     wins = int(labelled["label"].sum()) if labelled.height else 0
     if labelled.height < min_labelled or wins == 0 or wins == labelled.height:
         raise NotEnoughHistory(

@@ -1,0 +1,1 @@
+"""Analytics: what converts, with honest statistics (counts beside every ratio, intervals)."""
