@@ -1,0 +1,87 @@
+"""The updated profile: counts, Wilson intervals and tests match scipy; noise is not 'significant'."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy.stats import binomtest, chi2_contingency
+
+from leadflow.analytics.profile import attribute_lift, suggest_criteria
+from leadflow.settings import load_settings
+from leadflow.simulate.company import CompanySpec, generate_company
+from tests.conftest import MAVEN, Database
+
+
+def test_counts_intervals_and_p_values_match_scipy() -> None:
+    frame = pl.DataFrame(
+        {
+            "a": ["x"] * 400 + ["y"] * 600 + [None] * 50,
+            "label": [1] * 160 + [0] * 240 + [1] * 120 + [0] * 480 + [1] * 5 + [0] * 45,
+        }
+    )
+    table = attribute_lift(frame, ["a"])
+    x = table.filter(pl.col("value") == "x").row(0, named=True)
+    assert (x["leads"], x["won"]) == (400, 160)
+    assert x["conversion"] == pytest.approx(0.4)
+    assert x["lift"] == pytest.approx(0.4 / (285 / 1050))
+    interval = binomtest(160, 400).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (x["conversion_low"], x["conversion_high"]) == pytest.approx(
+        (interval.low, interval.high), abs=1e-9
+    )
+    chi2 = chi2_contingency([[160, 240], [125, 525]], correction=False)
+    assert x["p_value"] == pytest.approx(chi2.pvalue, rel=1e-6)
+    unknown = table.filter(pl.col("value") == "(unknown)").row(0, named=True)
+    assert unknown["leads"] == 50
+    # Benjamini-Hochberg by hand: q_(i) = min over j >= i of p_(j) * m / j
+    p = table["p_value"].to_numpy()
+    order = np.argsort(p)
+    scaled = p[order] * len(p) / np.arange(1, len(p) + 1)
+    q = np.minimum.accumulate(scaled[::-1])[::-1]
+    assert table["q_value"].to_numpy()[order] == pytest.approx(np.minimum(q, 1))
+
+
+def test_real_effects_are_found_and_noise_is_not() -> None:
+    company = generate_company(CompanySpec(n_leads=30_000, seed=8, end=date(2026, 1, 1)))
+    rng = np.random.default_rng(0)
+    closed = company.leads.with_columns(
+        pl.Series("lucky", rng.integers(0, 12, company.leads.height).astype(str))
+    ).filter(pl.col("stage").is_in(["won", "lost"]))
+    frame = closed.with_columns((pl.col("stage") == "won").cast(pl.Int8).alias("label"))
+    table = attribute_lift(frame, ["seniority", "lucky", "source"])
+    significant = table.filter("significant")
+    assert significant.filter(pl.col("attribute") == "lucky").is_empty()
+    c_level = table.filter((pl.col("attribute") == "seniority") & (pl.col("value") == "C-level")).row(
+        0, named=True
+    )
+    assert c_level["significant"] and c_level["lift_low"] > 1
+    lists = table.filter(pl.col("value") == "Purchased list").row(0, named=True)
+    assert lists["significant"] and lists["lift_high"] < 1
+    criteria = {c.name: c.points for c in suggest_criteria(table, [])}
+    assert criteria["seniority C-level"] > 0 and criteria["source Purchased list"] < 0
+    assert not [name for name in criteria if name.startswith("lucky")]
+
+
+@pytest.mark.skipif(not MAVEN.is_dir(), reason="reference data missing")
+def test_profile_report_on_maven_and_writing_the_suggestion(db: Database, tmp_path: Path) -> None:
+    assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
+    code, out, err = db.cli("report", "profile", "--all", "--format", "csv")
+    assert code == 0, err
+    table = pl.read_csv(out.encode())
+    assert {"attribute", "value", "leads", "won", "conversion", "lift", "q_value", "significant"} <= set(
+        table.columns
+    )
+    # every attribute splits the same leads: its groups add up to the same total
+    assert table.group_by("attribute").agg(pl.col("leads").sum())["leads"].n_unique() == 1
+    # Maven's attributes hardly predict its outcomes: little or nothing survives the correction.
+    assert table["significant"].sum() <= 2
+    config = tmp_path / "leadflow.toml"
+    config.write_text("[imports]\nbatch_size = 1000\n")
+    code, out, err = db.cli("--config", str(config), "report", "profile", "--write")
+    assert code == 0, err
+    settings = load_settings(config)
+    assert settings.imports.batch_size == 1000  # the rest of the file is kept
+    assert len(settings.profile.criteria) == table["significant"].sum()
