@@ -74,7 +74,8 @@ def main() -> None:
             count = score_leads(session, settings=settings, include_closed=True, now=datetime(2026, 1, 1))
         total = time.perf_counter() - started
         print(
-            f"end to end      : {count / total:>10,.0f} leads/s ({total:.1f} s to read, score and write {count:,})"
+            f"end to end      : {count / total:>10,.0f} leads/s "
+            f"({total:.1f} s to read, score and write {count:,})"
         )
 
 
