@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from leadflow.db import session_scope
 from leadflow.models import Lead, ScoreModel
 from leadflow.scoring.model import FORBIDDEN, feature_frame
-from leadflow.scoring.service import NotEnoughHistory, latest_model, score_frame, train_model
+from leadflow.scoring.service import NotEnoughHistory, explain_lead, latest_model, score_frame, train_model
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
 from tests.conftest import MAVEN, Database
@@ -112,3 +112,19 @@ def test_too_little_history_says_so_and_keeps_the_fit_score(db: Database, write_
         assert s.scalar(select(func.count()).select_from(ScoreModel)) == 0
         assert s.scalar(select(func.count()).where(Lead.win_probability.is_not(None))) == 0
         assert s.scalar(select(func.min(Lead.fit_score)).where(Lead.stage == "lead")) == 10.0
+
+
+def test_model_contributions_add_up_to_the_probability(db: Database) -> None:
+    spec = CompanySpec(n_leads=4000, seed=9, end=date(2026, 1, 1))
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=spec, settings=Settings())
+        train_model(s, now=datetime(2026, 1, 1))
+        explanation = explain_lead(s, lead_id=17, settings=Settings())
+        model = latest_model(s)
+    assert model is not None and explanation.win_probability is not None
+    estimator = model.estimator
+    average = estimator.classifier_.intercept_[0] + estimator.mean_design_ @ estimator.classifier_.coef_[0]
+    p = explanation.win_probability
+    assert sum(explanation.contributions.values()) == pytest.approx(np.log(p / (1 - p)) - average, abs=0.02)
+    assert set(explanation.contributions) == set(estimator.features_)
+    assert any("log-odds" in f for f in explanation.for_ + explanation.against)
