@@ -66,14 +66,20 @@ def leadflow_import(url: str, reps: Path, leads: Path) -> float:
     return elapsed
 
 
-def raw_insert(url: str, path: Path, leads: Path) -> float:
-    engine = make_engine(url)
+def raw_connection(path: Path) -> sqlite3.Connection:
+    """A bare sqlite3 connection to a fresh leadflow schema, with leadflow's own settings."""
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # the same settings as leadflow's
+    connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    return connection
+
+
+def raw_insert(path: Path, leads: Path) -> float:
+    connection = raw_connection(path)
     columns = [{"owner": "owner_id", "source": "source_id"}.get(c, c) for c in LEAD_COLUMNS]
     marks = ", ".join("?" * len(columns))
     sql = f"INSERT INTO leads ({', '.join(columns)}, self_sourced) VALUES ({marks}, 0)"  # noqa: S608
@@ -97,20 +103,14 @@ def raw_insert(url: str, path: Path, leads: Path) -> float:
     return elapsed
 
 
-def raw_rewrite(source: Path, target_url: str, target: Path) -> float:
+def raw_rewrite(source: Path, target: Path) -> float:
     """Time a bare executemany of exactly the rows leadflow wrote (leads, stages, assignments)."""
-    engine = make_engine(target_url)
-    upgrade(engine)
-    engine.dispose()
     tables = {}
     with sqlite3.connect(source) as read:
         for table in ("leads", "stage_changes", "assignments"):
             cursor = read.execute(f"SELECT * FROM {table}")  # noqa: S608
             tables[table] = ([d[0] for d in cursor.description], cursor.fetchall())
-    connection = sqlite3.connect(target)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    connection = raw_connection(target)
     started = time.perf_counter()
     for table, (columns, rows) in tables.items():
         marks = ", ".join("?" * len(columns))
@@ -134,10 +134,8 @@ def main() -> None:
         size = leads.stat().st_size / 1e6
         print(f"wrote {args.rows:,} leads ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
         ours = leadflow_import(f"sqlite:///{folder / 'leadflow.db'}", reps, leads)
-        raw = raw_insert(f"sqlite:///{folder / 'raw.db'}", folder / "raw.db", leads)
-        writes = raw_rewrite(
-            folder / "leadflow.db", f"sqlite:///{folder / 'writes.db'}", folder / "writes.db"
-        )
+        raw = raw_insert(folder / "raw.db", leads)
+        writes = raw_rewrite(folder / "leadflow.db", folder / "writes.db")
     print(f"leadflow import : {args.rows / ours:>10,.0f} leads/s  ({ours:.1f} s)")
     print(f"raw executemany : {args.rows / raw:>10,.0f} leads/s  ({raw:.1f} s)")
     print(f"ratio           : {raw / ours:.2f} of raw speed (target >= 0.50)")
