@@ -18,11 +18,13 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/leadflow --db sqlite:///demo.db demo --reset
+	$(BIN)/leadflow --db sqlite:///demo.db score --train
 	@echo
 	@echo "Demo workspace: demo.db. Try:"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db reps list"
-	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads list --limit 20"
-	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads show <id>"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads list --stage opportunity --limit 20"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads show 77"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report profile"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
