@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,8 +20,7 @@ from sqlalchemy import Engine
 from leadflow.analytics.service import profile_report
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
-from leadflow.intake.columns import Kind, MappingError, load_preset, single_file_mapping
-from leadflow.intake.readers import ReadError
+from leadflow.intake.columns import Kind, load_preset, single_file_mapping
 from leadflow.intake.rejects import write_report
 from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open_import, preset_files
 from leadflow.lookup import find_lead, find_product, find_rep
@@ -111,6 +112,15 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def reported() -> Iterator[None]:
+    """Turn a service's refusal (not found, not allowed, bad input or configuration) into a message."""
+    try:
+        yield
+    except LeadflowError as exc:
+        fail(str(exc))
+
+
 def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> None:
     """Print a frame as a Rich table, CSV or JSON."""
     if fmt == "csv":
@@ -140,17 +150,11 @@ def init() -> None:
 
 def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Path | None) -> None:
     engine = state.engine()
-    try:
-        settings = state.settings()
-    except ConfigError as exc:
-        fail(str(exc))
+    settings = _settings()
     summaries: list[ImportSummary] = []
     for file_kind, path, mapping in files:
-        try:
-            with session_scope(engine) as session:
-                job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
-        except (ReadError, MappingError) as exc:
-            fail(str(exc))
+        with reported(), session_scope(engine) as session:
+            job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
         with Progress(
             TextColumn(f"{file_kind:<10} {path.name}"),
             BarColumn(),
@@ -207,7 +211,7 @@ def _import_command(kind: Kind) -> Any:
             Path | None, typer.Option("--rejects", help="Where to write the reject report.")
         ] = None,
     ) -> None:
-        try:
+        with reported():
             if preset:
                 loaded = load_preset(preset)
                 if file.is_dir():
@@ -225,8 +229,6 @@ def _import_command(kind: Kind) -> Any:
                         single_file_mapping(kind, maps or [], str(mapping) if mapping else None),
                     )
                 ]
-        except (MappingError, ReadError) as exc:
-            fail(str(exc))
         _run_import(kind, files, rejects)
 
     command.__doc__ = f"""Import {kind} from a CSV file; bad rows go to a reject report, good ones in.
@@ -299,10 +301,8 @@ def leads_list(
 def _rep_id(session: Any, ref: str | None) -> int | None:
     if ref is None:
         return None
-    try:
+    with reported():
         return find_rep(session, ref=ref).id
-    except LeadflowError as exc:
-        fail(str(exc))
     return None
 
 
@@ -316,13 +316,10 @@ def leads_show(
     Example: leadflow leads show 1C1I7A6R
     """
     settings = _settings()
-    with session_scope(state.engine()) as session:
-        try:
-            lead_id = find_lead(session, ref=lead).id
-            story = lead_story(session, lead_id=lead_id)
-            fit = explain_lead(session, lead_id=lead_id, settings=settings)
-        except (LeadflowError, ValueError) as exc:
-            fail(str(exc))
+    with session_scope(state.engine()) as session, reported():
+        lead_id = find_lead(session, ref=lead).id
+        story = lead_story(session, lead_id=lead_id)
+        fit = explain_lead(session, lead_id=lead_id, settings=settings)
     if fmt == "json":
         sys.stdout.write(json.dumps({**story.__dict__, "fit": fit.__dict__}, default=str, indent=1) + "\n")
         return
@@ -391,19 +388,16 @@ def activity_log(
 
     Example: leadflow activity log 1C1I7A6R --kind call --outcome connected --rep "Moses Frase"
     """
-    with session_scope(state.engine()) as session:
-        try:
-            target = find_lead(session, ref=lead)
-            who = find_rep(session, ref=rep) if rep else None
-            if who is None and target.owner_id is not None:
-                who = find_rep(session, ref=target.owner_id)
-            activity = log_activity(
-                session, lead=target, rep=who, kind=kind, outcome=outcome, note=note, at=_when(at)
-            )
-            score_leads(session, settings=_settings(), lead_ids=[target.id])
+    with session_scope(state.engine()) as session, reported():
+        target = find_lead(session, ref=lead)
+        who = find_rep(session, ref=rep) if rep else None
+        if who is None and target.owner_id is not None:
+            who = find_rep(session, ref=target.owner_id)
+        activity = log_activity(
+            session, lead=target, rep=who, kind=kind, outcome=outcome, note=note, at=_when(at)
+        )
+        score_leads(session, settings=_settings(), lead_ids=[target.id])
 
-        except LeadflowError as exc:
-            fail(str(exc))
     console.print(f"logged {activity.kind} on lead {target.id} at {activity.at:%Y-%m-%d %H:%M}")
 
 
@@ -425,26 +419,23 @@ def stage_set(
               leadflow stage set 42 won --amount 4821 --product "GTX Pro"
               leadflow stage set 42 nurture --follow-up 2027-02-01
     """
-    with session_scope(state.engine()) as session:
-        try:
-            target = find_lead(session, ref=lead)
-            if stage == "won":
-                if amount is None:
-                    fail("a won lead needs --amount")
-                item = find_product(session, ref=product) if product else None
-                record_won(session, lead=target, amount=float(amount or 0), product=item, by=state.actor)
-            elif stage == "lost":
-                record_lost(session, lead=target, reason=reason or "", by=state.actor)
-            elif stage == "nurture":
-                when = _when(follow_up)
-                if when is None:
-                    fail("a nurtured lead needs --follow-up")
-                    return
-                record_nurture(session, lead=target, follow_up_at=when, by=state.actor, reason=reason)
-            else:
-                change_stage(session, lead=target, to_stage=stage, by=state.actor, reason=reason)
-        except LeadflowError as exc:
-            fail(str(exc))
+    with session_scope(state.engine()) as session, reported():
+        target = find_lead(session, ref=lead)
+        if stage == "won":
+            if amount is None:
+                fail("a won lead needs --amount")
+            item = find_product(session, ref=product) if product else None
+            record_won(session, lead=target, amount=float(amount or 0), product=item, by=state.actor)
+        elif stage == "lost":
+            record_lost(session, lead=target, reason=reason or "", by=state.actor)
+        elif stage == "nurture":
+            when = _when(follow_up)
+            if when is None:
+                fail("a nurtured lead needs --follow-up")
+                return
+            record_nurture(session, lead=target, follow_up_at=when, by=state.actor, reason=reason)
+        else:
+            change_stage(session, lead=target, to_stage=stage, by=state.actor, reason=reason)
     console.print(f"lead {target.id} is now {target.stage}")
 
 
@@ -458,13 +449,10 @@ def assign(
 
     Example: leadflow assign 42 "Moses Frase" --reason "knows the account"
     """
-    with session_scope(state.engine()) as session:
-        try:
-            target = find_lead(session, ref=lead)
-            who = find_rep(session, ref=rep)
-            assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
-        except LeadflowError as exc:
-            fail(str(exc))
+    with session_scope(state.engine()) as session, reported():
+        target = find_lead(session, ref=lead)
+        who = find_rep(session, ref=rep)
+        assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
     console.print(f"lead {target.id} now belongs to {who.name}")
 
 
@@ -493,10 +481,8 @@ def score(
                 console.print(f"[yellow]no model trained:[/yellow] {exc}", highlight=False)
             else:
                 _print_training(result)
-        try:
+        with reported():
             count = score_leads(session, settings=settings, include_closed=all_leads)
-        except ValueError as exc:
-            fail(str(exc))
         grades = grade_counts(session)
     console.print(f"scored {count:,} leads")
     render(grades, "table", title="open leads by grade")
@@ -530,11 +516,9 @@ def _print_training(result: TrainResult) -> None:
 
 
 def _settings() -> Settings:
-    try:
+    with reported():
         return state.settings()
-    except ConfigError as exc:
-        fail(str(exc))
-    raise AssertionError
+    raise AssertionError("unreachable: reported() exits on error")
 
 
 @report_app.command("profile")

@@ -15,10 +15,12 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from leadflow.errors import LeadflowError
+
 DEFAULT_DATABASE_URL = "sqlite:///leadflow.db"
 
 
-class ConfigError(ValueError):
+class ConfigError(LeadflowError, ValueError):
     """leadflow.toml is unreadable or holds a value that makes no sense."""
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from leadflow.errors import LeadflowError
 from leadflow.models import ACTIVITY_KINDS, LEAD_TYPES, STAGES
 
 Kind = Literal["leads", "reps", "sources", "activities", "companies", "products"]
@@ -144,7 +145,7 @@ SPECS: dict[Kind, KindSpec] = {
 }
 
 
-class MappingError(ValueError):
+class MappingError(LeadflowError, ValueError):
     """A mapping or preset is malformed or names columns that do not exist."""
 
 

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from leadflow.errors import LeadflowError
 from leadflow.intake.rejects import Reject, shorten
 
 ENCODING = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": ""}
 
 
-class ReadError(ValueError):
+class ReadError(LeadflowError, ValueError):
     """The file as a whole cannot be read: missing, empty, or without a header."""
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import polars as pl
 
-from leadflow.settings import Behaviour, Criterion, Grades, Profile
+from leadflow.settings import Behaviour, ConfigError, Criterion, Grades, Profile
 
 ENGAGEMENT = "engagement"
 BEHAVIOUR = "behaviour"
@@ -59,20 +59,20 @@ def criterion_expr(criterion: Criterion) -> pl.Expr:
 
 
 def check_profile(profile: Profile, columns: list[str]) -> None:
-    """Raise ValueError naming a criterion whose field or pattern cannot work."""
+    """Raise ConfigError naming a criterion whose field or pattern cannot work."""
     for criterion in profile.criteria:
         field = criterion.field
         if not field.startswith("extra.") and field not in columns:
-            raise ValueError(f"profile criterion {criterion.name!r}: no lead attribute {field!r}")
+            raise ConfigError(f"profile criterion {criterion.name!r}: no lead attribute {field!r}")
         if criterion.op == "matches":
             try:
                 re.compile(str(criterion.value))
             except re.error as exc:
-                raise ValueError(f"profile criterion {criterion.name!r}: bad pattern: {exc}") from exc
+                raise ConfigError(f"profile criterion {criterion.name!r}: bad pattern: {exc}") from exc
         if criterion.op == "between" and not (
             isinstance(criterion.value, list) and len(criterion.value) == 2
         ):
-            raise ValueError(f"profile criterion {criterion.name!r}: between needs [low, high]")
+            raise ConfigError(f"profile criterion {criterion.name!r}: between needs [low, high]")
 
 
 def engagement(activities: pl.DataFrame, behaviour: Behaviour, *, now: datetime) -> pl.DataFrame:
