@@ -26,7 +26,7 @@ from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open
 from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
-from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won
+from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, requeue_due_nurture
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
 from leadflow.schema_admin import drop_all, upgrade
@@ -350,6 +350,17 @@ def leads_show(
             )
         else:
             console.print(f"[dim]no {title}[/dim]")
+
+
+@leads_app.command("requeue")
+def leads_requeue() -> None:
+    """Return nurtured leads whose follow-up date has come to the queue of leads to route.
+
+    Example: leadflow leads requeue
+    """
+    with session_scope(state.engine()) as session:
+        ids = requeue_due_nurture(session)
+    console.print(f"{len(ids):,} nurtured leads are due and back in the queue")
 
 
 @reps_app.command("list")

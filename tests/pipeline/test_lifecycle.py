@@ -116,6 +116,8 @@ def test_nurtured_lead_reenters_the_queue_when_due(db: Database) -> None:
         record_nurture(
             s, lead=lead, follow_up_at=utcnow() + timedelta(days=30), by="ann", reason="budget next year"
         )
+    code, out, _ = db.cli("leads", "requeue")
+    assert code == 0 and "0 nurtured leads" in out  # not due yet
     with session_scope(db.engine) as s:
         assert requeue_due_nurture(s, now=utcnow() + timedelta(days=29)) == []
         assert requeue_due_nurture(s, now=utcnow() + timedelta(days=31)) == [lead_id]
