@@ -579,13 +579,15 @@ def export(
     out: Annotated[Path, typer.Argument(help="CSV file to write.")],
     kind: Annotated[str, typer.Option(help="leads or reps.")] = "leads",
 ) -> None:
-    """Export every lead (or rep) to CSV with the canonical columns, ready to import elsewhere.
+    """Export every lead (or rep) to CSV: the canonical columns, then each extra attribute.
+
+    The file imports back into leadflow (or elsewhere) as it is.
 
     Example: leadflow export leads.csv
     """
     with session_scope(state.engine()) as session:
         if kind == "leads":
-            frame = list_leads(session, filters=LeadFilter())
+            frame = list_leads(session, filters=LeadFilter(), with_extras=True)
         elif kind == "reps":
             frame = list_reps(session)
         else:

@@ -145,6 +145,13 @@ SPECS: dict[Kind, KindSpec] = {
 }
 
 
+# Columns `leadflow export` writes that leadflow computes itself: ignored on import, so an export
+# imports back cleanly instead of turning them into extra attributes.
+LEDGER_ONLY = frozenset(
+    {"id", "fit_score", "win_probability", "grade", "self_sourced", "follow_up_at", "score_model_id"}
+)
+
+
 class MappingError(LeadflowError, ValueError):
     """A mapping or preset is malformed or names columns that do not exist."""
 
@@ -270,7 +277,7 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[
             taken.add(positions[canonical])
     if SPECS[kind].keeps_extra:
         for i, name in enumerate(header):
-            if i not in taken and name.strip():
+            if i not in taken and name.strip() and header_key(name) not in LEDGER_ONLY:
                 resolved[f"extra:{name.strip()}"] = i
     missing = [c.name for c in SPECS[kind].columns if c.required and c.name not in resolved]
     missing = [m for m in missing if m not in mapping.defaults]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from leadflow.models import (
@@ -116,10 +116,22 @@ def _lead_select(filters: LeadFilter) -> Select[Any]:
     return query
 
 
-def list_leads(session: Session, *, filters: LeadFilter) -> pl.DataFrame:
-    """Leads matching the filters with the canonical export columns (owner as external id)."""
-    rows = session.execute(_lead_select(filters)).all()
-    return pl.DataFrame(rows, schema=LEAD_EXPORT_COLUMNS, orient="row", infer_schema_length=None)
+def list_leads(session: Session, *, filters: LeadFilter, with_extras: bool = False) -> pl.DataFrame:
+    """Leads matching the filters with the canonical export columns (owner as external id);
+    with ``with_extras``, each extra attribute too, as a column of its own after them."""
+    if not with_extras:
+        rows = session.execute(_lead_select(filters)).all()
+        return pl.DataFrame(rows, schema=LEAD_EXPORT_COLUMNS, orient="row", infer_schema_length=None)
+    rows = session.execute(_lead_select(filters).add_columns(cast(Lead.extra, Text))).all()
+    frame = pl.DataFrame(
+        rows, schema=[*LEAD_EXPORT_COLUMNS, "_extra"], orient="row", infer_schema_length=None
+    )
+    extras = frame["_extra"].drop_nulls()
+    if extras.is_empty():
+        return frame.drop("_extra")
+    decoded = frame["_extra"].str.json_decode().struct.unnest()
+    decoded = decoded.rename({c: f"extra_{c}" for c in decoded.columns if c in LEAD_EXPORT_COLUMNS})
+    return pl.concat([frame.drop("_extra"), decoded.with_columns(pl.all().cast(pl.String))], how="horizontal")
 
 
 def list_reps(session: Session) -> pl.DataFrame:
