@@ -1,0 +1,97 @@
+"""Expected-value optimal allocation: the leads to the reps most likely to win them, within capacity.
+
+Maximise the sum over leads of P(win | lead, rep) x expected deal value, subject to each lead
+going to at most one eligible rep, no rep past its capacity, and each rep getting at least a
+minimum share. Leads with the same value row (a segment) are one supply, so the linear
+programme has segments x reps variables, not leads x reps. It is a transportation problem: its
+constraint matrix is totally unimodular, so HiGHS's optimal vertex is already whole numbers of
+leads per segment and rep; the leads of a segment are then dealt out in that number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linprog
+from scipy.sparse import coo_array, vstack
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Leads per (segment, rep), the expected value it achieves, and the solver's status."""
+
+    counts: Array
+    expected_value: float
+    status: str
+
+
+def allocate_segments(
+    value: Array,
+    supply: Array,
+    capacity: Array,
+    *,
+    eligible: Array | None = None,
+    min_count: Array | None = None,
+) -> Allocation:
+    """Solve the allocation over segments.
+
+    Parameters
+    ----------
+    value : float (s, m), expected value of one lead of segment k given to rep j.
+    supply : int (s,), leads in each segment.
+    capacity : int (m,), leads each rep can still take.
+    eligible : bool (s, m), who may take a segment's leads (all if None).
+    min_count : int (m,), leads each rep must get at least (none if None); lowered to what the
+        rep's eligible supply and capacity allow.
+    """
+    value = np.asarray(value, dtype=float)
+    supply = np.asarray(supply, dtype=float)
+    capacity = np.asarray(capacity, dtype=float)
+    s, m = value.shape
+    eligible = np.ones((s, m), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    rows, cols = np.nonzero(eligible)
+    k = rows.size
+    if k == 0:
+        return Allocation(np.zeros((s, m), dtype=np.int64), 0.0, "nothing eligible")
+    variables = np.arange(k)
+    # each segment's leads at most once; each rep within capacity (and at least its minimum)
+    a_supply = coo_array((np.ones(k), (rows, variables)), shape=(s, k))
+    a_capacity = coo_array((np.ones(k), (cols, variables)), shape=(m, k))
+    blocks, bounds = [a_supply, a_capacity], [supply, capacity]
+    if min_count is not None:
+        reachable = np.minimum(np.bincount(cols, weights=supply[rows], minlength=m), capacity)
+        floor = np.minimum(np.asarray(min_count, dtype=float), reachable)
+        blocks.append(-a_capacity)
+        bounds.append(-floor)
+    result = linprog(
+        -value[rows, cols],
+        A_ub=vstack(blocks).tocsr(),
+        b_ub=np.concatenate(bounds),
+        bounds=(0, None),
+        method="highs",
+    )
+    if result.status != 0:
+        raise ValueError(f"allocation has no solution: {result.message}")
+    counts = np.zeros((s, m), dtype=np.int64)
+    counts[rows, cols] = np.rint(result.x).astype(np.int64)
+    return Allocation(counts, float(-result.fun), result.message)
+
+
+def deal_out(segment: Array, counts: Array) -> Array:
+    """Give each lead a rep so that segment k's leads go to reps in the numbers ``counts[k]``.
+
+    Leads left over (counts below the segment's supply) get -1: nobody with room could take them.
+    """
+    segment = np.asarray(segment, dtype=np.int64)
+    choice = np.full(segment.size, -1, dtype=np.int64)
+    order = np.argsort(segment, kind="stable")
+    starts = np.searchsorted(segment[order], np.arange(counts.shape[0]))
+    for k in range(counts.shape[0]):
+        reps = np.repeat(np.arange(counts.shape[1]), counts[k])
+        members = order[starts[k] : starts[k] + reps.size]
+        choice[members] = reps[: members.size]
+    return choice

@@ -1,0 +1,154 @@
+"""Routing policies as pure functions over arrays: no session, no I/O, reusable in backtests.
+
+Every policy takes the same inputs for a batch of ``n`` leads and ``m`` reps, in lead order:
+
+- ``eligible`` : bool (n, m), whether rep j may take lead i (territory, active, not away);
+- ``capacity`` : int (m,), how many more leads each rep can take this period;
+
+and returns ``choice``, int (n,), the rep index for each lead or ``UNASSIGNED`` (-1) when no
+eligible rep has capacity left. Policies that keep state across batches (the round-robin pointer,
+the weighted current values) take it in and hand it back, so the caller can persist it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray[Any, Any]
+UNASSIGNED = -1
+
+
+def _check(eligible: Array, capacity: Array) -> tuple[Array, Array]:
+    eligible = np.asarray(eligible, dtype=bool)
+    capacity = np.asarray(capacity, dtype=np.int64).copy()
+    if eligible.ndim != 2 or eligible.shape[1] != capacity.shape[0]:
+        raise ValueError(f"eligible is {eligible.shape}, capacity {capacity.shape}: reps must match")
+    if (capacity < 0).any():
+        raise ValueError("capacity left cannot be negative")
+    return eligible, capacity
+
+
+def round_robin(eligible: Array, capacity: Array, *, pointer: int = -1) -> tuple[Array, int]:
+    """Each lead to the next rep after ``pointer`` in the cycle who is eligible and has room.
+
+    Returns the choices and the new pointer (the last rep given a lead), which the caller stores
+    so the rotation survives restarts. Reps skipped for a lead keep their place in the cycle.
+    """
+    eligible, capacity = _check(eligible, capacity)
+    n, m = eligible.shape
+    choice = np.full(n, UNASSIGNED, dtype=np.int64)
+    order = np.arange(m)
+    for i in range(n):
+        cycle = (pointer + 1 + order) % m
+        open_ = eligible[i, cycle] & (capacity[cycle] > 0)
+        if open_.any():
+            rep = int(cycle[np.argmax(open_)])
+            choice[i], pointer = rep, rep
+            capacity[rep] -= 1
+    return choice, pointer
+
+
+def weighted(
+    eligible: Array, capacity: Array, *, weights: Array, current: Array | None = None
+) -> tuple[Array, Array]:
+    """Smooth weighted round-robin (as in nginx): over time rep j gets weight_j / sum of weights.
+
+    For each lead, every eligible rep with room adds its weight to its current value; the rep with
+    the highest value gets the lead and gives back the total. Returns choices and current values.
+    """
+    eligible, capacity = _check(eligible, capacity)
+    weights = np.asarray(weights, dtype=float)
+    if (weights < 0).any():
+        raise ValueError("weights cannot be negative")
+    value = np.zeros(capacity.shape[0]) if current is None else np.asarray(current, dtype=float).copy()
+    choice = np.full(eligible.shape[0], UNASSIGNED, dtype=np.int64)
+    for i in range(eligible.shape[0]):
+        open_ = eligible[i] & (capacity > 0) & (weights > 0)
+        if not open_.any():
+            continue
+        value[open_] += weights[open_]
+        rep = int(np.argmax(np.where(open_, value, -np.inf)))
+        value[rep] -= weights[open_].sum()
+        choice[i] = rep
+        capacity[rep] -= 1
+    return choice, value
+
+
+def load_balance(eligible: Array, capacity: Array, *, open_leads: Array) -> Array:
+    """Each lead to the eligible rep with room who has the fewest open leads (lowest index on ties)."""
+    eligible, capacity = _check(eligible, capacity)
+    load = np.asarray(open_leads, dtype=np.int64).copy()
+    choice = np.full(eligible.shape[0], UNASSIGNED, dtype=np.int64)
+    for i in range(eligible.shape[0]):
+        open_ = eligible[i] & (capacity > 0)
+        if open_.any():
+            rep = int(np.argmin(np.where(open_, load, np.iinfo(np.int64).max)))
+            choice[i] = rep
+            capacity[rep] -= 1
+            load[rep] += 1
+    return choice
+
+
+@dataclass(frozen=True)
+class MeritSchedule:
+    """How merit shares fall with rank: linear from (1 + spread) to (1 - spread) times an equal
+    share; the default spread 0.6 gives 16/13/10/7/4 of 50 leads to 5 reps. With
+    ``proportional`` the shares follow the close rates themselves."""
+
+    spread: float = 0.6
+    proportional: bool = False
+
+
+def merit_shares(close_rates: Array, schedule: MeritSchedule = MeritSchedule()) -> Array:
+    """Each rep's share of leads (summing to 1) from last period's close rates."""
+    rates = np.asarray(close_rates, dtype=float)
+    m = rates.shape[0]
+    if m == 0:
+        return rates
+    if schedule.proportional:
+        total = rates.sum()
+        return rates / total if total > 0 else np.full(m, 1 / m)
+    if not 0 <= schedule.spread < 1:
+        raise ValueError("merit spread must be at least 0 and below 1")
+    rank = np.empty(m, dtype=np.int64)
+    rank[np.argsort(-rates, kind="stable")] = np.arange(m)
+    multiplier = 1 + schedule.spread * (1 - 2 * rank / (m - 1)) if m > 1 else np.ones(1)
+    return multiplier / m
+
+
+def quotas(shares: Array, total: int) -> Array:
+    """Whole numbers of leads in proportion to ``shares`` adding up to ``total`` (largest remainder)."""
+    exact = np.asarray(shares, dtype=float) * total
+    counts = np.floor(exact).astype(np.int64)
+    short = total - int(counts.sum())
+    if short > 0:
+        counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
+    return counts
+
+
+def merit(
+    eligible: Array, capacity: Array, *, close_rates: Array, schedule: MeritSchedule = MeritSchedule()
+) -> Array:
+    """The schedule managers use: the best closer gets the most leads, within eligibility and room.
+
+    Quotas come from :func:`merit_shares`; each lead goes to the eligible rep with room who is
+    furthest below their quota (relative to it), so ineligibility shifts leads to the next best.
+    """
+    eligible, capacity = _check(eligible, capacity)
+    n = eligible.shape[0]
+    target = quotas(merit_shares(close_rates, schedule), n).astype(float)
+    given = np.zeros(capacity.shape[0])
+    choice = np.full(n, UNASSIGNED, dtype=np.int64)
+    for i in range(n):
+        open_ = eligible[i] & (capacity > 0)
+        if not open_.any():
+            continue
+        deficit = np.where(open_, (target - given) / np.maximum(target, 1e-9), -np.inf)
+        rep = int(np.argmax(deficit))
+        choice[i] = rep
+        given[rep] += 1
+        capacity[rep] -= 1
+    return choice
