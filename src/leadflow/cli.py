@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import polars as pl
 import typer
@@ -29,6 +29,7 @@ from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, requeue_due_nurture
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
+from leadflow.routing.engine import route_leads, routing_queue
 from leadflow.schema_admin import drop_all, upgrade
 from leadflow.scoring.service import (
     NotEnoughHistory,
@@ -38,7 +39,7 @@ from leadflow.scoring.service import (
     score_leads,
     train_model,
 )
-from leadflow.settings import ConfigError, Settings, database_url, load_settings, write_profile
+from leadflow.settings import ConfigError, PolicyName, Settings, database_url, load_settings, write_profile
 from leadflow.simulate.company import CompanySpec, write_demo
 
 console = Console()
@@ -343,6 +344,9 @@ def leads_show(
         ("field history", story.changes),
     ):
         if rows:
+            rows = [
+                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()} for r in rows
+            ]
             render(
                 pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.all().cast(pl.String)),
                 "table",
@@ -572,6 +576,84 @@ def report_profile(
         target = state.config or Path("leadflow.toml")
         write_profile(target, report.suggested)
         console.print(f"wrote {len(report.suggested)} suggested criteria to {target}")
+
+
+@app.command()
+def route(
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Override every team's policy: round_robin, weighted, load_balance, merit, optimal."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; write nothing.")] = False,
+    export_to: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write the decisions as CSV (lead, rep, policy, p_win, reason)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Route at most this many leads.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the random tie-breaks, kept with each decision.")] = 0,
+) -> None:
+    """Route the queue of unowned leads (reserve first) by each team's policy, within capacity.
+
+    Every assignment records the policy, the eligible and excluded reps and why, and the
+    estimates used: `leadflow leads show LEAD` answers "why did this rep get this lead?".
+    Example: leadflow route --dry-run --export plan.csv
+    """
+    settings = _settings()
+    if policy is not None and policy not in get_args(PolicyName):
+        fail(f"unknown policy {policy!r}; policies: {', '.join(get_args(PolicyName))}", 2)
+    with session_scope(state.engine()) as session, reported():
+        plan = route_leads(
+            session,
+            settings=settings,
+            policy=cast(PolicyName | None, policy),
+            limit=limit,
+            dry_run=dry_run,
+            seed=seed,
+            by=state.actor,
+        )
+    decisions = pl.DataFrame(
+        [
+            (
+                d.lead_external_id or str(d.lead_id),
+                d.rep_external_id,
+                d.policy,
+                d.win_probability,
+                d.reason,
+                d.queue,
+            )
+            for d in plan.decisions
+        ],
+        schema=["lead_external_id", "rep_external_id", "policy", "win_probability", "reason", "queue"],
+        orient="row",
+    )
+    if export_to is not None:
+        decisions.drop("queue").write_csv(export_to)
+    assigned = decisions.filter(pl.col("queue").is_null())
+    verb = "would assign" if dry_run else "assigned"
+    console.print(
+        f"{verb} {assigned.height:,} leads; {plan.count('reserve'):,} to the reserve (reps at capacity), "
+        f"{plan.count('unassigned'):,} unassigned (nobody eligible)"
+        + (f"; wrote {export_to}" if export_to else ""),
+        highlight=False,
+    )
+    if not assigned.is_empty():
+        per_rep = (
+            assigned.group_by("rep_external_id").agg(pl.len().alias("leads")).sort("leads", descending=True)
+        )
+        render(per_rep, "table", title="leads per rep")
+
+
+@app.command()
+def queue(fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table") -> None:
+    """Leads routing could not place: the reserve (reps at capacity) and the unassigned, with why.
+
+    Example: leadflow queue --format csv
+    """
+    with session_scope(state.engine()) as session:
+        frame = routing_queue(session)
+    render(frame, fmt, title="routing queue")
 
 
 @app.command()

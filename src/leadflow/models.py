@@ -361,3 +361,24 @@ class ScoreModel(Base):
     metrics: Mapped[dict[str, Any]]
     # The fitted estimator, serialised with joblib; only leadflow writes it.
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RoutingState(Base):
+    """What a stateful policy remembers between runs: the round-robin pointer, weighted values."""
+
+    __tablename__ = "routing_state"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class QueuedLead(Base):
+    """A lead routing could not place, and why: over everyone's capacity (reserve, routed first
+    when room frees up) or with nobody eligible (unassigned, for a manager to look at)."""
+
+    __tablename__ = "routing_queue"
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=1)

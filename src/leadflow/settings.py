@@ -128,12 +128,58 @@ class Grades(_Section):
         return self
 
 
+PolicyName = Literal["round_robin", "weighted", "load_balance", "merit", "optimal"]
+
+
+class TerritoryRule(_Section):
+    """Leads matching every condition given here belong to ``name``; rules are tried in order.
+
+    Text conditions compare case-insensitively; ``postal_prefixes`` match the start of the
+    lead's ``extra.postal_code``; ``accounts`` are named companies.
+    """
+
+    name: str
+    countries: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    states: list[str] = Field(default_factory=list)
+    postal_prefixes: list[str] = Field(default_factory=list)
+    industries: list[str] = Field(default_factory=list)
+    size_min: int | None = None
+    size_max: int | None = None
+    accounts: list[str] = Field(default_factory=list)
+
+
+class TeamRouting(_Section):
+    """One team's routing policy and its parameters."""
+
+    policy: PolicyName = "round_robin"
+    weights: dict[str, float] = Field(default_factory=dict)
+    merit_spread: float = Field(default=0.6, ge=0, lt=1)
+    merit_proportional: bool = False
+    min_share: float = Field(default=0.0, ge=0, le=1)
+
+
+class Routing(_Section):
+    """Who gets which lead: territory rules, each team's policy, and the capacity period."""
+
+    period: Literal["week", "month"] = "month"
+    territories: list[TerritoryRule] = Field(default_factory=list)
+    fallback_team: str | None = None
+    default: TeamRouting = Field(default_factory=TeamRouting)
+    teams: dict[str, TeamRouting] = Field(default_factory=dict)
+
+    def for_team(self, name: str | None) -> TeamRouting:
+        """The routing of a team, or the default one."""
+        return self.teams.get(name or "", self.default)
+
+
 class Settings(_Section):
-    """Everything leadflow.toml can say; later sections (routing, SLA) join here."""
+    """Everything leadflow.toml can say; later sections (SLA) join here."""
 
     imports: ImportSettings = Field(default_factory=ImportSettings)
     profile: Profile = Field(default_factory=Profile)
     grades: Grades = Field(default_factory=Grades)
+    routing: Routing = Field(default_factory=Routing)
 
 
 def database_url(explicit: str | None = None) -> str:

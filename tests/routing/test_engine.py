@@ -1,0 +1,139 @@
+"""The routing engine: eligibility with reasons, capacity and reserve, persistence, dry runs."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import func, select
+
+from leadflow.db import session_scope
+from leadflow.models import Absence, Assignment, Lead, QueuedLead, Rep, RoutingState
+from leadflow.routing.engine import route_leads
+from leadflow.settings import Routing, Settings, TeamRouting, TerritoryRule
+from tests.conftest import Database
+
+NOW = datetime(2026, 5, 14, 10, 0)
+REPS = [
+    ["external_id", "name", "team", "territory", "capacity", "active"],
+    ["ann", "Ann Lee", "East team", "East", "3", "yes"],
+    ["bo", "Bo Chen", "East team", "East", "3", "yes"],
+    ["cy", "Cy Diaz", "East team", "East", "3", "yes"],
+    ["old", "Old Timer", "East team", "East", "3", "no"],
+    ["wes", "Wes Tern", "West team", "West", "2", "yes"],
+]
+
+
+def setup(db: Database, write_csv, leads: list[list[str]]) -> None:  # type: ignore[no-untyped-def]
+    assert db.cli("reps", "import", str(write_csv("reps.csv", REPS)))[0] == 0
+    header = ["external_id", "created_at", "company", "country", "territory", "industry"]
+    assert db.cli("leads", "import", str(write_csv("leads.csv", [header, *leads])))[0] == 0
+
+
+def owners(db: Database) -> dict[str, str | None]:
+    with session_scope(db.engine) as s:
+        rows = s.execute(
+            select(Lead.external_id, Rep.external_id).outerjoin(Rep, Rep.id == Lead.owner_id)
+        ).all()
+    return dict(rows)
+
+
+def test_round_robin_skips_the_away_and_inactive_and_fills_capacity(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    leads = [[f"E{i}", f"2026-05-0{1 + i % 9}", f"Co {i}", "US", "East", "software"] for i in range(8)]
+    setup(db, write_csv, leads)
+    with session_scope(db.engine) as s:
+        bo = s.scalars(select(Rep).where(Rep.external_id == "bo")).one()
+        s.add(Absence(rep_id=bo.id, starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=6)))
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=Settings(), now=NOW, by="test")
+    got = owners(db)
+    assert sorted(v for v in got.values() if v) == [
+        "ann",
+        "ann",
+        "ann",
+        "cy",
+        "cy",
+        "cy",
+    ]  # 3 each, then full
+    assert plan.count("reserve") == 2
+    decision = next(d for d in plan.decisions if d.rep_id is not None)
+    assert decision.inputs["excluded"] == {
+        "bo": "away until 2026-05-20 10:00",
+        "old": "inactive (left or archived)",
+    }
+    assert decision.inputs["eligible"] == ["ann", "cy"]
+    with session_scope(db.engine) as s:
+        queued = s.scalars(select(QueuedLead)).all()
+        assert {q.kind for q in queued} == {"reserve"} and len(queued) == 2
+        assert "ann (3 this period)" in queued[0].reason
+        assert s.scalar(select(func.count()).select_from(Assignment)) == 6
+
+    # Next month capacity is back: the reserve is routed first, and the rotation goes on.
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=Settings(), now=NOW + timedelta(days=31), by="test")
+    assert plan.count(None) == 2 and plan.count("reserve") == 0
+    with session_scope(db.engine) as s:
+        assert s.scalar(select(func.count()).select_from(QueuedLead)) == 0
+        assert s.get(RoutingState, "round_robin:territory East") is not None
+
+
+def test_unmatched_leads_are_queued_with_the_reason_and_rules_route_the_rest(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    leads = [
+        ["M1", "2026-05-01", "Acme", "DE", "", "software"],
+        ["M2", "2026-05-02", "Beta", "FR", "", "software"],
+        ["M3", "2026-05-03", "Gamma", "BR", "", "software"],
+    ]
+    setup(db, write_csv, leads)
+    settings = Settings(routing=Routing(territories=[TerritoryRule(name="West", countries=["de", "fr"])]))
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=settings, now=NOW, by="test")
+    assert owners(db) == {"M1": "wes", "M2": "wes", "M3": None}
+    orphan = next(d for d in plan.decisions if d.lead_external_id == "M3")
+    assert orphan.queue == "unassigned" and orphan.reason == "no territory rule matches; no fallback team"
+    with session_scope(db.engine) as s:
+        plan = route_leads(
+            s, settings=Settings(routing=Routing(fallback_team="East team")), now=NOW, by="test"
+        )
+    assert owners(db)["M3"] == "ann"
+    assert "fallback team East team" in plan.decisions[0].reason
+
+
+def test_dry_run_writes_nothing_and_export_has_the_contract_columns(
+    db: Database, write_csv, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    setup(db, write_csv, [[f"E{i}", "2026-05-01", f"Co {i}", "US", "East", "software"] for i in range(4)])
+    code, out, err = db.cli("route", "--dry-run", "--export", str(tmp_path / "plan.csv"))
+    assert code == 0, err
+    assert "would assign 4 leads" in out
+    assert all(v is None for v in owners(db).values())
+    plan = pl.read_csv(tmp_path / "plan.csv")
+    assert plan.columns == ["lead_external_id", "rep_external_id", "policy", "win_probability", "reason"]
+    assert plan["rep_external_id"].to_list() == ["ann", "bo", "cy", "ann"]
+    code, out, err = db.cli("route", "--policy", "merit")
+    assert code == 0, err
+    why = json.loads(db.cli("leads", "show", "E0", "--format", "json")[1])["assignments"][-1]
+    assert why["policy"] == "merit" and why["reason"].startswith("merit in territory East")
+    assert why["inputs"]["excluded"] == {"old": "inactive (left or archived)"}
+    assert db.cli("route", "--policy", "nonsense")[0] == 2
+    queue = pl.read_csv(io.StringIO(db.cli("queue", "--format", "csv")[1]))
+    assert queue.height == 0
+
+
+def test_weighted_and_team_policies_come_from_configuration(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    setup(db, write_csv, [[f"E{i}", "2026-05-01", f"Co {i}", "US", "East", "software"] for i in range(6)])
+    with session_scope(db.engine) as s:
+        for rep in s.scalars(select(Rep)).all():
+            rep.capacity = 100
+    settings = Settings(
+        routing=Routing(
+            teams={"East team": TeamRouting(policy="weighted", weights={"ann": 4, "bo": 1, "cy": 1})}
+        )
+    )
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=settings, now=NOW, by="test")
+    assert {d.policy for d in plan.decisions} == {"weighted"}
+    counts = pl.Series(list(owners(db).values())).value_counts().sort("")
+    assert dict(counts.iter_rows()) == {"ann": 4, "bo": 1, "cy": 1}
