@@ -95,3 +95,44 @@ def deal_out(segment: Array, counts: Array) -> Array:
         members = order[starts[k] : starts[k] + reps.size]
         choice[members] = reps[: members.size]
     return choice
+
+
+def logit(p: Array) -> Array:
+    """Log-odds of probabilities, kept finite."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def optimal(
+    ok: Array,
+    capacity: Array,
+    *,
+    p_lead: Array,
+    rep_effect: Array,
+    deal_value: float,
+    min_share: float = 0.0,
+    seed: int = 0,
+) -> tuple[Array, Array, Array]:
+    """The ``optimal`` policy for one group of leads and reps.
+
+    P(win | lead, rep) = sigmoid(logit(p_lead) + rep_effect), and a lead's value is that times
+    the expected deal value. Leads are grouped in segments of equal p_lead (to 0.01), the
+    segments allocated by :func:`allocate_segments` with each eligible rep (``ok``) getting at
+    least ``min_share`` of the leads, and the leads of a segment dealt out in random order
+    (``seed``). Returns each lead's rep index (-1: no room), the (segment, rep) values, and
+    each lead's segment.
+    """
+    ok = np.asarray(ok, dtype=bool)
+    capacity = np.asarray(capacity, dtype=np.int64)
+    n = np.asarray(p_lead).size
+    levels, segment = np.unique(np.round(np.asarray(p_lead, dtype=float), 2), return_inverse=True)
+    value = deal_value / (1 + np.exp(-(logit(levels)[:, None] + np.asarray(rep_effect)[None, :])))
+    supply = np.bincount(segment, minlength=levels.size)
+    minimum = np.where(ok & (capacity > 0), np.floor(min_share * n), 0)
+    allocation = allocate_segments(
+        value, supply, capacity, eligible=np.broadcast_to(ok, value.shape), min_count=minimum
+    )
+    order = np.random.default_rng(seed).permutation(n)
+    choice = np.full(n, -1, dtype=np.int64)
+    choice[order] = deal_out(segment[order], allocation.counts)
+    return choice, value, segment

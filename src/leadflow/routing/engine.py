@@ -38,7 +38,7 @@ from leadflow.models import (
     rep_territories,
     utcnow,
 )
-from leadflow.routing.allocate import allocate_segments, deal_out
+from leadflow.routing.allocate import logit, optimal
 from leadflow.routing.estimates import close_rates
 from leadflow.routing.policies import (
     UNASSIGNED,
@@ -239,11 +239,6 @@ def _history(
     return all_time, last, open_leads, float(deal or 1.0)
 
 
-def _logit(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
 def plan_routes(
     session: Session,
     *,
@@ -280,7 +275,7 @@ def plan_routes(
     won_all = np.array([all_time.get(r["id"], (0, 0))[0] for r in rep_rows])
     closed_all = np.array([all_time.get(r["id"], (0, 0))[1] for r in rep_rows])
     estimates = close_rates(won_all, closed_all)
-    effect = _logit(estimates.mean) - _logit(np.array([estimates.prior.mean]))
+    effect = logit(estimates.mean) - logit(np.array([estimates.prior.mean]))
     base_rate = float(leads["win_probability"].drop_nulls().mean() or estimates.prior.mean)  # type: ignore[arg-type]
 
     groups: dict[str, list[int]] = defaultdict(list)
@@ -345,8 +340,8 @@ def plan_routes(
                 continue
             rep = rep_rows[members[pick]]
             capacity[members[pick]] -= 1
-            logit = _logit(np.array([p_lead[offset]]))[0] + effect[members[pick]]
-            p_win = round(float(1 / (1 + np.exp(-logit))), 4) if known[offset] else None
+            log_odds = logit(np.array([p_lead[offset]]))[0] + effect[members[pick]]
+            p_win = round(float(1 / (1 + np.exp(-log_odds))), 4) if known[offset] else None
             inputs = {
                 **base_inputs,
                 "estimates": {
@@ -439,21 +434,10 @@ def _run_policy(
         choice = merit(eligible, capacity, close_rates=rates, schedule=schedule)
         shares = merit_shares(rates, schedule)
         return choice, lambda i, j: f"close rate last period {rates[j]:.0%}, share {shares[j]:.0%}"
-    # optimal: P(win | lead, rep) = sigmoid(logit p_lead + rep effect), value = P x mean deal
-    buckets = np.round(p_lead, 2)
-    levels, segment = np.unique(buckets, return_inverse=True)
-    rep_effect = effect[members]
-    value = deal_value / (1 + np.exp(-(_logit(levels)[:, None] + rep_effect[None, :])))
-    supply = np.bincount(segment, minlength=levels.size)
-    active = ok & (capacity > 0)
-    minimum = np.where(active, np.floor(config.min_share * n), 0)
-    allocation = allocate_segments(
-        value, supply, capacity, eligible=np.broadcast_to(ok, value.shape), min_count=minimum
-    )
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    choice = np.full(n, UNASSIGNED, dtype=np.int64)
-    choice[order] = deal_out(segment[order], allocation.counts)
+    choice, value, segment = optimal(
+        ok, capacity, p_lead=p_lead, rep_effect=effect[members], deal_value=deal_value,
+        min_share=config.min_share, seed=seed,
+    )  # fmt: skip
     return (
         choice,
         lambda i, j: (
