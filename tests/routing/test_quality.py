@@ -54,14 +54,7 @@ def test_optimal_reaches_most_of_the_true_optimum_gain_and_beats_merit() -> None
         true_p = 1 / (1 + np.exp(-(batch["lead_logit"].to_numpy()[:, None] + effect_true[None, :])))
 
         # what leadflow can know: close rates from history, shrunk; last month's for merit
-        def rates(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-            won = np.array(
-                [frame.filter((pl.col("owner") == m) & (pl.col("stage") == "won")).height for m in members]
-            )
-            closed = np.array([frame.filter(pl.col("owner") == m).height for m in members])
-            return won, closed
-
-        won, closed = rates(history)
+        won, closed = rates(history, members)
         estimates = close_rates(won, closed)
         effect = np.log(estimates.mean / (1 - estimates.mean)) - np.log(
             estimates.prior.mean / (1 - estimates.prior.mean)
@@ -77,7 +70,7 @@ def test_optimal_reaches_most_of_the_true_optimum_gain_and_beats_merit() -> None
                 p_lead=batch["p_lead"].to_numpy(),
                 rep_effect=effect,
                 deal_value=1.0,
-            )[0],  # fmt: skip
+            )[0],
         }
         best = allocate_segments(true_p, np.ones(batch.height), capacity)
         choices["true optimum"] = deal_out(np.arange(batch.height), best.counts)
