@@ -1,0 +1,127 @@
+"""Benchmark: batch `optimal` routing of N leads over M reps with capacities, and real-time routing.
+
+Prints the time of the whole batch on SQLite (queue, estimates, solve, decisions, writes), the
+solve alone, and the median and 95th percentile time to route one new lead. Targets: 1,000,000
+leads over 1,000 reps under 60 s end to end, the solve under 10 s, one lead under 20 ms (median).
+
+    .venv/bin/python bench/route.py                          # 1,000,000 leads, 1,000 reps
+    .venv/bin/python bench/route.py --leads 100000 --reps 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import leadflow.routing.engine as engine_module
+from leadflow.db import bulk_insert, driver_rows, make_engine, reserve_ids, session_scope
+from leadflow.models import Rep, Territory, rep_territories
+from leadflow.routing.engine import route_leads
+from leadflow.schema_admin import upgrade
+from leadflow.settings import Routing, Settings, TeamRouting
+
+NOW = datetime(2026, 5, 14, 10, 0)
+
+
+def build(url: str, leads: int, reps: int, territories: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    rng = np.random.default_rng(1)
+    with session_scope(engine) as session:
+        places = [Territory(name=f"T{t}", key=f"t{t}") for t in range(territories)]
+        session.add_all(places)
+        session.flush()
+        people = [
+            Rep(
+                external_id=f"r{i}",
+                name=f"Rep {i}",
+                name_key=f"rep{i}",
+                capacity=int(rng.integers(800, 1400)),
+                active=True,
+            )
+            for i in range(reps)
+        ]
+        session.add_all(people)
+        session.flush()
+        session.execute(
+            rep_territories.insert(),
+            [{"rep_id": r.id, "territory_id": places[i % territories].id} for i, r in enumerate(people)],
+        )
+        ids = reserve_ids(session, "leads", leads)
+        frame = pl.DataFrame(
+            {
+                "id": ids,
+                "external_id": [f"L{i}" for i in range(leads)],
+                "created_at": [NOW] * leads,
+                "stage": ["inquiry"] * leads,
+                "self_sourced": [False] * leads,
+                "territory_id": [places[i % territories].id for i in range(leads)],
+                "win_probability": np.round(rng.beta(2, 12, leads), 4),
+            },
+            schema_overrides={"created_at": pl.Datetime("us")},
+        )
+        bulk_insert(session, "leads", frame.columns, driver_rows(session, frame))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=1_000)
+    parser.add_argument("--territories", type=int, default=10)
+    args = parser.parse_args()
+    settings = Settings(routing=Routing(default=TeamRouting(policy="optimal")))
+    solve_time = 0.0
+    original = engine_module.optimal
+
+    def timed_optimal(*a, **k):  # type: ignore[no-untyped-def]
+        nonlocal solve_time
+        started = time.perf_counter()
+        result = original(*a, **k)
+        solve_time += time.perf_counter() - started
+        return result
+
+    engine_module.optimal = timed_optimal  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'route.db'}"
+        started = time.perf_counter()
+        build(url, args.leads + 200, args.reps, args.territories)
+        built = time.perf_counter() - started
+        print(f"built {args.leads:,} queued leads and {args.reps:,} reps in {built:.1f} s")
+        engine = make_engine(url)
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            plan = route_leads(session, settings=settings, limit=args.leads, now=NOW, by="bench")
+        total = time.perf_counter() - started
+        print(
+            f"batch optimal   : {total:.1f} s end to end for {args.leads:,} leads over {args.reps:,} reps "
+            f"({plan.count(None):,} assigned, {plan.count('reserve'):,} to the reserve); target under 60 s"
+        )
+        print(f"solve alone     : {solve_time:.2f} s (target under 10 s)")
+        single = []
+        with engine.connect() as connection:
+            remaining = [
+                r[0]
+                for r in connection.exec_driver_sql("SELECT id FROM leads WHERE owner_id IS NULL LIMIT 200")
+            ]
+        for lead_id in remaining[:200]:
+            started = time.perf_counter()
+            with session_scope(engine) as session:
+                route_leads(session, settings=settings, lead_ids=[lead_id], now=NOW, by="bench")
+            single.append((time.perf_counter() - started) * 1000)
+        print(
+            f"one lead        : median {statistics.median(single):.1f} ms, "
+            f"95th percentile {np.percentile(single, 95):.1f} ms over {len(single)} leads "
+            "(target median under 20 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
