@@ -88,7 +88,7 @@ def main() -> None:
         solve_time += time.perf_counter() - started
         return result
 
-    engine_module.optimal = timed_optimal  # type: ignore[assignment]
+    engine_module.optimal = timed_optimal
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'route.db'}"
         started = time.perf_counter()
