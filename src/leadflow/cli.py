@@ -30,6 +30,7 @@ from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, 
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
 from leadflow.routing.engine import route_leads, routing_queue
+from leadflow.routing.sla import sla_sweep
 from leadflow.schema_admin import drop_all, upgrade
 from leadflow.scoring.service import (
     NotEnoughHistory,
@@ -58,6 +59,9 @@ companies_app = typer.Typer(help="Import companies (accounts).", no_args_is_help
 products_app = typer.Typer(help="Import products and prices.", no_args_is_help=True)
 activity_app = typer.Typer(help="Log one activity on a lead.", no_args_is_help=True)
 stage_app = typer.Typer(help="Move a lead to another stage.", no_args_is_help=True)
+sla_app = typer.Typer(
+    help="First-touch deadlines: escalate and reassign untouched leads.", no_args_is_help=True
+)
 report_app = typer.Typer(help="Reports: what converts, with counts and intervals.", no_args_is_help=True)
 for name, sub in (
     ("leads", leads_app),
@@ -69,6 +73,7 @@ for name, sub in (
     ("activity", activity_app),
     ("stage", stage_app),
     ("report", report_app),
+    ("sla", sla_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -643,6 +648,25 @@ def route(
             assigned.group_by("rep_external_id").agg(pl.len().alias("leads")).sort("leads", descending=True)
         )
         render(per_rep, "table", title="leads per rep")
+
+
+@sla_app.command("sweep")
+def sla_sweep_command() -> None:
+    """Escalate leads past their first-touch deadline, then pass them to the next eligible rep.
+
+    Deadlines are per grade in working hours ([sla] in leadflow.toml); a rep who missed a lead
+    never gets it back, and the miss stays on their record. Run it every few minutes.
+    Example: leadflow sla sweep
+    """
+    settings = _settings()
+    with session_scope(state.engine()) as session, reported():
+        result = sla_sweep(session, settings=settings, by=state.actor)
+    console.print(
+        f"escalated {len(result.escalated):,}, reassigned {len(result.reassigned):,} "
+        f"({sum(1 for r in result.reassigned.values() if r is None):,} of them to the queue), "
+        f"capped {len(result.capped):,}",
+        highlight=False,
+    )
 
 
 @app.command()

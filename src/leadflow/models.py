@@ -382,3 +382,16 @@ class QueuedLead(Base):
     reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=1)
+
+
+class SlaEvent(Base):
+    """A first-touch deadline passed: the owner escalated, the lead reassigned, or passing capped."""
+
+    __tablename__ = "sla_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[datetime]
+    at: Mapped[datetime]

@@ -173,13 +173,39 @@ class Routing(_Section):
         return self.teams.get(name or "", self.default)
 
 
+class WorkingHours(_Section):
+    """When reps work, in their own time zone: deadlines count only these hours."""
+
+    start_hour: int = Field(default=9, ge=0, le=23)
+    end_hour: int = Field(default=17, ge=1, le=24)
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday is 0
+
+    @model_validator(mode="after")
+    def _sane(self) -> WorkingHours:
+        if self.end_hour <= self.start_hour or not self.days or not set(self.days) <= set(range(7)):
+            raise ValueError("working hours need start_hour < end_hour and days among 0 (Monday) to 6")
+        return self
+
+
+class Sla(_Section):
+    """First-touch deadlines per grade (working hours), then escalation and reassignment."""
+
+    first_touch_hours: dict[str, float] = Field(
+        default_factory=lambda: {"A": 1.0, "B": 4.0, "C": 8.0, "D": 24.0}
+    )
+    reassign_after_hours: float = Field(default=4, ge=0)
+    max_passes: int = Field(default=2, ge=0)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+
 class Settings(_Section):
-    """Everything leadflow.toml can say; later sections (SLA) join here."""
+    """Everything leadflow.toml can say."""
 
     imports: ImportSettings = Field(default_factory=ImportSettings)
     profile: Profile = Field(default_factory=Profile)
     grades: Grades = Field(default_factory=Grades)
     routing: Routing = Field(default_factory=Routing)
+    sla: Sla = Field(default_factory=Sla)
 
 
 def database_url(explicit: str | None = None) -> str:

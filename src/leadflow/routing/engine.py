@@ -195,7 +195,9 @@ def _reps(session: Session, *, now: datetime, start: datetime) -> _Reps:
     return _Reps(frame, territories, away)
 
 
-def _exclusion(rep: dict[str, Any], away: dict[int, datetime]) -> str | None:
+def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> str | None:
+    if rep["id"] in exclude:
+        return exclude[rep["id"]]
     if not rep["active"]:
         return "inactive (left or archived)"
     if rep["id"] in away:
@@ -248,8 +250,11 @@ def plan_routes(
     limit: int | None = None,
     now: datetime | None = None,
     seed: int = 0,
+    exclude: dict[int, str] | None = None,
 ) -> RoutePlan:
-    """Decide who gets each queued lead (or each of ``lead_ids``), writing nothing."""
+    """Decide who gets each queued lead (or each of ``lead_ids``), writing nothing.
+
+    ``exclude`` names reps (by id) who may not get these leads, with the reason to record."""
     now = now or utcnow()
     routing = settings.routing
     start = period_start(now, routing.period)
@@ -303,7 +308,9 @@ def plan_routes(
         config = routing.for_team(team)
         name: PolicyName = policy if policy is not None else config.policy
         excluded = {
-            rep_rows[i]["external_id"]: why for i in members if (why := _exclusion(rep_rows[i], reps.away))
+            rep_rows[i]["external_id"]: why
+            for i in members
+            if (why := _exclusion(rep_rows[i], reps.away, exclude or {}))
         }
         ok = np.array([rep_rows[i]["external_id"] not in excluded for i in members])
         group_leads = leads[positions]
@@ -533,14 +540,19 @@ def route_leads(
     now: datetime | None = None,
     seed: int = 0,
     by: str = "router",
+    exclude: dict[int, str] | None = None,
 ) -> RoutePlan:
     """Route the queue (or the given leads): plan, and unless ``dry_run``, write the plan."""
-    plan = RoutePlan(state=load_state(session))
-    decided = plan_routes(
-        session, settings=settings, lead_ids=lead_ids, policy=policy, limit=limit, now=now, seed=seed
+    plan = plan_routes(
+        session,
+        settings=settings,
+        lead_ids=lead_ids,
+        policy=policy,
+        limit=limit,
+        now=now,
+        seed=seed,
+        exclude=exclude,
     )
-    plan.decisions = decided.decisions
-    plan.state.update(decided.state)
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
     return plan
