@@ -36,7 +36,9 @@ class Database:
 
     def cli(self, *args: str) -> tuple[int, str, str]:
         """Run the leadflow CLI on this database; exit code, stdout, stderr."""
-        result = CliRunner().invoke(app, ["--db", self.url, *args], catch_exceptions=False)
+        result = CliRunner().invoke(
+            app, ["--db", self.url, *args], catch_exceptions=False, env={"COLUMNS": "200"}
+        )
         return result.exit_code, result.stdout, result.stderr
 
 

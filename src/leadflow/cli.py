@@ -349,9 +349,8 @@ def leads_show(
         ("field history", story.changes),
     ):
         if rows:
-            rows = [
-                {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in r.items()} for r in rows
-            ]
+            # each decision's inputs (eligible, excluded and why, estimates) are in --format json
+            rows = [{k: v for k, v in r.items() if k != "inputs"} for r in rows]
             render(
                 pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.all().cast(pl.String)),
                 "table",

@@ -285,6 +285,8 @@ class Assignment(Base):
     reason: Mapped[str] = mapped_column(Text)
     inputs: Mapped[dict[str, Any] | None]
     credit_share: Mapped[float] = mapped_column(Float, default=1.0)
+    # "owner": the rep works the lead; "credit": a share of the credit only (split territories).
+    role: Mapped[str] = mapped_column(String(10), default="owner", server_default="owner")
     by: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None]
 

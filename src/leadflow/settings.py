@@ -167,6 +167,9 @@ class Routing(_Section):
     fallback_team: str | None = None
     default: TeamRouting = Field(default_factory=TeamRouting)
     teams: dict[str, TeamRouting] = Field(default_factory=dict)
+    # When the buyer's territory and the company headquarters' differ, the headquarters' rep
+    # gets this share of the credit and the owner the rest (0 turns split credit off).
+    headquarters_share: float = Field(default=0.5, ge=0, lt=1)
 
     def for_team(self, name: str | None) -> TeamRouting:
         """The routing of a team, or the default one."""

@@ -206,6 +206,7 @@ def lead_story(session: Session, *, lead_id: int) -> LeadStory:
                 rep_name.name.label("rep"),
                 Assignment.policy,
                 Assignment.reason,
+                Assignment.role,
                 Assignment.credit_share,
                 Assignment.by,
                 Assignment.ended_at,

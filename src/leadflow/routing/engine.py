@@ -28,6 +28,7 @@ from leadflow.db import bulk_insert, bulk_update, driver_rows, is_sqlite
 from leadflow.models import (
     Absence,
     Assignment,
+    Company,
     Lead,
     QueuedLead,
     Rep,
@@ -69,6 +70,7 @@ class Decision:
     win_probability: float | None
     inputs: dict[str, Any]
     queue: str | None = None  # "reserve" or "unassigned" when nobody got the lead
+    credit: tuple[int, str, float] | None = None  # split credit: (rep id, external id, share)
 
 
 @dataclass
@@ -111,8 +113,10 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
             Lead.win_probability,
             Territory.name.label("lead_territory"),
             Lead.stage,
+            Company.country.label("hq_country"),
         )
         .outerjoin(Territory, Lead.territory_id == Territory.id)
+        .outerjoin(Company, Lead.company_id == Company.id)
         .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
         .where(Lead.owner_id.is_(None), Lead.stage.in_(ROUTABLE_STAGES), Lead.self_sourced.is_(False))
         .order_by(reserve_first, Lead.created_at, Lead.id)
@@ -136,6 +140,7 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         "win_probability": pl.Float64,
         "lead_territory": pl.String,
         "stage": pl.String,
+        "hq_country": pl.String,
     }
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     extra = pl.col("extra")
@@ -151,7 +156,7 @@ def _reps(session: Session, *, now: datetime, start: datetime) -> _Reps:
     used = dict(
         session.execute(
             select(Assignment.rep_id, func.count())
-            .where(Assignment.at >= start, Assignment.rep_id.is_not(None))
+            .where(Assignment.at >= start, Assignment.rep_id.is_not(None), Assignment.role == "owner")
             .group_by(Assignment.rep_id)
         ).all()
     )
@@ -267,7 +272,14 @@ def plan_routes(
     plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
     all_time, last, open_leads, deal_value = _history(session, start, previous)
     matched = match_territory(leads, routing.territories)
-    leads = leads.with_columns(pl.coalesce("lead_territory", matched).alias("territory"))
+    headquarters = leads.with_columns(
+        pl.col("hq_country").alias("country"),
+        *(pl.lit(None, dtype=pl.String).alias(c) for c in ("region", "state", "postal_code")),
+    )
+    leads = leads.with_columns(
+        pl.coalesce("lead_territory", matched).alias("territory"),
+        match_territory(headquarters, routing.territories).alias("hq_territory"),
+    )
     rep_rows = reps.frame.to_dicts()
     by_territory: dict[str, list[int]] = defaultdict(list)
     by_team: dict[str, list[int]] = defaultdict(list)
@@ -372,9 +384,42 @@ def plan_routes(
                     reason=f"{name} in {key}: {note(offset, pick)}",
                     win_probability=p_win,
                     inputs=inputs,
+                    credit=_credit(
+                        plan, leads, position, by_territory, rep_rows, reps.away, routing.headquarters_share
+                    ),
                 )
             )
     return plan
+
+
+def _credit(
+    plan: RoutePlan,
+    leads: pl.DataFrame,
+    position: int,
+    by_territory: dict[str, list[int]],
+    rep_rows: list[dict[str, Any]],
+    away: dict[int, datetime],
+    share: float,
+) -> tuple[int, str, float] | None:
+    """The headquarters' rep and share when the company's headquarters lie in another territory.
+
+    Reps of that territory take turns (their own rotation, kept with the policies' state);
+    inactive and away reps are skipped; capacity does not apply to a share of credit.
+    """
+    territory, headquarters = leads["territory"][position], leads["hq_territory"][position]
+    if share <= 0 or headquarters is None or headquarters == territory or not by_territory.get(headquarters):
+        return None
+    members = [
+        i for i in by_territory[headquarters] if rep_rows[i]["active"] and rep_rows[i]["id"] not in away
+    ]
+    if not members:
+        return None
+    key = f"credit:territory {headquarters}"
+    ids = [rep_rows[i]["external_id"] for i in members]
+    last = plan.state.get(key, {}).get("last")
+    pick = (ids.index(last) + 1) % len(ids) if last in ids else 0
+    plan.state[key] = {"last": ids[pick]}
+    return int(rep_rows[members[pick]]["id"]), ids[pick], share
 
 
 def _queue_decision(
@@ -467,11 +512,33 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
                 "policy": [d.policy for d in assigned],
                 "reason": [d.reason for d in assigned],
                 "inputs": [_json(d.inputs) for d in assigned],
-                "credit_share": [1.0] * len(assigned),
+                "credit_share": [1.0 - (d.credit[2] if d.credit else 0.0) for d in assigned],
+                "role": ["owner"] * len(assigned),
                 "by": [by] * len(assigned),
             },
             schema_overrides={"at": pl.Datetime("us")},
         )
+        credited = [d for d in assigned if d.credit]
+        if credited:
+            credit_rows = pl.DataFrame(
+                {
+                    "lead_id": [d.lead_id for d in credited],
+                    "rep_id": [d.credit[0] for d in credited if d.credit],
+                    "at": [now] * len(credited),
+                    "policy": ["split credit"] * len(credited),
+                    "reason": [
+                        f"company headquarters in another territory: {d.credit[2]:.0%} of the credit"
+                        for d in credited
+                        if d.credit
+                    ],
+                    "inputs": [_json({"owner": d.rep_external_id}) for d in credited],
+                    "credit_share": [d.credit[2] for d in credited if d.credit],
+                    "role": ["credit"] * len(credited),
+                    "by": [by] * len(credited),
+                },
+                schema_overrides={"at": pl.Datetime("us")},
+            )
+            rows = pl.concat([rows, credit_rows])
         bulk_insert(session, "assignments", rows.columns, driver_rows(session, rows))
         ids = [d.lead_id for d in assigned]
         for start in range(0, len(ids), 5000):
