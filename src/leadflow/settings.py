@@ -157,6 +157,10 @@ class TeamRouting(_Section):
     merit_spread: float = Field(default=0.6, ge=0, lt=1)
     merit_proportional: bool = False
     min_share: float = Field(default=0.0, ge=0, le=1)
+    # optimal: a rep whose close-rate interval is wider than exploration_width (new, few closed
+    # leads) gets at least exploration_share of a batch, so that the estimate can improve.
+    exploration_share: float = Field(default=0.05, ge=0, le=1)
+    exploration_width: float = Field(default=0.2, gt=0, le=1)
 
 
 class Routing(_Section):

@@ -137,3 +137,31 @@ def test_weighted_and_team_policies_come_from_configuration(db: Database, write_
     assert {d.policy for d in plan.decisions} == {"weighted"}
     counts = pl.Series(list(owners(db).values())).value_counts().sort("")
     assert dict(counts.iter_rows()) == {"ann": 4, "bo": 1, "cy": 1}
+
+
+def test_optimal_gives_a_new_rep_an_exploration_share(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    history = [[f"H{i}", "2026-01-05", f"Old {i}", "US", "East", "software"] for i in range(80)]
+    setup(
+        db,
+        write_csv,
+        history + [[f"N{i}", "2026-05-01", f"New {i}", "US", "East", "software"] for i in range(100)],
+    )
+    with session_scope(db.engine) as s:
+        reps = {r.external_id: r for r in s.scalars(select(Rep)).all()}
+        for rep in reps.values():
+            rep.capacity = 1000
+        reps["old"].active = False
+        history_leads = s.scalars(select(Lead).where(Lead.external_id.like("H%")).order_by(Lead.id)).all()
+        for i, lead in enumerate(history_leads):  # ann closes 30 of 40, bo 10 of 40; cy has no history
+            lead.owner_id = reps["ann" if i < 40 else "bo"].id
+            lead.stage = "won" if (i < 30 or 40 <= i < 50) else "lost"
+    explore = TeamRouting(policy="optimal", exploration_share=0.1, exploration_width=0.3)
+    settings = Settings(routing=Routing(default=explore))
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=settings, now=NOW, by="test")
+    given = pl.Series([d.rep_external_id for d in plan.decisions if d.rep_id]).value_counts()
+    counts = dict(given.iter_rows())
+    assert counts["cy"] == 10  # unknown rep: exactly the exploration share, not more
+    assert counts["ann"] == 90 and "bo" not in counts  # the rest to the proven closer
+    note = next(d.reason for d in plan.decisions if d.rep_external_id == "cy")
+    assert "exploring" in note

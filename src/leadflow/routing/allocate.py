@@ -110,7 +110,7 @@ def optimal(
     p_lead: Array,
     rep_effect: Array,
     deal_value: float,
-    min_share: float = 0.0,
+    min_share: float | Array = 0.0,
     seed: int = 0,
 ) -> tuple[Array, Array, Array]:
     """The ``optimal`` policy for one group of leads and reps.
@@ -118,9 +118,9 @@ def optimal(
     P(win | lead, rep) = sigmoid(logit(p_lead) + rep_effect), and a lead's value is that times
     the expected deal value. Leads are grouped in segments of equal p_lead (to 0.01), the
     segments allocated by :func:`allocate_segments` with each eligible rep (``ok``) getting at
-    least ``min_share`` of the leads, and the leads of a segment dealt out in random order
-    (``seed``). Returns each lead's rep index (-1: no room), the (segment, rep) values, and
-    each lead's segment.
+    least ``min_share`` of the leads (one share for all, or one per rep), and the leads of a
+    segment dealt out in random order (``seed``). Returns each lead's rep index (-1: no room),
+    the (segment, rep) values, and each lead's segment.
     """
     ok = np.asarray(ok, dtype=bool)
     capacity = np.asarray(capacity, dtype=np.int64)
@@ -128,7 +128,7 @@ def optimal(
     levels, segment = np.unique(np.round(np.asarray(p_lead, dtype=float), 2), return_inverse=True)
     value = deal_value / (1 + np.exp(-(logit(levels)[:, None] + np.asarray(rep_effect)[None, :])))
     supply = np.bincount(segment, minlength=levels.size)
-    minimum = np.where(ok & (capacity > 0), np.floor(min_share * n), 0)
+    minimum = np.where(ok & (capacity > 0), np.floor(np.asarray(min_share, dtype=float) * n), 0)
     allocation = allocate_segments(
         value, supply, capacity, eligible=np.broadcast_to(ok, value.shape), min_count=minimum
     )

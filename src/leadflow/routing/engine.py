@@ -332,6 +332,7 @@ def plan_routes(
         choice, note = _run_policy(
             name, config, ok, capacity[members], p_lead, members, rep_rows, effect, estimates.mean, last,
             open_leads, deal_value, plan.state, f"{name}:{key}", seed,
+            estimates.exploring(max_width=config.exploration_width),
         )  # fmt: skip
         for offset, position in enumerate(positions):
             pick = int(choice[offset])
@@ -456,6 +457,7 @@ def _run_policy(
     state: dict[str, dict[str, Any]],
     state_key: str,
     seed: int,
+    exploring: np.ndarray[Any, Any],
 ) -> tuple[np.ndarray[Any, Any], Any]:
     """Run one policy over a group of leads; the choices and a function explaining each."""
     n = p_lead.size
@@ -486,15 +488,22 @@ def _run_policy(
         choice = merit(eligible, capacity, close_rates=rates, schedule=schedule)
         shares = merit_shares(rates, schedule)
         return choice, lambda i, j: f"close rate last period {rates[j]:.0%}, share {shares[j]:.0%}"
+    floor = np.where(exploring[members], max(config.min_share, config.exploration_share), config.min_share)
     choice, value, segment = optimal(
-        ok, capacity, p_lead=p_lead, rep_effect=effect[members], deal_value=deal_value,
-        min_share=config.min_share, seed=seed,
-    )  # fmt: skip
+        ok,
+        capacity,
+        p_lead=p_lead,
+        rep_effect=effect[members],
+        deal_value=deal_value,
+        min_share=floor,
+        seed=seed,
+    )
     return (
         choice,
         lambda i, j: (
             f"most expected value within capacity (rep close rate {close_mean[members[j]]:.0%}, "
-            f"expected value {value[segment[i], j]:,.0f})"
+            f"expected value {value[segment[i], j]:,.0f}"
+            + (", exploring: few closed leads yet)" if exploring[members[j]] else ")")
         ),
     )
 
