@@ -292,6 +292,8 @@ class Assignment(Base):
 
     __table_args__ = (
         Index("ix_assignments_rep_at", "rep_id", "at"),
+        # capacity used this period: a range over owner assignments, covered by the index
+        Index("ix_assignments_role_at_rep", "role", "at", "rep_id"),
         CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),
     )
 

@@ -46,3 +46,10 @@ def test_segments_minimum_shares_and_dealing_out() -> None:
     choice = deal_out(segment, fair.counts)
     for k in (0, 1):
         assert np.bincount(choice[segment == k], minlength=2).tolist() == fair.counts[k].tolist()
+
+
+def test_minimums_promising_more_than_the_supply_are_scaled_down() -> None:
+    value = np.array([[0.3, 0.2, 0.1, 0.05]])
+    result = allocate_segments(value, np.array([10]), np.full(4, 10), min_count=np.full(4, 5))
+    # 4 x 5 promised of 10 leads: 2 each, and the 2 left over to the best rep
+    assert result.counts.tolist() == [[4, 2, 2, 2]]

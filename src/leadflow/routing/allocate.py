@@ -46,7 +46,8 @@ def allocate_segments(
     capacity : int (m,), leads each rep can still take.
     eligible : bool (s, m), who may take a segment's leads (all if None).
     min_count : int (m,), leads each rep must get at least (none if None); lowered to what the
-        rep's eligible supply and capacity allow.
+        rep's eligible supply and capacity allow, and in proportion when together they promise
+        more leads than there are.
     """
     value = np.asarray(value, dtype=float)
     supply = np.asarray(supply, dtype=float)
@@ -65,6 +66,8 @@ def allocate_segments(
     if min_count is not None:
         reachable = np.minimum(np.bincount(cols, weights=supply[rows], minlength=m), capacity)
         floor = np.minimum(np.asarray(min_count, dtype=float), reachable)
+        if floor.sum() > supply.sum():  # more promised than there are leads: scale the promises down
+            floor = np.floor(floor * supply.sum() / floor.sum())
         blocks.append(-a_capacity)
         bounds.append(-floor)
     result = linprog(

@@ -33,7 +33,6 @@ from leadflow.models import (
     QueuedLead,
     Rep,
     RoutingState,
-    StageChange,
     Team,
     Territory,
     rep_territories,
@@ -281,6 +280,9 @@ def plan_routes(
         match_territory(headquarters, routing.territories).alias("hq_territory"),
     )
     rep_rows = reps.frame.to_dicts()
+    lead_rows = leads.select("id", "external_id", "win_probability", "territory", "hq_territory").rows(
+        named=True
+    )
     by_territory: dict[str, list[int]] = defaultdict(list)
     by_team: dict[str, list[int]] = defaultdict(list)
     for index, rep in enumerate(rep_rows):
@@ -309,7 +311,7 @@ def plan_routes(
                 if routing.fallback_team
                 else "; no fallback team"
             )
-            _queue_decision(plan, leads, position, "unassigned", where + fallback, {})
+            _queue_decision(plan, lead_rows[position], "unassigned", where + fallback, {})
             continue
         groups[key].append(position)
         candidates_of[key] = members
@@ -334,13 +336,16 @@ def plan_routes(
             open_leads, deal_value, plan.state, f"{name}:{key}", seed,
             estimates.exploring(max_width=config.exploration_width),
         )  # fmt: skip
+        eligible_ids = [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good]
+        chosen = np.asarray(members)[np.where(choice >= 0, choice, 0)]
+        p_with_rep = 1 / (1 + np.exp(-(logit(p_lead) + effect[chosen])))
         for offset, position in enumerate(positions):
             pick = int(choice[offset])
             base_inputs: dict[str, Any] = {
                 "group": key,
                 "team": team,
                 "policy": name,
-                "eligible": [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good],
+                "eligible": eligible_ids,
                 "excluded": excluded,
                 "seed": seed,
             }
@@ -356,12 +361,11 @@ def plan_routes(
                         f"nobody in {key} can take it: {listed}",
                         "reserve" if full else "unassigned",
                     )
-                _queue_decision(plan, leads, position, queue, reason, base_inputs)
+                _queue_decision(plan, lead_rows[position], queue, reason, base_inputs)
                 continue
             rep = rep_rows[members[pick]]
             capacity[members[pick]] -= 1
-            log_odds = logit(np.array([p_lead[offset]]))[0] + effect[members[pick]]
-            p_win = round(float(1 / (1 + np.exp(-log_odds))), 4) if known[offset] else None
+            p_win = round(float(p_with_rep[offset]), 4) if known[offset] else None
             inputs = {
                 **base_inputs,
                 "estimates": {
@@ -377,8 +381,8 @@ def plan_routes(
             }
             plan.decisions.append(
                 Decision(
-                    lead_id=int(leads["id"][position]),
-                    lead_external_id=leads["external_id"][position],
+                    lead_id=lead_rows[position]["id"],
+                    lead_external_id=lead_rows[position]["external_id"],
                     rep_id=int(rep["id"]),
                     rep_external_id=rep["external_id"],
                     policy=name,
@@ -386,7 +390,12 @@ def plan_routes(
                     win_probability=p_win,
                     inputs=inputs,
                     credit=_credit(
-                        plan, leads, position, by_territory, rep_rows, reps.away, routing.headquarters_share
+                        plan,
+                        lead_rows[position],
+                        by_territory,
+                        rep_rows,
+                        reps.away,
+                        routing.headquarters_share,
                     ),
                 )
             )
@@ -395,8 +404,7 @@ def plan_routes(
 
 def _credit(
     plan: RoutePlan,
-    leads: pl.DataFrame,
-    position: int,
+    lead: dict[str, Any],
     by_territory: dict[str, list[int]],
     rep_rows: list[dict[str, Any]],
     away: dict[int, datetime],
@@ -407,7 +415,7 @@ def _credit(
     Reps of that territory take turns (their own rotation, kept with the policies' state);
     inactive and away reps are skipped; capacity does not apply to a share of credit.
     """
-    territory, headquarters = leads["territory"][position], leads["hq_territory"][position]
+    territory, headquarters = lead["territory"], lead["hq_territory"]
     if share <= 0 or headquarters is None or headquarters == territory or not by_territory.get(headquarters):
         return None
     members = [
@@ -424,17 +432,17 @@ def _credit(
 
 
 def _queue_decision(
-    plan: RoutePlan, leads: pl.DataFrame, position: int, queue: str, reason: str, inputs: dict[str, Any]
+    plan: RoutePlan, lead: dict[str, Any], queue: str, reason: str, inputs: dict[str, Any]
 ) -> None:
     plan.decisions.append(
         Decision(
-            lead_id=int(leads["id"][position]),
-            lead_external_id=leads["external_id"][position],
+            lead_id=lead["id"],
+            lead_external_id=lead["external_id"],
             rep_id=None,
             rep_external_id=None,
             policy=str(inputs.get("policy", "none")),
             reason=reason,
-            win_probability=leads["win_probability"][position],
+            win_probability=lead["win_probability"],
             inputs=inputs,
             queue=queue,
         )
@@ -555,10 +563,18 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
             inquiries = session.scalars(
                 select(Lead.id).where(Lead.id.in_(chunk), Lead.stage == "inquiry")
             ).all()
-            session.add_all(
-                StageChange(lead_id=i, from_stage="inquiry", to_stage="lead", at=now, by=by, reason="routed")
-                for i in inquiries
+            moved = pl.DataFrame(
+                {
+                    "lead_id": list(inquiries),
+                    "from_stage": ["inquiry"] * len(inquiries),
+                    "to_stage": ["lead"] * len(inquiries),
+                    "at": [now] * len(inquiries),
+                    "by": [by] * len(inquiries),
+                    "reason": ["routed"] * len(inquiries),
+                },
+                schema_overrides={"lead_id": pl.Int64, "at": pl.Datetime("us")},
             )
+            bulk_insert(session, "stage_changes", moved.columns, driver_rows(session, moved))
             session.execute(delete(QueuedLead).where(QueuedLead.lead_id.in_(chunk)))
         bulk_update(
             session,
