@@ -212,9 +212,12 @@ def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int
 
 
 def _history(
-    session: Session, start: datetime, previous: datetime
+    session: Session, start: datetime, previous: datetime, needs: set[PolicyName]
 ) -> tuple[dict[Any, tuple[int, int]], dict[Any, tuple[int, int]], dict[Any, int], float]:
-    """Per rep: (won, closed) over all history and over the previous period; open leads; mean deal."""
+    """Per rep: (won, closed) over all history and over the previous period; open leads; mean deal.
+
+    Last period's results are read only when ``merit`` may run, open leads only for
+    ``load_balance``: each is a pass over the ledger."""
     closed = Lead.stage.in_(("won", "lost"))
     won = func.sum(case((Lead.stage == "won", 1), else_=0))
     all_time = {
@@ -226,20 +229,28 @@ def _history(
         ).all()
     }
     closed_at = func.coalesce(Lead.won_at, Lead.lost_at)
-    last = {
-        r: (int(w), int(n))
-        for r, w, n in session.execute(
-            select(Lead.owner_id, won, func.count())
-            .where(closed, Lead.owner_id.is_not(None), closed_at >= previous, closed_at < start)
-            .group_by(Lead.owner_id)
-        ).all()
-    }
-    open_leads = dict(
-        session.execute(
-            select(Lead.owner_id, func.count())
-            .where(Lead.owner_id.is_not(None), Lead.stage.not_in(("won", "lost", "disqualified")))
-            .group_by(Lead.owner_id)
-        ).all()
+    last = (
+        {}
+        if "merit" not in needs
+        else {
+            r: (int(w), int(n))
+            for r, w, n in session.execute(
+                select(Lead.owner_id, won, func.count())
+                .where(closed, Lead.owner_id.is_not(None), closed_at >= previous, closed_at < start)
+                .group_by(Lead.owner_id)
+            ).all()
+        }
+    )
+    open_leads = (
+        {}
+        if "load_balance" not in needs
+        else dict(
+            session.execute(
+                select(Lead.owner_id, func.count())
+                .where(Lead.owner_id.is_not(None), Lead.stage.not_in(("won", "lost", "disqualified")))
+                .group_by(Lead.owner_id)
+            ).all()
+        )
     )
     deal = session.scalar(select(func.avg(Lead.amount)).where(Lead.stage == "won", Lead.amount > 0))
     return all_time, last, open_leads, float(deal or 1.0)
@@ -269,7 +280,8 @@ def plan_routes(
         return plan
     reps = _reps(session, now=now, start=start)
     plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
-    all_time, last, open_leads, deal_value = _history(session, start, previous)
+    needs = {policy} if policy else {routing.default.policy, *(t.policy for t in routing.teams.values())}
+    all_time, last, open_leads, deal_value = _history(session, start, previous, needs)
     matched = match_territory(leads, routing.territories)
     headquarters = leads.with_columns(
         pl.col("hq_country").alias("country"),
