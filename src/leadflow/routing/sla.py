@@ -9,6 +9,7 @@ at most ``max_passes`` times; after that it stays with its owner and is marked c
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -80,79 +81,53 @@ def sla_sweep(
     if not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
     result = SweepResult()
+    overdue = []
     for lead_id, grade, assigned_at, owner_id, timezone, assignment_id in session.execute(query).all():
         hours = sla.first_touch_hours.get(grade or "D", sla.first_touch_hours.get("D", 24))
         deadline = add_working_hours(assigned_at, hours, sla.working_hours, timezone or "UTC")
-        if now < deadline:
-            continue
-        kinds = set(
-            session.scalars(select(SlaEvent.kind).where(SlaEvent.assignment_id == assignment_id)).all()
+        if now >= deadline:
+            overdue.append((lead_id, owner_id, timezone or "UTC", assignment_id, deadline))
+    history: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
+    ids = [row[0] for row in overdue]
+    for start in range(0, len(ids), 5000):
+        events = select(SlaEvent.lead_id, SlaEvent.assignment_id, SlaEvent.kind, SlaEvent.rep_id).where(
+            SlaEvent.lead_id.in_(ids[start : start + 5000])
         )
+        for lead_id, assignment_id, kind, rep_id in session.execute(events).all():
+            history[lead_id].append((assignment_id, kind, rep_id))
+
+    for lead, owner, timezone, current_id, due in overdue:
+        past = history[lead]
+        kinds = {kind for assignment, kind, _ in past if assignment == current_id}
+        passes = sum(1 for _, kind, _ in past if kind == "reassigned")
         if "escalated" not in kinds:
-            session.add(
-                SlaEvent(
-                    lead_id=lead_id,
-                    assignment_id=assignment_id,
-                    rep_id=owner_id,
-                    kind="escalated",
-                    deadline=deadline,
-                    at=now,
-                )
-            )
-            result.escalated.append(lead_id)
-            continue
-        if kinds & {"reassigned", "capped"}:
-            continue
-        reassign_at = add_working_hours(
-            deadline, sla.reassign_after_hours, sla.working_hours, timezone or "UTC"
-        )
-        if now < reassign_at:
-            continue
-        passes = session.scalar(
-            select(func.count()).where(SlaEvent.lead_id == lead_id, SlaEvent.kind == "reassigned")
-        )
-        if (passes or 0) >= sla.max_passes:
-            session.add(
-                SlaEvent(
-                    lead_id=lead_id,
-                    assignment_id=assignment_id,
-                    rep_id=owner_id,
-                    kind="capped",
-                    deadline=deadline,
-                    at=now,
-                )
-            )
-            result.capped.append(lead_id)
-            continue
+            step = "escalated"
+        elif kinds & {"reassigned", "capped"} or now < add_working_hours(
+            due, sla.reassign_after_hours, sla.working_hours, timezone
+        ):
+            continue  # already dealt with, or still in the grace after the escalation
+        else:
+            step = "capped" if passes >= sla.max_passes else "reassigned"
         session.add(
-            SlaEvent(
-                lead_id=lead_id,
-                assignment_id=assignment_id,
-                rep_id=owner_id,
-                kind="reassigned",
-                deadline=deadline,
-                at=now,
+            SlaEvent(lead_id=lead, assignment_id=current_id, rep_id=owner, kind=step, deadline=due, at=now)
+        )
+        if step == "escalated":
+            result.escalated.append(lead)
+        elif step == "capped":
+            result.capped.append(lead)
+        else:
+            missed = {rep for _, kind, rep in past if kind == "reassigned" and rep is not None} | {owner}
+            session.execute(update(Assignment).where(Assignment.id == current_id).values(ended_at=now))
+            session.execute(update(Lead).where(Lead.id == lead).values(owner_id=None, assigned_at=None))
+            session.flush()
+            plan = route_leads(
+                session,
+                settings=settings,
+                lead_ids=[lead],
+                now=now,
+                by=by,
+                exclude=dict.fromkeys(missed, "missed the first-touch deadline on this lead"),
             )
-        )
-        missed = set(
-            session.scalars(
-                select(SlaEvent.rep_id).where(SlaEvent.lead_id == lead_id, SlaEvent.kind == "reassigned")
-            ).all()
-        )
-        missed.add(owner_id)
-        session.execute(update(Assignment).where(Assignment.id == assignment_id).values(ended_at=now))
-        session.execute(update(Lead).where(Lead.id == lead_id).values(owner_id=None, assigned_at=None))
-        session.flush()
-        plan = route_leads(
-            session,
-            settings=settings,
-            lead_ids=[lead_id],
-            now=now,
-            by=by,
-            exclude={
-                rep: "missed the first-touch deadline on this lead" for rep in missed if rep is not None
-            },
-        )
-        result.reassigned[lead_id] = plan.decisions[0].rep_id if plan.decisions else None
+            result.reassigned[lead] = plan.decisions[0].rep_id if plan.decisions else None
     session.flush()
     return result
