@@ -94,18 +94,3 @@ def _one(expr: pl.Expr, value: str | None) -> str | None:
 def name_key(value: str | None) -> str | None:
     """Scalar form of :func:`name_key_expr`."""
     return _one(name_key_expr(pl.col("v")), value)
-
-
-def email_key(value: str | None) -> str | None:
-    """Scalar form of :func:`email_key_expr`."""
-    return _one(email_key_expr(pl.col("v")), value)
-
-
-def phone_key(value: str | None) -> str | None:
-    """Scalar form of :func:`phone_key_expr`."""
-    return _one(phone_key_expr(pl.col("v")), value)
-
-
-def domain_key(value: str | None) -> str | None:
-    """Scalar form of :func:`domain_key_expr`."""
-    return _one(domain_key_expr(pl.col("v")), value)

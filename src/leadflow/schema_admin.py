@@ -6,7 +6,6 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
@@ -28,12 +27,6 @@ def upgrade(engine: Engine) -> str:
         command.upgrade(config, "head")
     head = ScriptDirectory.from_config(config).get_current_head()
     return head or ""
-
-
-def current_revision(engine: Engine) -> str | None:
-    """The schema revision the database is at, or None for an empty database."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
 
 
 def drop_all(engine: Engine) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import polars as pl
 from sqlalchemy import Text, cast, select, update
@@ -90,7 +91,6 @@ class LeadBatchResult:
     changed: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
-    new_ids: list[int] = field(default_factory=list)
 
 
 class LeadWriter:
@@ -123,7 +123,7 @@ class LeadWriter:
             is_first = pl.col("_root") == pl.col("_pos")
             firsts = fresh.filter(is_first)
             ids = self._insert(session, firsts)
-            result.new, result.new_ids = len(ids), ids
+            result.new = len(ids)
             id_of_root = pl.DataFrame(
                 {"_root": firsts["_pos"], "_id": ids}, schema_overrides={"_id": pl.Int64}
             )
@@ -250,7 +250,7 @@ class LeadWriter:
         self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
         return ids
 
-    def _assign(self, session: Session, owned: pl.DataFrame, now: object) -> None:
+    def _assign(self, session: Session, owned: pl.DataFrame, now: datetime) -> None:
         if owned.is_empty():
             return
         assignments = owned.select(
@@ -332,7 +332,9 @@ class LeadWriter:
         score_leads(session, settings=self.settings, lead_ids=changed.get_column("id").to_list())
         return changed.height, merged.height - changed.height
 
-    def _record_aliases(self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: object) -> None:
+    def _record_aliases(
+        self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: datetime
+    ) -> None:
         """Keep the external ids of merged duplicates, so a re-import finds them by id."""
         known = self.index.frames["external_id"].rename({"key": "external_id", "id": "_known"})
         fresh = (
