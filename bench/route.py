@@ -6,6 +6,7 @@ leads over 1,000 reps under 60 s end to end, the solve under 10 s, one lead unde
 
     .venv/bin/python bench/route.py                          # 1,000,000 leads, 1,000 reps
     .venv/bin/python bench/route.py --leads 100000 --reps 200
+    .venv/bin/python bench/route.py --segment-by industry     # rep x industry close rates too
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,12 @@ from leadflow.settings import Routing, Settings, TeamRouting
 NOW = datetime(2026, 5, 14, 10, 0)
 
 
-def build(url: str, leads: int, reps: int, territories: int) -> None:
+INDUSTRIES = ["software", "retail", "finance", "health", "energy", "media", "telecom", "services"]
+
+
+def build(url: str, leads: int, reps: int, territories: int, history: int) -> None:
+    """Reps with capacities in territories, ``history`` leads they closed before this month
+    (won or lost, at rep- and industry-dependent rates), and ``leads`` new leads queued."""
     engine = make_engine(url)
     upgrade(engine)
     rng = np.random.default_rng(1)
@@ -64,10 +70,39 @@ def build(url: str, leads: int, reps: int, territories: int) -> None:
                 "self_sourced": [False] * leads,
                 "territory_id": [places[i % territories].id for i in range(leads)],
                 "win_probability": np.round(rng.beta(2, 12, leads), 4),
+                "industry": [INDUSTRIES[i % len(INDUSTRIES)] for i in range(leads)],
             },
             schema_overrides={"created_at": pl.Datetime("us")},
         )
         bulk_insert(session, "leads", frame.columns, driver_rows(session, frame))
+        if history:
+            rep_ids = np.array([r.id for r in people])
+            owner = rng.integers(0, reps, history)
+            industry = rng.integers(0, len(INDUSTRIES), history)
+            skill = rng.normal(0, 0.4, reps)
+            knack = rng.normal(0, 0.4, (reps, len(INDUSTRIES)))
+            won = rng.random(history) < 1 / (1 + np.exp(-(-1.2 + skill[owner] + knack[owner, industry])))
+            closed_at = [NOW - timedelta(days=int(d)) for d in rng.integers(20, 365, history)]
+            old = pl.DataFrame(
+                {
+                    "id": reserve_ids(session, "leads", history),
+                    "external_id": [f"H{i}" for i in range(history)],
+                    "created_at": [NOW - timedelta(days=400)] * history,
+                    "stage": np.where(won, "won", "lost").tolist(),
+                    "self_sourced": [False] * history,
+                    "industry": [INDUSTRIES[i] for i in industry],
+                    "owner_id": rep_ids[owner].tolist(),
+                    "won_at": [c if w else None for c, w in zip(closed_at, won, strict=True)],
+                    "lost_at": [None if w else c for c, w in zip(closed_at, won, strict=True)],
+                    "amount": np.where(won, rng.gamma(2.0, 5000.0, history), np.nan).tolist(),
+                },
+                schema_overrides={
+                    "created_at": pl.Datetime("us"),
+                    "won_at": pl.Datetime("us"),
+                    "lost_at": pl.Datetime("us"),
+                },
+            ).with_columns(pl.col("amount").fill_nan(None))
+            bulk_insert(session, "leads", old.columns, driver_rows(session, old))
     engine.dispose()
 
 
@@ -76,8 +111,10 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=1_000)
     parser.add_argument("--territories", type=int, default=10)
+    parser.add_argument("--history", type=int, default=200_000, help="closed leads before this month")
+    parser.add_argument("--segment-by", default=None, help="learn rep x segment rates, e.g. industry")
     args = parser.parse_args()
-    settings = Settings(routing=Routing(default=TeamRouting(policy="optimal")))
+    settings = Settings(routing=Routing(default=TeamRouting(policy="optimal", segment_by=args.segment_by)))
     solve_time = 0.0
     original = engine_module.optimal
 
@@ -92,9 +129,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'route.db'}"
         started = time.perf_counter()
-        build(url, args.leads + 200, args.reps, args.territories)
+        build(url, args.leads + 200, args.reps, args.territories, args.history)
         built = time.perf_counter() - started
-        print(f"built {args.leads:,} queued leads and {args.reps:,} reps in {built:.1f} s")
+        print(
+            f"built {args.leads:,} queued leads, {args.history:,} closed ones and {args.reps:,} reps "
+            f"in {built:.1f} s (segment_by={args.segment_by})"
+        )
         engine = make_engine(url)
         started = time.perf_counter()
         with session_scope(engine) as session:

@@ -291,7 +291,8 @@ class Assignment(Base):
     ended_at: Mapped[datetime | None]
 
     __table_args__ = (
-        Index("ix_assignments_rep_at", "rep_id", "at"),
+        # one rep's owner assignments this period: a range in the index, for routing one lead
+        Index("ix_assignments_rep_role_at", "rep_id", "role", "at"),
         # capacity used this period: a range over owner assignments, covered by the index
         Index("ix_assignments_role_at_rep", "role", "at", "rep_id"),
         CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),

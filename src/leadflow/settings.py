@@ -129,6 +129,8 @@ class Grades(_Section):
 
 
 PolicyName = Literal["round_robin", "weighted", "load_balance", "merit", "optimal"]
+# lead attributes over which `optimal` learns each rep's own close rate (rep x segment)
+SegmentName = Literal["industry", "source", "product", "lead_type", "country", "region"]
 
 
 class TerritoryRule(_Section):
@@ -161,6 +163,9 @@ class TeamRouting(_Section):
     # leads) gets at least exploration_share of a batch, so that the estimate can improve.
     exploration_share: float = Field(default=0.05, ge=0, le=1)
     exploration_width: float = Field(default=0.2, gt=0, le=1)
+    # optimal: also learn each rep's close rate per value of this lead attribute (a rep who closes
+    # one industry better than their average gets more of it once the evidence is there)
+    segment_by: SegmentName | None = None
 
 
 class Routing(_Section):
@@ -174,6 +179,9 @@ class Routing(_Section):
     # When the buyer's territory and the company headquarters' differ, the headquarters' rep
     # gets this share of the credit and the owner the rest (0 turns split credit off).
     headquarters_share: float = Field(default=0.5, ge=0, lt=1)
+    # Reps' close rates from history are recomputed for a batch, and for a single lead routed in
+    # real time when older than this (they move slowly; recounting the ledger per lead does not).
+    estimates_max_age_minutes: int = Field(default=60, ge=0)
 
     def for_team(self, name: str | None) -> TeamRouting:
         """The routing of a team, or the default one."""

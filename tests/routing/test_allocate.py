@@ -53,3 +53,24 @@ def test_minimums_promising_more_than_the_supply_are_scaled_down() -> None:
     result = allocate_segments(value, np.array([10]), np.full(4, 10), min_count=np.full(4, 5))
     # 4 x 5 promised of 10 leads: 2 each, and the 2 left over to the best rep
     assert result.counts.tolist() == [[4, 2, 2, 2]]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_one_segment_filled_in_order_of_value_equals_the_linear_programme(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 8))
+    value = rng.uniform(0, 1, (1, m))
+    capacity = rng.integers(0, 5, m)
+    eligible = rng.uniform(size=(1, m)) > 0.3
+    supply = np.array([int(rng.integers(1, 12))])
+    shortcut = allocate_segments(value, supply, capacity, eligible=eligible)
+    # the same problem with a second, empty segment goes through HiGHS
+    solved = allocate_segments(
+        np.vstack([value, value]),
+        np.array([supply[0], 0]),
+        capacity,
+        eligible=np.vstack([eligible, eligible]),
+    )
+    assert shortcut.expected_value == pytest.approx(solved.expected_value)
+    assert (shortcut.counts[0] <= capacity).all() and not shortcut.counts[0][~eligible[0]].any()
+    assert shortcut.counts.sum() == min(supply[0], capacity[eligible[0]].sum())

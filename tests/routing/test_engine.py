@@ -165,3 +165,85 @@ def test_optimal_gives_a_new_rep_an_exploration_share(db: Database, write_csv) -
     assert counts["ann"] == 90 and "bo" not in counts  # the rest to the proven closer
     note = next(d.reason for d in plan.decisions if d.rep_external_id == "cy")
     assert "exploring" in note
+
+
+def _history_by_industry(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    """Ann closes software (30 of 40) but not retail (5 of 40); Bo the other way round."""
+    history = [
+        [f"H{i}", "2026-01-05", f"Old {i}", "US", "East", "software" if i % 2 else "retail"]
+        for i in range(160)
+    ]
+    new = [
+        [f"N{i}", "2026-05-01", f"New {i}", "US", "East", "software" if i % 2 else "retail"]
+        for i in range(40)
+    ]
+    setup(db, write_csv, history + new)
+    with session_scope(db.engine) as s:
+        reps = {r.external_id: r for r in s.scalars(select(Rep)).all()}
+        for rep in reps.values():
+            rep.capacity, rep.active = 1000, rep.external_id in ("ann", "bo")
+        wins = {("ann", "software"): 30, ("ann", "retail"): 5, ("bo", "software"): 5, ("bo", "retail"): 30}
+        seen: dict[tuple[str, str], int] = {}
+        for i, lead in enumerate(s.scalars(select(Lead).where(Lead.external_id.like("H%"))).all()):
+            rep = "ann" if i < 80 else "bo"
+            cell = (rep, lead.industry or "")
+            seen[cell] = seen.get(cell, 0) + 1
+            lead.owner_id, lead.stage = reps[rep].id, "won" if seen[cell] <= wins[cell] else "lost"
+
+
+def test_optimal_learns_who_closes_which_industry_when_asked(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    _history_by_industry(db, write_csv)
+
+    def route(segment_by: str | None) -> dict[tuple[str, str], int]:
+        config = TeamRouting(policy="optimal", exploration_share=0, segment_by=segment_by)  # type: ignore[arg-type]
+        with session_scope(db.engine) as s:
+            plan = route_leads(s, settings=Settings(routing=Routing(default=config)), now=NOW, dry_run=True)
+            industry = dict(s.execute(select(Lead.id, Lead.industry)).all())
+        counts: dict[tuple[str, str], int] = {}
+        for d in plan.decisions:
+            key = (str(d.rep_external_id), str(industry[d.lead_id]))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    # Overall Ann and Bo both close 35 of 80: without segments one of them gets everything.
+    assert len({rep for rep, _ in route(None)}) == 1
+    # With rep x industry rates each gets the industry they close.
+    assert route("industry") == {("ann", "software"): 20, ("bo", "retail"): 20}
+    config = TeamRouting(policy="optimal", exploration_share=0, segment_by="industry")
+    with session_scope(db.engine) as s:
+        plan = route_leads(s, settings=Settings(routing=Routing(default=config)), now=NOW, by="test")
+    why = next(d for d in plan.decisions if d.rep_external_id == "ann").inputs["estimates"]["segment"]
+    assert why["by"] == "industry" and why["value"] == "software" and why["closed_leads"] == 40
+    low, high = why["close_rate_interval"]
+    # shrunk from 30/40 toward what Ann's overall rate predicts, with its uncertainty
+    assert 35 / 80 < why["close_rate"] < 30 / 40 and low < why["close_rate"] < high
+
+
+def test_a_single_lead_uses_the_saved_estimates_until_they_age(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    _history_by_industry(db, write_csv)
+    config = Routing(default=TeamRouting(policy="optimal", exploration_share=0), estimates_max_age_minutes=30)
+    settings = Settings(routing=config)
+
+    def lose(s, rep: str, count: int) -> None:  # type: ignore[no-untyped-def]
+        rep_id = s.scalars(select(Rep.id).where(Rep.external_id == rep)).one()
+        for lead in s.scalars(select(Lead).where(Lead.owner_id == rep_id, Lead.stage == "won").limit(count)):
+            lead.stage = "lost"
+
+    with session_scope(db.engine) as s:
+        lose(s, "bo", 10)  # Ann 35 of 80, Bo 25 of 80
+    with session_scope(db.engine) as s:
+        route_leads(s, settings=settings, now=NOW, limit=1, by="test")  # a batch recounts and saves
+        saved = s.get(RoutingState, "estimates")
+        assert saved is not None and saved.state["computed_at"] == NOW.isoformat()
+        lose(s, "ann", 20)  # now Ann 15 of 80
+    with session_scope(db.engine) as s:
+        lead = [s.scalars(select(Lead.id).where(Lead.owner_id.is_(None)).limit(1)).one()]
+        soon = route_leads(s, settings=settings, lead_ids=lead, now=NOW + timedelta(minutes=10), dry_run=True)
+        later = route_leads(
+            s, settings=settings, lead_ids=lead, now=NOW + timedelta(minutes=40), dry_run=True
+        )
+    # within 30 minutes a real-time decision uses the saved tallies; after, it recounts
+    assert soon.decisions[0].rep_external_id == "ann"
+    assert soon.state["estimates"]["computed_at"] == NOW.isoformat()
+    assert later.decisions[0].rep_external_id == "bo"
+    assert later.state["estimates"]["computed_at"] == (NOW + timedelta(minutes=40)).isoformat()

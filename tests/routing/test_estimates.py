@@ -37,3 +37,33 @@ def test_credible_intervals_cover_the_true_close_rate() -> None:
     assert 0.93 < coverage < 0.97
     with pytest.raises(ValueError, match="between 0 and"):
         close_rates(np.array([3]), np.array([2]))
+
+
+def test_segment_rates_shrink_each_cell_toward_rep_and_segment_and_learn_real_interactions() -> None:
+    from leadflow.routing.estimates import segment_rates
+
+    rng = np.random.default_rng(3)
+    reps, segments = 12, 4
+    rep_rate = rng.uniform(0.2, 0.4, reps)
+    closed = np.full((segments, reps), 150)
+    closed[0, 0] = 0  # a cell with no history at all
+    # no interaction: cells differ from rep x segment only by noise, so the pull is strong
+    plain = segment_rates(rng.binomial(closed, rep_rate[None, :]), closed, rep_rate=rep_rate)
+    assert plain.strength > 300
+    assert plain.mean[0, 0] == pytest.approx(plain.expected[0, 0])  # nothing seen: the expectation
+    # real interaction (each rep much better or worse at some segments): a weak pull
+    knack = rng.choice([-0.15, 0.15], (segments, reps))
+    truth = np.clip(rep_rate[None, :] + knack, 0.02, 0.98)
+    won = rng.binomial(closed, truth)
+    mixed = segment_rates(won, closed, rep_rate=rep_rate)
+    assert mixed.strength < 100
+    a = mixed.strength * mixed.expected[1, 2] + won[1, 2]
+    b = mixed.strength * (1 - mixed.expected[1, 2]) + closed[1, 2] - won[1, 2]
+    assert mixed.mean[1, 2] == pytest.approx(a / (a + b))
+    assert mixed.low[1, 2] == pytest.approx(beta.ppf(0.025, a, b))
+    covered = (mixed.low <= truth) & (truth <= mixed.high)
+    assert covered[closed > 0].mean() > 0.85
+    # the effects a rep adds per segment follow the real knack
+    has = closed > 0
+    beyond_rep = mixed.effect() - np.log(rep_rate / (1 - rep_rate))[None, :]
+    assert np.corrcoef(beyond_rep[has], knack[has])[0, 1] > 0.6

@@ -58,6 +58,8 @@ def allocate_segments(
     k = rows.size
     if k == 0:
         return Allocation(np.zeros((s, m), dtype=np.int64), 0.0, "nothing eligible")
+    if s == 1 and (min_count is None or not np.any(min_count)):
+        return _fill_one_segment(value[0], supply[0], capacity, eligible[0])
     variables = np.arange(k)
     # each segment's leads at most once; each rep within capacity (and at least its minimum)
     a_supply = coo_array((np.ones(k), (rows, variables)), shape=(s, k))
@@ -82,6 +84,19 @@ def allocate_segments(
     counts = np.zeros((s, m), dtype=np.int64)
     counts[rows, cols] = np.rint(result.x).astype(np.int64)
     return Allocation(counts, float(-result.fun), result.message)
+
+
+def _fill_one_segment(value: Array, supply: float, capacity: Array, eligible: Array) -> Allocation:
+    """One segment and no minimums (a lead routed in real time): the exact optimum is to fill
+    the reps in order of value, each up to its capacity; no solver needed."""
+    counts = np.zeros((1, value.size), dtype=np.int64)
+    left = int(supply)
+    for j in np.argsort(-np.where(eligible, value, -np.inf), kind="stable"):
+        if left == 0 or not eligible[j]:
+            break
+        take = int(min(left, max(capacity[j], 0)))
+        counts[0, j], left = take, left - take
+    return Allocation(counts, float(counts[0] @ value), "filled in order of value (one segment)")
 
 
 def deal_out(segment: Array, counts: Array) -> Array:
@@ -113,23 +128,31 @@ def optimal(
     p_lead: Array,
     rep_effect: Array,
     deal_value: float,
+    lead_group: Array | None = None,
     min_share: float | Array = 0.0,
     seed: int = 0,
 ) -> tuple[Array, Array, Array]:
     """The ``optimal`` policy for one group of leads and reps.
 
     P(win | lead, rep) = sigmoid(logit(p_lead) + rep_effect), and a lead's value is that times
-    the expected deal value. Leads are grouped in segments of equal p_lead (to 0.01), the
-    segments allocated by :func:`allocate_segments` with each eligible rep (``ok``) getting at
-    least ``min_share`` of the leads (one share for all, or one per rep), and the leads of a
-    segment dealt out in random order (``seed``). Returns each lead's rep index (-1: no room),
-    the (segment, rep) values, and each lead's segment.
+    the expected deal value. ``rep_effect`` is one row for every lead (m,) or one row per group
+    of leads (g, m) with ``lead_group`` (n,) naming each lead's row: a rep's effect may differ
+    by industry, source or product. Leads are grouped in segments of equal p_lead (to 0.01) and
+    group, the segments allocated by :func:`allocate_segments` with each eligible rep (``ok``)
+    getting at least ``min_share`` of the leads (one share for all, or one per rep), and the
+    leads of a segment dealt out in random order (``seed``). Returns each lead's rep index (-1:
+    no room), the (segment, rep) values, and each lead's segment.
     """
     ok = np.asarray(ok, dtype=bool)
     capacity = np.asarray(capacity, dtype=np.int64)
-    n = np.asarray(p_lead).size
-    levels, segment = np.unique(np.round(np.asarray(p_lead, dtype=float), 2), return_inverse=True)
-    value = deal_value / (1 + np.exp(-(logit(levels)[:, None] + np.asarray(rep_effect)[None, :])))
+    p = np.round(np.asarray(p_lead, dtype=float), 2)
+    n = p.size
+    effect = np.atleast_2d(np.asarray(rep_effect, dtype=float))
+    group = np.zeros(n, dtype=np.int64) if lead_group is None else np.asarray(lead_group, dtype=np.int64)
+    keys, segment = np.unique(np.column_stack([group, np.rint(p * 100)]), axis=0, return_inverse=True)
+    segment = segment.reshape(-1)
+    levels, rows = keys[:, 1] / 100, keys[:, 0].astype(np.int64)
+    value = deal_value / (1 + np.exp(-(logit(levels)[:, None] + effect[rows])))
     supply = np.bincount(segment, minlength=levels.size)
     minimum = np.where(ok & (capacity > 0), np.floor(np.asarray(min_share, dtype=float) * n), 0)
     allocation = allocate_segments(

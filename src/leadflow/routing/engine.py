@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sqlalchemy import Text, case, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, bulk_update, driver_rows, is_sqlite
@@ -39,7 +41,7 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.routing.allocate import logit, optimal
-from leadflow.routing.estimates import close_rates
+from leadflow.routing.estimates import SegmentRates, close_rates, segment_rates, team_prior
 from leadflow.routing.policies import (
     UNASSIGNED,
     MeritSchedule,
@@ -93,7 +95,6 @@ def period_start(now: datetime, period: str) -> datetime:
 @dataclass
 class _Reps:
     frame: pl.DataFrame  # id, external_id, name, team, active, capacity_left, used, capacity
-    territories: dict[int, set[str]]
     away: dict[int, datetime]
 
 
@@ -113,6 +114,9 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
             Territory.name.label("lead_territory"),
             Lead.stage,
             Company.country.label("hq_country"),
+            Lead.lead_type,
+            cast(Lead.source_id, Text).label("source"),
+            cast(Lead.product_id, Text).label("product"),
         )
         .outerjoin(Territory, Lead.territory_id == Territory.id)
         .outerjoin(Company, Lead.company_id == Company.id)
@@ -140,6 +144,9 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         "lead_territory": pl.String,
         "stage": pl.String,
         "hq_country": pl.String,
+        "lead_type": pl.String,
+        "source": pl.String,
+        "product": pl.String,
     }
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     extra = pl.col("extra")
@@ -149,23 +156,32 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
     )
 
 
-def _reps(session: Session, *, now: datetime, start: datetime) -> _Reps:
-    if not is_sqlite(session):
-        session.execute(select(Rep.id).order_by(Rep.id).with_for_update()).all()
-    used = dict(
-        session.execute(
-            select(Assignment.rep_id, func.count())
-            .where(Assignment.at >= start, Assignment.rep_id.is_not(None), Assignment.role == "owner")
-            .group_by(Assignment.rep_id)
-        ).all()
+def _roster(
+    session: Session, *, territories: set[str] | None, team: str | None
+) -> tuple[pl.DataFrame, dict[int, set[str]]]:
+    """The reps who could take these leads, and the territories each covers.
+
+    All reps when ``territories`` is None (a batch); else those covering one of ``territories``
+    and the members of ``team`` (the fallback team, when some lead has no territory with reps).
+    """
+    covering = select(rep_territories.c.rep_id, Territory.name).join(
+        Territory, Territory.id == rep_territories.c.territory_id
     )
-    rows = session.execute(
+    if territories is not None:
+        covering = covering.where(Territory.name.in_(sorted(territories)))
+    covers: dict[int, set[str]] = defaultdict(set)
+    for rep_id, name in session.execute(covering).all():
+        covers[rep_id].add(name)
+    query = (
         select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity)
         .outerjoin(Team, Rep.team_id == Team.id)
         .order_by(Rep.id)
-    ).all()
+    )
+    if territories is not None:
+        in_reach = Rep.id.in_(sorted(covers))
+        query = query.where(in_reach if team is None else in_reach | (Team.name == team))
     frame = pl.DataFrame(
-        [(*r[:5], r[5], used.get(r[0], 0)) for r in rows],
+        session.execute(query).all(),
         schema={
             "id": pl.Int64,
             "external_id": pl.String,
@@ -173,30 +189,51 @@ def _reps(session: Session, *, now: datetime, start: datetime) -> _Reps:
             "team": pl.String,
             "active": pl.Boolean,
             "capacity": pl.Int64,
-            "used": pl.Int64,
         },
         orient="row",
+    )
+    return frame, covers
+
+
+def _reps(session: Session, roster: pl.DataFrame, *, everyone: bool, now: datetime, start: datetime) -> _Reps:
+    """The roster's reps with the capacity each has left and who is away.
+
+    On PostgreSQL the candidates' rows are locked in id order first, so that two workers
+    counting the same rep's capacity take turns; workers routing to other reps do not wait."""
+    candidates = None if everyone else roster["id"].to_list()
+    rep_filter = [] if candidates is None else [Assignment.rep_id.in_(candidates)]
+    if not is_sqlite(session):
+        lock = select(Rep.id).order_by(Rep.id).with_for_update()
+        if candidates is not None:
+            lock = lock.where(Rep.id.in_(candidates))
+        session.execute(lock).all()
+    used = dict(
+        session.execute(
+            select(Assignment.rep_id, func.count())
+            .where(
+                Assignment.at >= start,
+                Assignment.rep_id.is_not(None),
+                Assignment.role == "owner",
+                *rep_filter,
+            )
+            .group_by(Assignment.rep_id)
+        ).all()
+    )
+    frame = roster.with_columns(
+        pl.col("id").replace_strict(used, default=0, return_dtype=pl.Int64).alias("used")
     ).with_columns(
         pl.when(pl.col("capacity").is_null())
         .then(UNLIMITED)
         .otherwise((pl.col("capacity") - pl.col("used")).clip(lower_bound=0))
         .alias("capacity_left")
     )
-    territories: dict[int, set[str]] = defaultdict(set)
-    for rep_id, name in session.execute(
-        select(rep_territories.c.rep_id, Territory.name).join(
-            Territory, Territory.id == rep_territories.c.territory_id
-        )
-    ).all():
-        territories[rep_id].add(name)
-    away = dict(
-        session.execute(
-            select(Absence.rep_id, func.max(Absence.ends_at))
-            .where(Absence.starts_at <= now, Absence.ends_at > now)
-            .group_by(Absence.rep_id)
-        ).all()
+    absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
+        Absence.starts_at <= now, Absence.ends_at > now
     )
-    return _Reps(frame, territories, away)
+    if candidates is not None:
+        absent = absent.where(Absence.rep_id.in_(candidates))
+    away = dict(session.execute(absent.group_by(Absence.rep_id)).all())
+    return _Reps(frame, away)
 
 
 def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> str | None:
@@ -211,49 +248,114 @@ def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int
     return None
 
 
-def _history(
-    session: Session, start: datetime, previous: datetime, needs: set[PolicyName]
-) -> tuple[dict[Any, tuple[int, int]], dict[Any, tuple[int, int]], dict[Any, int], float]:
-    """Per rep: (won, closed) over all history and over the previous period; open leads; mean deal.
+ESTIMATES_KEY = "estimates"
+SEGMENT_COLUMNS = {
+    "industry": Lead.industry,
+    "source": Lead.source_id,
+    "product": Lead.product_id,
+    "lead_type": Lead.lead_type,
+    "country": Lead.country,
+    "region": Lead.region,
+}
+Tally = dict[Any, tuple[int, int]]
 
-    Last period's results are read only when ``merit`` may run, open leads only for
-    ``load_balance``: each is a pass over the ledger."""
+
+@dataclass
+class _History:
+    """What routing learns from closed leads: per rep (won, closed) over all history, over the
+    previous period, and per segment value; and the mean won deal."""
+
+    all_time: Tally
+    last: Tally
+    segments: dict[str, Tally]  # segment -> (rep id, value) -> (won, closed)
+    deal_value: float
+
+    def encode(self, *, period: datetime, now: datetime) -> dict[str, Any]:
+        def rows(tally: Tally) -> list[list[Any]]:
+            return [[*(k if isinstance(k, tuple) else (k,)), w, n] for k, (w, n) in tally.items()]
+
+        return {
+            "period": period.isoformat(),
+            "computed_at": now.isoformat(),
+            "all_time": rows(self.all_time),
+            "last": rows(self.last),
+            "segments": {name: rows(t) for name, t in self.segments.items()},
+            "deal_value": self.deal_value,
+        }
+
+    @classmethod
+    def decode(cls, saved: dict[str, Any]) -> _History:
+        return cls(
+            all_time={r: (w, n) for r, w, n in saved["all_time"]},
+            last={r: (w, n) for r, w, n in saved["last"]},
+            segments={
+                name: {(r, v): (w, n) for r, v, w, n in rows} for name, rows in saved["segments"].items()
+            },
+            deal_value=saved["deal_value"],
+        )
+
+
+def _closed_history(session: Session, *, start: datetime, previous: datetime, segments: set[str]) -> _History:
+    """Count the closed leads of every rep: one grouped pass per tally."""
     closed = Lead.stage.in_(("won", "lost"))
     won = func.sum(case((Lead.stage == "won", 1), else_=0))
-    all_time = {
-        r: (int(w), int(n))
-        for r, w, n in session.execute(
-            select(Lead.owner_id, won, func.count())
-            .where(closed, Lead.owner_id.is_not(None))
-            .group_by(Lead.owner_id)
-        ).all()
-    }
+    owned = Lead.owner_id.is_not(None)
+
+    def tally(*where: Any, by: Any = None) -> Tally:
+        keys = (Lead.owner_id,) if by is None else (Lead.owner_id, by)
+        query = select(*keys, won, func.count()).where(closed, owned, *where).group_by(*keys)
+        rows: list[Any] = list(session.execute(query).all())
+        if by is None:
+            return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+        return {(r[0], str(r[1])): (int(r[2]), int(r[3])) for r in rows if r[1] is not None}
+
     closed_at = func.coalesce(Lead.won_at, Lead.lost_at)
-    last = (
-        {}
-        if "merit" not in needs
-        else {
-            r: (int(w), int(n))
-            for r, w, n in session.execute(
-                select(Lead.owner_id, won, func.count())
-                .where(closed, Lead.owner_id.is_not(None), closed_at >= previous, closed_at < start)
-                .group_by(Lead.owner_id)
-            ).all()
-        }
-    )
-    open_leads = (
-        {}
-        if "load_balance" not in needs
-        else dict(
-            session.execute(
-                select(Lead.owner_id, func.count())
-                .where(Lead.owner_id.is_not(None), Lead.stage.not_in(("won", "lost", "disqualified")))
-                .group_by(Lead.owner_id)
-            ).all()
-        )
-    )
     deal = session.scalar(select(func.avg(Lead.amount)).where(Lead.stage == "won", Lead.amount > 0))
-    return all_time, last, open_leads, float(deal or 1.0)
+    return _History(
+        all_time=tally(),
+        last=tally(closed_at >= previous, closed_at < start),
+        segments={name: tally(by=SEGMENT_COLUMNS[name]) for name in sorted(segments)},
+        deal_value=float(deal or 1.0),
+    )
+
+
+def _history(
+    session: Session,
+    *,
+    state: dict[str, dict[str, Any]],
+    start: datetime,
+    previous: datetime,
+    segments: set[str],
+    now: datetime,
+    max_age: timedelta,
+    refresh: bool,
+) -> _History:
+    """The closed-lead tallies: recounted when ``refresh``, stale, from another period or missing
+    a segment, else the copy kept in the routing state (a single lead routed in real time should
+    not recount a million closed leads)."""
+    saved = state.get(ESTIMATES_KEY)
+    if (
+        saved
+        and not refresh
+        and saved.get("period") == start.isoformat()
+        and segments <= set(saved["segments"])
+    ):
+        age = now - datetime.fromisoformat(saved["computed_at"])
+        if timedelta(0) <= age <= max_age:
+            return _History.decode(saved)
+    history = _closed_history(session, start=start, previous=previous, segments=segments)
+    state[ESTIMATES_KEY] = history.encode(period=start, now=now)
+    return history
+
+
+def _open_leads(session: Session, candidates: list[int] | None) -> dict[int, int]:
+    """Open leads per rep (of the candidates): what ``load_balance`` balances."""
+    query = select(Lead.owner_id, func.count()).where(
+        Lead.owner_id.is_not(None), Lead.stage.not_in(("won", "lost", "disqualified"))
+    )
+    if candidates is not None:
+        query = query.where(Lead.owner_id.in_(candidates))
+    return {r: int(n) for r, n in session.execute(query.group_by(Lead.owner_id)).all() if r is not None}
 
 
 def plan_routes(
@@ -278,10 +380,6 @@ def plan_routes(
     plan = RoutePlan()
     if leads.is_empty():
         return plan
-    reps = _reps(session, now=now, start=start)
-    plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
-    needs = {policy} if policy else {routing.default.policy, *(t.policy for t in routing.teams.values())}
-    all_time, last, open_leads, deal_value = _history(session, start, previous, needs)
     matched = match_territory(leads, routing.territories)
     headquarters = leads.with_columns(
         pl.col("hq_country").alias("country"),
@@ -291,6 +389,29 @@ def plan_routes(
         pl.coalesce("lead_territory", matched).alias("territory"),
         match_territory(headquarters, routing.territories).alias("hq_territory"),
     )
+    batch = lead_ids is None
+    territories = (
+        None if batch else set(leads["territory"].drop_nulls()) | set(leads["hq_territory"].drop_nulls())
+    )
+    roster, covers = _roster(session, territories=territories, team=routing.fallback_team)
+    reps = _reps(session, roster, everyone=batch, now=now, start=start)
+    plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
+    configs = [routing.default, *routing.teams.values()]
+    needs = {policy} if policy else {c.policy for c in configs}
+    history = _history(
+        session,
+        state=plan.state,
+        start=start,
+        previous=previous,
+        segments={c.segment_by for c in configs if c.segment_by and "optimal" in needs},
+        now=now,
+        max_age=timedelta(minutes=routing.estimates_max_age_minutes),
+        refresh=batch,
+    )
+    last, deal_value = history.last, history.deal_value
+    open_leads = (
+        _open_leads(session, None if batch else roster["id"].to_list()) if "load_balance" in needs else {}
+    )
     rep_rows = reps.frame.to_dicts()
     lead_rows = leads.select("id", "external_id", "win_probability", "territory", "hq_territory").rows(
         named=True
@@ -298,14 +419,20 @@ def plan_routes(
     by_territory: dict[str, list[int]] = defaultdict(list)
     by_team: dict[str, list[int]] = defaultdict(list)
     for index, rep in enumerate(rep_rows):
-        for territory_name in reps.territories.get(rep["id"], ()):
+        for territory_name in covers.get(rep["id"], ()):
             by_territory[territory_name].append(index)
         if rep["team"]:
             by_team[rep["team"]].append(index)
     capacity = reps.frame["capacity_left"].to_numpy().copy()
-    won_all = np.array([all_time.get(r["id"], (0, 0))[0] for r in rep_rows])
-    closed_all = np.array([all_time.get(r["id"], (0, 0))[1] for r in rep_rows])
-    estimates = close_rates(won_all, closed_all)
+    # each rep's close rate is shrunk toward the whole team's, whoever may take these leads
+    tallies = np.array(list(history.all_time.values()), dtype=float).reshape(-1, 2)
+    rep_ids = reps.frame["id"].to_list()
+    estimates = close_rates(
+        np.array([history.all_time.get(r, (0, 0))[0] for r in rep_ids]),
+        np.array([history.all_time.get(r, (0, 0))[1] for r in rep_ids]),
+        prior=team_prior(tallies[:, 0], tallies[:, 1]),
+    )
+    closed_all = tallies[:, 1]
     effect = logit(estimates.mean) - logit(np.array([estimates.prior.mean]))
     base_rate = float(leads["win_probability"].drop_nulls().mean() or estimates.prior.mean)  # type: ignore[arg-type]
 
@@ -343,14 +470,31 @@ def plan_routes(
         p_lead = group_leads["win_probability"].fill_null(base_rate).to_numpy()
         # Without a lead probability or any closed history there is no honest P(win) to show.
         known = group_leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
+        by_segment = (
+            _segment_effects(
+                history,
+                config.segment_by,
+                group_leads,
+                [rep_rows[i]["id"] for i in members],
+                estimates.mean[members],
+                effect[members],
+            )
+            if name == "optimal" and config.segment_by
+            else None
+        )
+        group_effect, lead_group = (
+            (by_segment.effect, by_segment.lead_group) if by_segment else (effect[members][None, :], None)
+        )
         choice, note = _run_policy(
-            name, config, ok, capacity[members], p_lead, members, rep_rows, effect, estimates.mean, last,
-            open_leads, deal_value, plan.state, f"{name}:{key}", seed,
+            name, config, ok, capacity[members], p_lead, members, rep_rows, group_effect, lead_group,
+            estimates.mean, last, open_leads, deal_value, plan.state, f"{name}:{key}", seed,
             estimates.exploring(max_width=config.exploration_width),
         )  # fmt: skip
         eligible_ids = [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good]
-        chosen = np.asarray(members)[np.where(choice >= 0, choice, 0)]
-        p_with_rep = 1 / (1 + np.exp(-(logit(p_lead) + effect[chosen])))
+        row_of = np.zeros(len(positions), dtype=np.int64) if lead_group is None else lead_group
+        p_with_rep = 1 / (
+            1 + np.exp(-(logit(p_lead) + group_effect[row_of, np.where(choice >= 0, choice, 0)]))
+        )
         for offset, position in enumerate(positions):
             pick = int(choice[offset])
             base_inputs: dict[str, Any] = {
@@ -391,6 +535,18 @@ def plan_routes(
                 },
                 "capacity_left_before": int(capacity[members[pick]] + 1),
             }
+            if by_segment is not None and by_segment.values[row_of[offset]] is not None:
+                row = int(row_of[offset])
+                inputs["estimates"]["segment"] = {
+                    "by": config.segment_by,
+                    "value": by_segment.values[row],
+                    "close_rate": round(float(by_segment.rates.mean[row, pick]), 4),
+                    "close_rate_interval": [
+                        round(float(by_segment.rates.low[row, pick]), 4),
+                        round(float(by_segment.rates.high[row, pick]), 4),
+                    ],
+                    "closed_leads": int(by_segment.closed[row, pick]),
+                }
             plan.decisions.append(
                 Decision(
                     lead_id=lead_rows[position]["id"],
@@ -461,6 +617,45 @@ def _queue_decision(
     )
 
 
+@dataclass
+class _SegmentEffects:
+    """Each rep's effect per value of a lead attribute (rows: values; a last row, value None,
+    for leads without one: the rep's overall effect) and each lead's row."""
+
+    values: list[str | None]
+    effect: np.ndarray[Any, Any]
+    lead_group: np.ndarray[Any, Any]
+    rates: SegmentRates
+    closed: np.ndarray[Any, Any]
+
+
+def _segment_effects(
+    history: _History,
+    segment_by: str,
+    leads: pl.DataFrame,
+    rep_ids: list[int],
+    rep_rate: np.ndarray[Any, Any],
+    overall_effect: np.ndarray[Any, Any],
+) -> _SegmentEffects:
+    """The reps' effects on these leads given each lead's value of ``segment_by``."""
+    tally = history.segments.get(segment_by, {})
+    column = leads[segment_by]
+    values = sorted(set(column.drop_nulls()))
+    counts = np.array([[tally.get((r, v), (0, 0)) for r in rep_ids] for v in values], dtype=float).reshape(
+        len(values), len(rep_ids), 2
+    )
+    won, closed = counts[..., 0], counts[..., 1]
+    rates = segment_rates(won, closed, rep_rate=rep_rate)
+    index = {v: i for i, v in enumerate(values)}
+    return _SegmentEffects(
+        values=[*values, None],
+        effect=np.vstack([rates.effect(), overall_effect[None, :]]),
+        lead_group=np.array([index.get(v, len(values)) for v in column.to_list()], dtype=np.int64),
+        rates=rates,
+        closed=closed,
+    )
+
+
 def _run_policy(
     name: PolicyName,
     config: TeamRouting,
@@ -470,6 +665,7 @@ def _run_policy(
     members: list[int],
     rep_rows: list[dict[str, Any]],
     effect: np.ndarray[Any, Any],
+    lead_group: np.ndarray[Any, Any] | None,
     close_mean: np.ndarray[Any, Any],
     last: dict[int, tuple[int, int]],
     open_leads: dict[int, int],
@@ -513,7 +709,8 @@ def _run_policy(
         ok,
         capacity,
         p_lead=p_lead,
-        rep_effect=effect[members],
+        rep_effect=effect,
+        lead_group=lead_group,
         deal_value=deal_value,
         min_share=floor,
         seed=seed,
@@ -615,13 +812,20 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
             )
         else:
             queued.kind, queued.reason, queued.attempts = decision.queue, decision.reason, queued.attempts + 1
-    for key, value in plan.state.items():
-        row = session.get(RoutingState, key)
-        if row is None:
-            session.add(RoutingState(key=key, state=value, updated_at=now))
-        else:
-            row.state, row.updated_at = value, now
     session.flush()
+    if plan.state:
+        # an upsert: workers routing to different reps do not wait for each other, and may both
+        # be the first to save a key (the estimates)
+        insert = sqlite_insert if is_sqlite(session) else postgresql_insert
+        statement = insert(RoutingState).values(
+            [{"key": key, "state": value, "updated_at": now} for key, value in plan.state.items()]
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RoutingState.key],
+                set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+            )
+        )
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -630,7 +834,8 @@ def _json(value: dict[str, Any]) -> str:
 
 def load_state(session: Session) -> dict[str, dict[str, Any]]:
     """The policies' saved state (round-robin pointers, weighted values) by key."""
-    return {row.key: dict(row.state) for row in session.scalars(select(RoutingState)).all()}
+    rows = session.execute(select(RoutingState.key, RoutingState.state)).all()
+    return {key: dict(state) for key, state in rows}
 
 
 def route_leads(

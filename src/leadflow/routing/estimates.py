@@ -90,3 +90,81 @@ def close_rates(won: Array, closed: Array, *, prior: Prior | None = None, level:
         prior=prior,
         level=level,
     )
+
+
+@dataclass(frozen=True)
+class SegmentRates:
+    """Each rep's close rate within each segment (rows: segments, columns: reps), shrunk toward
+    what the rep's overall rate and the segment's rate together predict, with intervals."""
+
+    mean: Array
+    low: Array
+    high: Array
+    expected: Array  # the rate with no rep x segment interaction: where few closed leads leave a cell
+    segment_rate: Array
+    strength: float  # how many closed leads the pull toward ``expected`` is worth
+
+    def effect(self) -> Array:
+        """Log-odds a rep adds to a lead of each segment over the segment's own rate."""
+        return _logit(self.mean) - _logit(self.segment_rate)[:, None]
+
+
+def _logit(p: Array) -> Array:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def segment_rates(
+    won: Array,
+    closed: Array,
+    *,
+    rep_rate: Array,
+    min_strength: float = 2.0,
+    max_strength: float = 1000.0,
+    level: float = 0.95,
+) -> SegmentRates:
+    """Close rate per (segment, rep) from wins out of closed leads in each cell.
+
+    With no interaction a rep's rate in a segment is their overall rate (``rep_rate``, already
+    shrunk toward the team) shifted by how much the segment's rate differs from everyone's:
+    ``expected``. Each cell's posterior is Beta(k * expected + wins, k * (1 - expected) +
+    losses), where k is fitted by the method of moments: the more the cells' observed rates
+    differ from ``expected`` beyond binomial noise, the weaker the pull. A rep who really closes
+    one industry better than their average earns leads of that industry only once enough of
+    them have closed.
+    """
+    won, closed = np.asarray(won, dtype=float), np.asarray(closed, dtype=float)
+    rep_rate = np.asarray(rep_rate, dtype=float)
+    if won.shape != closed.shape or won.shape[1] != rep_rate.size:
+        raise ValueError("won and closed must be (segments, reps) with one rate per rep")
+    if (won < 0).any() or (won > closed).any():
+        raise ValueError("wins must be between 0 and the number of closed leads")
+    total_won, total_closed = won.sum(), closed.sum()
+    overall = total_won / total_closed if total_closed else float(np.mean(rep_rate))
+    seg_closed = closed.sum(axis=1)
+    # a segment's rate, too, is shrunk toward everyone's (by the team prior's weight of 10 leads)
+    segment_rate = (won.sum(axis=1) + 10 * overall) / (seg_closed + 10)
+    expected = 1 / (
+        1 + np.exp(-(_logit(rep_rate)[None, :] + _logit(segment_rate)[:, None] - _logit(np.array(overall))))
+    )
+    has = closed > 0
+    strength = max_strength
+    if has.any():
+        rates, m, n = won[has] / closed[has], expected[has], closed[has]
+        weights = n / n.sum()
+        between = float(np.sum(weights * (rates - m) ** 2)) - float(np.sum(weights * m * (1 - m) / n))
+        if between > 0:
+            strength = float(
+                np.clip(float(np.sum(weights * m * (1 - m))) / between - 1, min_strength, max_strength)
+            )
+    a = strength * expected + won
+    b = strength * (1 - expected) + closed - won
+    tail = (1 - level) / 2
+    return SegmentRates(
+        mean=a / (a + b),
+        low=beta_dist.ppf(tail, a, b),
+        high=beta_dist.ppf(1 - tail, a, b),
+        expected=expected,
+        segment_rate=segment_rate,
+        strength=strength,
+    )
