@@ -8,7 +8,7 @@ normalised (keys.py), so 'Ann.Lee@ACME.com ' and 'ann.lee@acme.com' are one pers
 from __future__ import annotations
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from leadflow.models import Lead, LeadAlias
@@ -31,18 +31,34 @@ class LeadIndex:
         self.frames = frames
 
     @classmethod
-    def load(cls, session: Session) -> LeadIndex:
-        """Read every lead's keys (and merged aliases) from the database."""
-        rows = session.execute(
-            select(
-                Lead.id,
-                Lead.external_id,
-                Lead.email_key,
-                Lead.phone_key,
-                Lead.domain_key,
-                Lead.person_key,
+    def load(cls, session: Session, *, matching: pl.DataFrame | None = None) -> LeadIndex:
+        """Read every lead's keys (and merged aliases) from the database; or, for a few incoming
+        rows (``matching``, with the key columns), only the leads those rows could duplicate."""
+        query = select(
+            Lead.id,
+            Lead.external_id,
+            Lead.email_key,
+            Lead.phone_key,
+            Lead.domain_key,
+            Lead.person_key,
+        )
+        alias_query = select(LeadAlias.external_id, LeadAlias.lead_id)
+        if matching is not None:
+
+            def values(column: str) -> list[str]:
+                return matching.get_column(column).drop_nulls().unique().to_list()
+
+            pairs = matching.select("domain_key", "person_key").drop_nulls().unique().rows()
+            query = query.where(
+                or_(
+                    Lead.external_id.in_(values("external_id")),
+                    Lead.email_key.in_(values("email_key")),
+                    Lead.phone_key.in_(values("phone_key")),
+                    *(and_(Lead.domain_key == d, Lead.person_key == p) for d, p in pairs),
+                )
             )
-        ).all()
+            alias_query = alias_query.where(LeadAlias.external_id.in_(values("external_id")))
+        rows = session.execute(query).all()
         leads = pl.DataFrame(
             rows,
             schema={
@@ -56,7 +72,7 @@ class LeadIndex:
             orient="row",
         ).with_columns(domain_person_expr().alias("domain_person"))
         aliases = pl.DataFrame(
-            session.execute(select(LeadAlias.external_id, LeadAlias.lead_id)).all(),
+            session.execute(alias_query).all(),
             schema={"key": pl.String, "id": pl.Int64},
             orient="row",
         )

@@ -91,12 +91,27 @@ class LeadBatchResult:
     changed: int = 0
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
+    # each written row's line and the lead it became or merged into, and whether that lead is new
+    leads: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"_line": pl.Int64, "id": pl.Int64, "new": pl.Boolean})
+    )
 
 
 class LeadWriter:
-    """Writes batches of one lead import; holds the lookups and dedupe index across batches."""
+    """Writes batches of one lead import; holds the lookups and dedupe index across batches.
 
-    def __init__(self, session: Session, *, file: str, mapping: FileMapping, settings: Settings) -> None:
+    Given ``scope`` (the few rows of a capture), it reads only the accounts those rows name and
+    the leads they could duplicate, instead of every key in the ledger."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        file: str,
+        mapping: FileMapping,
+        settings: Settings,
+        scope: pl.DataFrame | None = None,
+    ) -> None:
         self.file = file
         self.mapping = mapping
         self.settings = settings
@@ -105,8 +120,14 @@ class LeadWriter:
         self.products = keyed_lookup(session, Product)
         self.sources = keyed_lookup(session, Source)
         self.territories = keyed_lookup(session, Territory)
-        self.companies = company_lookup(session)
-        self.index = LeadIndex.load(session)
+        self.scoped = scope is not None
+        if scope is None:
+            self.companies = company_lookup(session)
+            self.index = LeadIndex.load(session)
+        else:
+            company = pl.col("company") if "company" in scope.columns else pl.lit(None, pl.String)
+            keys = scope.select(name_key_expr(company)).to_series().drop_nulls()
+            self.companies = company_lookup(session, keys=keys.to_list())
 
     def write(self, session: Session, frame: pl.DataFrame) -> LeadBatchResult:
         """Resolve, deduplicate and write one cleaned batch (canonical columns plus ``_line``)."""
@@ -114,6 +135,8 @@ class LeadWriter:
         frame, result.rejects = self._resolve(session, frame)
         if frame.is_empty():
             return result
+        if self.scoped:
+            self.index = LeadIndex.load(session, matching=frame)
         frame = frame.with_columns(self.index.match(frame))
         fresh = frame.filter(pl.col("_target").is_null())
         known = frame.filter(pl.col("_target").is_not_null())
@@ -124,6 +147,10 @@ class LeadWriter:
             firsts = fresh.filter(is_first)
             ids = self._insert(session, firsts)
             result.new = len(ids)
+            result.leads = pl.DataFrame(
+                {"_line": firsts["_line"], "id": ids, "new": [True] * len(ids)},
+                schema=result.leads.schema,
+            )
             id_of_root = pl.DataFrame(
                 {"_root": firsts["_pos"], "_id": ids}, schema_overrides={"_id": pl.Int64}
             )
@@ -135,6 +162,8 @@ class LeadWriter:
             )
             known = pl.concat([known, rest])
         if not known.is_empty():
+            merged = known.select("_line", pl.col("_target").alias("id"), pl.lit(False).alias("new"))
+            result.leads = pl.concat([result.leads, merged.cast(result.leads.schema)])
             changed, unchanged = self._merge(session, known)
             result.changed, result.unchanged = changed, unchanged
         return result

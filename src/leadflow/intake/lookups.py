@@ -49,19 +49,20 @@ def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Te
     return {key: id_ for id_, key in session.execute(select(model.id, model.key)).all()}
 
 
-def company_lookup(session: Session) -> pl.DataFrame:
-    """Companies by name key, with the attributes a lead inherits from its account."""
-    rows = session.execute(
-        select(
-            Company.key,
-            Company.id,
-            Company.domain,
-            Company.industry,
-            Company.employees,
-            Company.annual_revenue,
-            Company.country,
-        )
-    ).all()
+def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.DataFrame:
+    """Companies by name key (all, or those of ``keys``), with what a lead inherits from its account."""
+    query = select(
+        Company.key,
+        Company.id,
+        Company.domain,
+        Company.industry,
+        Company.employees,
+        Company.annual_revenue,
+        Company.country,
+    )
+    if keys is not None:
+        query = query.where(Company.key.in_(keys))
+    rows = session.execute(query).all()
     return pl.DataFrame(
         rows,
         schema={

@@ -1,0 +1,136 @@
+"""Capture leads as they arrive (a web form, another system's API call) and route them at once.
+
+The same validation, dedupe and scoring as a CSV import, for a handful of records: a record is
+a mapping of canonical lead columns (design.md) to values; any other key is kept as an extra
+attribute. A record that duplicates a known lead merges into it. New leads are routed in the
+same transaction (the caller's), so a captured lead is never seen without its owner or its
+place in the queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadflow.intake.columns import SPECS, FileMapping
+from leadflow.intake.leads import LeadWriter
+from leadflow.intake.rejects import Reject
+from leadflow.intake.validate import clean
+from leadflow.models import Lead, QueuedLead, Rep
+from leadflow.routing.engine import route_leads
+from leadflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class CapturedLead:
+    """One captured record: the lead it became (or merged into), its score and its owner."""
+
+    record: int  # position in the request, from 1
+    lead_id: int
+    external_id: str | None
+    new: bool
+    stage: str
+    fit_score: float | None
+    grade: str | None
+    win_probability: float | None
+    owner: str | None  # the rep's external id
+    queue: str | None  # "reserve" or "unassigned" when nobody could take it
+    reason: str | None  # why this owner, or why queued
+
+
+@dataclass
+class CaptureResult:
+    """The leads captured and the records set aside (``line`` is the record's position)."""
+
+    leads: list[CapturedLead] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def capture_leads(
+    session: Session,
+    *,
+    settings: Settings,
+    records: Sequence[Mapping[str, Any]],
+    channel: str,
+    route: bool = True,
+    now: datetime | None = None,
+) -> CaptureResult:
+    """Validate, deduplicate, insert or merge, score and (``route``) route posted lead records."""
+    canonical = set(SPECS["leads"].names)
+    names = sorted({key for record in records for key in record})
+    columns = {name: name if name in canonical else f"extra:{name}" for name in names}
+    raw = pl.DataFrame(
+        {
+            "_line": list(range(1, len(records) + 1)),
+            **{columns[n]: [_text(record.get(n)) for record in records] for n in names},
+        },
+        schema={"_line": pl.Int64, **{columns[n]: pl.String for n in names}},
+    )
+    formats = settings.imports.date_formats
+    cleaned = clean(raw, SPECS["leads"], FileMapping(), formats=formats, file=channel)
+    result = CaptureResult(rejects=list(cleaned.rejects))
+    if cleaned.frame.is_empty():
+        return result
+    writer = LeadWriter(session, file=channel, mapping=FileMapping(), settings=settings, scope=cleaned.frame)
+    written = writer.write(session, cleaned.frame)
+    result.rejects.extend(written.rejects)
+    decisions = {}
+    if route:
+        fresh = written.leads.filter("new")["id"].to_list()
+        plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel) if fresh else None
+        decisions = {d.lead_id: d for d in plan.decisions} if plan else {}
+    ids = written.leads["id"].to_list()
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Lead.id,
+                Lead.external_id,
+                Lead.stage,
+                Lead.fit_score,
+                Lead.grade,
+                Lead.win_probability,
+                Rep.external_id.label("owner"),
+                QueuedLead.kind.label("queue"),
+                QueuedLead.reason.label("queued_why"),
+            )
+            .outerjoin(Rep, Rep.id == Lead.owner_id)
+            .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
+            .where(Lead.id.in_(ids))
+        ).all()
+    }
+    for line, lead_id, new in written.leads.sort("_line").iter_rows():
+        row = rows[lead_id]
+        decision = decisions.get(lead_id)
+        result.leads.append(
+            CapturedLead(
+                record=line,
+                lead_id=lead_id,
+                external_id=row.external_id,
+                new=new,
+                stage=row.stage,
+                fit_score=row.fit_score,
+                grade=row.grade,
+                win_probability=row.win_probability,
+                owner=row.owner,
+                queue=row.queue if row.owner is None else None,
+                reason=decision.reason if decision else (row.queued_why if row.owner is None else None),
+            )
+        )
+    return result
