@@ -289,6 +289,8 @@ class Assignment(Base):
     role: Mapped[str] = mapped_column(String(10), default="owner", server_default="owner")
     by: Mapped[str] = mapped_column(String(200))
     ended_at: Mapped[datetime | None]
+    # a routing run's assignment: the run holds what its leads shared (eligible reps and so on)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("routing_runs.id"))
 
     __table_args__ = (
         # one rep's owner assignments this period: a range in the index, for routing one lead
@@ -366,6 +368,17 @@ class ScoreModel(Base):
     metrics: Mapped[dict[str, Any]]
     # The fitted estimator, serialised with joblib; only leadflow writes it.
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RoutingRun(Base):
+    """One routing run's context, shared by its assignments: per group of leads, the team, the
+    policy, the eligible reps, the excluded ones and why, and the seed."""
+
+    __tablename__ = "routing_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(200))
+    context: Mapped[dict[str, Any]]
 
 
 class RoutingState(Base):

@@ -16,6 +16,7 @@ from leadflow.models import (
     LeadChange,
     Product,
     Rep,
+    RoutingRun,
     Source,
     StageChange,
     Team,
@@ -198,24 +199,30 @@ def lead_story(session: Session, *, lead_id: int) -> LeadStory:
     def rows(query: Any) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in session.execute(query).all()]
 
+    assignments = rows(
+        select(
+            Assignment.at,
+            rep_name.name.label("rep"),
+            Assignment.policy,
+            Assignment.reason,
+            Assignment.role,
+            Assignment.credit_share,
+            Assignment.by,
+            Assignment.ended_at,
+            Assignment.inputs,
+            RoutingRun.context,
+        )
+        .outerjoin(rep_name, Assignment.rep_id == rep_name.id)
+        .outerjoin(RoutingRun, RoutingRun.id == Assignment.run_id)
+        .where(Assignment.lead_id == lead_id)
+        .order_by(Assignment.at, Assignment.id)
+    )
+    for assignment in assignments:  # the run's shared context (eligible, excluded...) and the lead's own
+        context, inputs = assignment.pop("context") or {}, assignment["inputs"] or {}
+        assignment["inputs"] = {**context.get(inputs.get("group"), {}), **inputs} or None
     return LeadStory(
         lead=dict(row._mapping),
-        assignments=rows(
-            select(
-                Assignment.at,
-                rep_name.name.label("rep"),
-                Assignment.policy,
-                Assignment.reason,
-                Assignment.role,
-                Assignment.credit_share,
-                Assignment.by,
-                Assignment.ended_at,
-                Assignment.inputs,
-            )
-            .outerjoin(rep_name, Assignment.rep_id == rep_name.id)
-            .where(Assignment.lead_id == lead_id)
-            .order_by(Assignment.at, Assignment.id)
-        ),
+        assignments=assignments,
         activities=rows(
             select(
                 Activity.at,

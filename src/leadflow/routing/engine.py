@@ -34,6 +34,7 @@ from leadflow.models import (
     Lead,
     QueuedLead,
     Rep,
+    RoutingRun,
     RoutingState,
     Team,
     Territory,
@@ -249,6 +250,8 @@ def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int
 
 
 ESTIMATES_KEY = "estimates"
+# decision inputs the leads of one group share: stored once per run (RoutingRun), not per lead
+SHARED_INPUTS = ("team", "policy", "eligible", "excluded", "seed")
 SEGMENT_COLUMNS = {
     "industry": Lead.industry,
     "source": Lead.source_id,
@@ -730,6 +733,11 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
     now = now or utcnow()
     assigned = [d for d in plan.decisions if d.rep_id is not None]
     if assigned:
+        # what a group's leads share is written once, with the run; each assignment keeps its own
+        context = {d.inputs["group"]: {k: d.inputs[k] for k in SHARED_INPUTS} for d in assigned}
+        run = RoutingRun(at=now, by=by, context=context)
+        session.add(run)
+        session.flush()
         rows = pl.DataFrame(
             {
                 "lead_id": [d.lead_id for d in assigned],
@@ -737,7 +745,10 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
                 "at": [now] * len(assigned),
                 "policy": [d.policy for d in assigned],
                 "reason": [d.reason for d in assigned],
-                "inputs": [_json(d.inputs) for d in assigned],
+                "inputs": [
+                    _json({k: v for k, v in d.inputs.items() if k not in SHARED_INPUTS}) for d in assigned
+                ],
+                "run_id": [run.id] * len(assigned),
                 "credit_share": [1.0 - (d.credit[2] if d.credit else 0.0) for d in assigned],
                 "role": ["owner"] * len(assigned),
                 "by": [by] * len(assigned),
@@ -758,6 +769,7 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
                         if d.credit
                     ],
                     "inputs": [_json({"owner": d.rep_external_id}) for d in credited],
+                    "run_id": [run.id] * len(credited),
                     "credit_share": [d.credit[2] for d in credited if d.credit],
                     "role": ["credit"] * len(credited),
                     "by": [by] * len(credited),
