@@ -17,7 +17,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from sqlalchemy import Engine
 
-from leadflow.analytics.service import profile_report
+from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
+from leadflow.analytics.service import conversion_report, profile_report
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
@@ -580,6 +581,67 @@ def report_profile(
         target = state.config or Path("leadflow.toml")
         write_profile(target, report.suggested)
         console.print(f"wrote {len(report.suggested)} suggested criteria to {target}")
+
+
+Since = Annotated[datetime | None, typer.Option(help="Leads created on or after this date.")]
+Until = Annotated[datetime | None, typer.Option(help="Leads created before this date.")]
+TeamOption = Annotated[str | None, typer.Option("--team", help="Only leads whose owner is in this team.")]
+TerritoryOption = Annotated[
+    str | None,
+    typer.Option("--territory", help="Only leads of this territory (the lead's, else its owner's)."),
+]
+SourceOption = Annotated[str | None, typer.Option("--source", help="Only leads from this source.")]
+LeadTypeOption = Annotated[str | None, typer.Option("--lead-type", help="Only leads of this type.")]
+
+
+def _ratio_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counts without needless decimals and each ratio as 'xx.x% (low-high)' for a terminal."""
+    counts = [c for c in ("leads", "worked", "won", "lost", "closed", "open") if c in frame.columns]
+    return frame.with_columns(
+        *(pl.col(c).round(1) for c in counts),
+        pl.when(pl.col("ratio").is_null())
+        .then(pl.lit("no closed leads"))
+        .otherwise(
+            pl.format(
+                "{}% ({}-{}%)",
+                *(((pl.col(c) * 100).round(1)) for c in ("ratio", "ratio_low", "ratio_high")),
+            )
+        )
+        .alias("ratio"),
+    ).drop("ratio_low", "ratio_high")
+
+
+@report_app.command("conversion")
+def report_conversion(
+    by: Annotated[
+        str,
+        typer.Option(help=f"Group by these, comma-separated: {', '.join(DIMENSIONS)}."),
+    ] = "rep",
+    since: Since = None,
+    until: Until = None,
+    team: TeamOption = None,
+    territory: TerritoryOption = None,
+    source: SourceOption = None,
+    lead_type: LeadTypeOption = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Conversion: leads in, worked, won, lost, open, and won / (won + lost) with its 95% Wilson
+    interval, by rep, team, territory, source, lead type, product or month, or combinations;
+    distributed and self-sourced leads apart; split credit counted by share.
+
+    Example: leadflow report conversion --by rep
+    Example: leadflow report conversion --by territory,month --since 2026-01-01 --format csv
+    """
+    filters = ReportFilter(since, until, team, territory, source, lead_type)
+    dimensions = [d.strip() for d in by.split(",") if d.strip()]
+    with session_scope(state.engine()) as session:
+        try:
+            table = conversion_report(session, by=dimensions, filters=filters)
+        except ValueError as exc:
+            fail(str(exc), 2)
+    if table.is_empty():
+        fail("no leads match these filters")
+    render(_ratio_text(table) if fmt == "table" else table, fmt, title="conversion")
 
 
 @app.command()

@@ -8,7 +8,9 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy.orm import Session
 
+from leadflow.analytics.ledger import ReportFilter, count_by
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
+from leadflow.analytics.rates import with_ratio
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import labelled_leads
 from leadflow.settings import Criterion
@@ -42,3 +44,10 @@ def profile_report(session: Session, *, now: datetime | None = None) -> ProfileR
         horizon_days=horizon,
         suggested=suggest_criteria(table, numeric),
     )
+
+
+def conversion_report(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
+    """Leads in, worked, won, lost, open and the ratio won / (won + lost) with its 95% interval,
+    for each combination of ``by``; distributed and self-sourced leads always apart."""
+    dimensions = by if "channel" in by else ["channel", *by]
+    return with_ratio(count_by(session, by=dimensions, filters=filters))

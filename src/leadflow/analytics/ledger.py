@@ -1,0 +1,174 @@
+"""The ledger as reports read it: leads with their credited rep, grouped and counted in SQL.
+
+Reports aggregate in the database (one GROUP BY per report) and bring back counts, never a
+million rows. When a report looks at reps or teams, each lead counts once per credited rep,
+weighted by the rep's credit share (an owner and a split-credit rep with 50% each count half a
+lead, half a win, each); otherwise each lead counts once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+import polars as pl
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from leadflow.db import is_sqlite
+from leadflow.models import Assignment, Lead, Product, Rep, Source, Team, Territory, rep_territories
+
+Dimension = Literal["rep", "team", "territory", "source", "lead_type", "product", "month", "channel"]
+DIMENSIONS: tuple[str, ...] = get_args(Dimension)
+CREDITED = ("rep", "team")  # dimensions that count a lead once per credited rep
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """Which leads a report looks at: created in [since, until), and by team (the owner's),
+    territory (the lead's, else its owner's), source and lead type (names as in reports)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    team: str | None = None
+    territory: str | None = None
+    source: str | None = None
+    lead_type: str | None = None
+
+
+def month_of(session: Session, column: Any) -> ColumnElement[str]:
+    """'YYYY-MM' of a timestamp, in this database's dialect."""
+    if is_sqlite(session):
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+@dataclass
+class LeadQuery:
+    """The joins a report needs, the weight of each row, and a way to name each dimension."""
+
+    select_from: Any
+    weight: ColumnElement[float]
+    columns: dict[str, ColumnElement[Any]]
+    where: list[ColumnElement[bool]]
+
+
+def lead_query(session: Session, *, by: list[str], filters: ReportFilter) -> LeadQuery:
+    """Build the FROM clause, row weight, dimension columns and filters for a report on leads."""
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}")
+    credited = any(d in CREDITED for d in by)
+    owner_team = aliased(Team)
+    owner = aliased(Rep)
+    source = aliased(Source)
+    territory = aliased(Territory)
+    product = aliased(Product)
+    joined: Any = Lead.__table__
+    if credited:
+        assignment = aliased(Assignment)
+        rep, team = aliased(Rep), aliased(Team)
+        joined = joined.outerjoin(
+            assignment,
+            and_(
+                assignment.lead_id == Lead.id,
+                assignment.ended_at.is_(None),
+                assignment.rep_id.is_not(None),
+            ),
+        )
+        joined = joined.outerjoin(rep, rep.id == assignment.rep_id).outerjoin(team, team.id == rep.team_id)
+        weight: ColumnElement[float] = func.coalesce(assignment.credit_share, literal(1.0))
+        rep_column: ColumnElement[Any] = func.coalesce(rep.name, literal("(unassigned)"))
+        team_column: ColumnElement[Any] = func.coalesce(team.name, literal("(no team)"))
+    else:
+        weight = cast(literal(1.0), Float)
+    if "source" in by or filters.source:
+        joined = joined.outerjoin(source, source.id == Lead.source_id)
+    if "territory" in by or filters.territory:
+        # a lead's territory, else its owner's (imported leads often carry only their rep)
+        home = (
+            select(rep_territories.c.rep_id, func.min(Territory.name).label("name"))
+            .join(Territory, Territory.id == rep_territories.c.territory_id)
+            .group_by(rep_territories.c.rep_id)
+            .subquery("home")
+        )
+        joined = joined.outerjoin(territory, territory.id == Lead.territory_id).outerjoin(
+            home, home.c.rep_id == Lead.owner_id
+        )
+        territory_column = func.coalesce(territory.name, home.c.name)
+    if "product" in by:
+        joined = joined.outerjoin(product, product.id == Lead.product_id)
+    if filters.team:
+        joined = joined.outerjoin(owner, owner.id == Lead.owner_id).outerjoin(
+            owner_team, owner_team.id == owner.team_id
+        )
+    columns: dict[str, ColumnElement[Any]] = {}
+    for name in by:
+        if name == "rep":
+            columns[name] = rep_column
+        elif name == "team":
+            columns[name] = team_column
+        elif name == "territory":
+            columns[name] = func.coalesce(territory_column, literal("(none)"))
+        elif name == "source":
+            columns[name] = func.coalesce(source.name, literal("(none)"))
+        elif name == "product":
+            columns[name] = func.coalesce(product.name, literal("(none)"))
+        elif name == "lead_type":
+            columns[name] = func.coalesce(Lead.lead_type, literal("(none)"))
+        elif name == "month":
+            columns[name] = func.coalesce(month_of(session, Lead.created_at), literal("(no date)"))
+        elif name == "channel":
+            columns[name] = case((Lead.self_sourced, literal("self-sourced")), else_=literal("distributed"))
+    where: list[ColumnElement[bool]] = []
+    if filters.since:
+        where.append(Lead.created_at >= filters.since)
+    if filters.until:
+        where.append(Lead.created_at < filters.until)
+    if filters.team:
+        where.append(owner_team.name == filters.team)
+    if filters.territory:
+        where.append(territory_column == filters.territory)
+    if filters.source:
+        where.append(source.name == filters.source)
+    if filters.lead_type:
+        where.append(Lead.lead_type == filters.lead_type)
+    return LeadQuery(joined, weight, columns, where)
+
+
+def outcome_counts(weight: ColumnElement[float]) -> list[ColumnElement[Any]]:
+    """Leads, worked (first touch known), won, lost, closed and open, each weighted."""
+
+    def share(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, weight), else_=0.0))
+
+    return [
+        func.sum(weight).label("leads"),
+        share(Lead.first_touch_at.is_not(None)).label("worked"),
+        share(Lead.stage == "won").label("won"),
+        share(Lead.stage == "lost").label("lost"),
+        share(Lead.stage.in_(("won", "lost"))).label("closed"),
+        share(Lead.stage.not_in(("won", "lost", "disqualified"))).label("open"),
+    ]
+
+
+def grouped(session: Session, query: Select[Any], columns: list[str]) -> pl.DataFrame:
+    """Run a GROUP BY and return its rows as a frame (counts as floats: credit shares split)."""
+    rows = session.execute(query).all()
+    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+
+
+def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
+    """Weighted lead outcome counts for every combination of ``by`` (columns named as ``by``)."""
+    q = lead_query(session, by=by, filters=filters)
+    keys = [q.columns[d].label(d) for d in by]
+    counts = outcome_counts(q.weight)
+    query = select(*keys, *counts).select_from(q.select_from).where(*q.where)
+    if keys:
+        query = query.group_by(*[q.columns[d] for d in by]).order_by(*[q.columns[d] for d in by])
+    names = [*by, *(c.name for c in counts)]
+    frame = grouped(session, query, names)
+    measures = ["leads", "worked", "won", "lost", "closed", "open"]
+    return frame.with_columns(pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures)
