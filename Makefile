@@ -18,13 +18,15 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/leadflow --db sqlite:///demo.db demo --reset
-	$(BIN)/leadflow --db sqlite:///demo.db score --train
+	$(BIN)/leadflow --db sqlite:///demo.db score --train --all
 	@echo
 	@echo "Demo workspace: demo.db. Try:"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db reps list"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads list --stage opportunity --limit 20"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db leads show 77"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report profile"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report reps"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report conversion --by territory,month"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

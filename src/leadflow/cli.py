@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
-from leadflow.analytics.service import conversion_report, profile_report
+from leadflow.analytics.service import conversion_report, profile_report, reps_report
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
@@ -642,6 +642,83 @@ def report_conversion(
     if table.is_empty():
         fail("no leads match these filters")
     render(_ratio_text(table) if fmt == "table" else table, fmt, title="conversion")
+
+
+@report_app.command("reps")
+def report_reps(
+    since: Since = None,
+    until: Until = None,
+    team: TeamOption = None,
+    territory: TerritoryOption = None,
+    source: SourceOption = None,
+    lead_type: LeadTypeOption = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="End of the recent window (default: the newest lead's creation date)."),
+    ] = None,
+    recent_months: Annotated[int, typer.Option(help="Months in the recent window.")] = 3,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Weak leads or weak closer: each rep's wins against what their leads' win probabilities
+    promised (a model that never sees the rep), close rate and its shrunk estimate with 95%
+    intervals, the mix of leads they got, whether they lag (their recent drop beyond the
+    team's), and whether reps differ more than chance at all.
+
+    Example: leadflow report reps
+    Example: leadflow report reps --team "EMEA team" --format csv > reps.csv
+    """
+    filters = ReportFilter(since, until, team, territory, source, lead_type)
+    with session_scope(state.engine()) as session:
+        report = reps_report(session, filters=filters, as_of=as_of, recent_months=recent_months)
+    if report.table.is_empty():
+        fail("no rep has leads matching these filters")
+    spread = report.spread
+    if fmt != "table":
+        render(report.table, fmt, title="reps")
+        return
+    console.print(
+        f"Close rates across {report.table.height} reps: spread (sd) {spread.observed_sd:.1%}, of which "
+        f"binomial noise alone would give {spread.noise_sd:.1%}: {spread.noise_share:.0%} of the "
+        f"variance is noise; chi-square {spread.statistic:.1f} on {spread.dof} df, p = {spread.p_value:.2g} "
+        + ("(reps really differ)" if spread.p_value < 0.05 else "(no evidence that reps differ)"),
+        highlight=False,
+    )
+    console.print(
+        f"Lagging: leads created from {report.recent_start:%Y-%m-%d} against the "
+        f"{(report.recent_start - report.past_start).days} days before, beyond the team's own change.",
+        highlight=False,
+    )
+    if not report.scored:
+        console.print(
+            "[yellow]No win probabilities on closed leads: run `leadflow score --train --all`.[/yellow]"
+        )
+
+    def interval(column: str) -> pl.Expr:
+        return pl.format(
+            "{}% ({}-{})",
+            *(((pl.col(c) * 100).round(1)) for c in (column, f"{column}_low", f"{column}_high")),
+        )
+
+    table = report.table.select(
+        "rep",
+        (pl.col("won") + pl.col("lost")).round(1).alias("closed"),
+        interval("ratio").alias("close rate"),
+        interval("estimate").alias("shrunk"),
+        pl.format(
+            "{} vs {} ({} to {})",
+            pl.col("won_scored").round(1),
+            pl.col("expected_won").round(1),
+            pl.col("difference_low").round(1),
+            pl.col("difference_high").round(1),
+        ).alias("won vs expected (diff 95%)"),
+        (pl.col("lead_mix") * 100).round(1).alias("mix %"),
+        pl.format(
+            "{} -> {}", (pl.col("past_ratio") * 100).round(1), (pl.col("recent_ratio") * 100).round(1)
+        ).alias("past -> recent %"),
+        pl.when(pl.col("lagging")).then(pl.lit("LAGGING")).otherwise(pl.lit("")).alias("lag"),
+        "verdict",
+    )
+    render(table, fmt, title="reps")
 
 
 @app.command()

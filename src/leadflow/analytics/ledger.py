@@ -172,3 +172,47 @@ def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.Da
     frame = grouped(session, query, names)
     measures = ["leads", "worked", "won", "lost", "closed", "open"]
     return frame.with_columns(pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures)
+
+
+def rep_outcomes(
+    session: Session, *, filters: ReportFilter, recent_start: datetime, past_start: datetime
+) -> pl.DataFrame:
+    """Per credited rep, weighted: leads, won, lost; over closed leads the sum of their win
+    probabilities and of p(1 - p) (what the leads promised, and its variance); the mean win
+    probability of all their leads (their mix); and won and lost closed in [past_start,
+    recent_start) and from recent_start on."""
+    q = lead_query(session, by=["rep"], filters=filters)
+    w = q.weight
+    closed = Lead.stage.in_(("won", "lost"))
+    p = Lead.win_probability
+
+    def total(value: Any, condition: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
+        return func.sum(value if condition is None else case((condition, value), else_=0.0))
+
+    recent = Lead.created_at >= recent_start
+    past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
+    measures = {
+        "leads": total(w),
+        "won": total(w, Lead.stage == "won"),
+        "lost": total(w, Lead.stage == "lost"),
+        "scored_closed": total(w, and_(closed, p.is_not(None))),
+        "won_scored": total(w, and_(Lead.stage == "won", p.is_not(None))),
+        "expected_won": total(w * p, closed),
+        "expected_variance": total(w * p * (1 - p), closed),
+        "mix_sum": total(w * p, p.is_not(None)),
+        "mix_leads": total(w, p.is_not(None)),
+        "recent_won": total(w, and_(Lead.stage == "won", recent)),
+        "recent_lost": total(w, and_(Lead.stage == "lost", recent)),
+        "past_won": total(w, and_(Lead.stage == "won", past)),
+        "past_lost": total(w, and_(Lead.stage == "lost", past)),
+    }
+    rep = q.columns["rep"]
+    query = (
+        select(rep.label("rep"), *(m.label(n) for n, m in measures.items()))
+        .select_from(q.select_from)
+        .where(*q.where)
+        .group_by(rep)
+        .order_by(rep)
+    )
+    frame = grouped(session, query, ["rep", *measures])
+    return frame.with_columns(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in measures)

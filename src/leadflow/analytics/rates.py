@@ -109,30 +109,35 @@ def lagging(
     *,
     false_discovery: float = 0.05,
 ) -> pl.DataFrame:
-    """Flag reps whose recent close rate is credibly below their own past rate or the rest of
-    the team's recent rate: one-sided two-proportion z-tests, Benjamini-Hochberg across all
-    the tests made, so that in a team of 30 chance alone rarely flags anyone."""
+    """Flag reps whose close rate fell credibly more than the rest of the team's did.
+
+    A rep's change (recent minus past ratio) is compared with everyone else's change over the
+    same windows, so what moves the whole team (a season, a market, recent leads not having
+    closed yet) does not flag anyone and a steadily weak rep is not "lagging". One-sided z-test
+    of the difference of differences; Benjamini-Hochberg across reps, so that in a team of 30
+    chance alone rarely flags anyone."""
     rw, rn, pw, pn = (np.asarray(a, dtype=float) for a in (recent_won, recent_closed, past_won, past_closed))
-    team_w, team_n = rw.sum() - rw, rn.sum() - rn  # everyone else, recently
+    others_rw, others_rn = rw.sum() - rw, rn.sum() - rn
+    others_pw, others_pn = pw.sum() - pw, pn.sum() - pn
 
-    def below(w1: Array, n1: Array, w2: Array, n2: Array) -> Array:
-        ok = (n1 > 0) & (n2 > 0)
-        pooled = np.divide(w1 + w2, n1 + n2, out=np.zeros_like(w1), where=ok)
-        se = np.sqrt(pooled * (1 - pooled) * np.divide(1, n1, out=np.zeros_like(n1), where=n1 > 0))
-        se = np.sqrt(se**2 + pooled * (1 - pooled) * np.divide(1, n2, out=np.zeros_like(n2), where=n2 > 0))
-        diff = np.divide(w1, n1, out=np.zeros_like(w1), where=n1 > 0) - np.divide(
-            w2, n2, out=np.zeros_like(w2), where=n2 > 0
-        )
-        z = np.divide(diff, se, out=np.zeros_like(diff), where=se > 0)
-        return np.where(ok & (se > 0), norm.cdf(z), 1.0)
+    def rate(w: Array, n: Array) -> tuple[Array, Array]:
+        p = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
+        variance = np.divide(p * (1 - p), n, out=np.zeros_like(w), where=n > 0)
+        return p, variance
 
-    p_own, p_team = below(rw, rn, pw, pn), below(rw, rn, team_w, team_n)
-    q = false_discovery_control(np.concatenate([p_own, p_team]))
-    q_own, q_team = q[: rw.size], q[rw.size :]
+    (r, vr), (p, vp) = rate(rw, rn), rate(pw, pn)
+    (tr, vtr), (tp, vtp) = rate(others_rw, others_rn), rate(others_pw, others_pn)
+    change, team_change = r - p, tr - tp
+    se = np.sqrt(vr + vp + vtr + vtp)
+    testable = (rn > 0) & (pn > 0) & (others_rn > 0) & (others_pn > 0) & (se > 0)
+    z = np.divide(change - team_change, se, out=np.zeros_like(se), where=testable)
+    p_value = np.where(testable, norm.cdf(z), 1.0)
+    q = false_discovery_control(p_value) if p_value.size else p_value
     return pl.DataFrame(
         {
-            "q_below_own": q_own,
-            "q_below_team": q_team,
-            "lagging": (q_own < false_discovery) | (q_team < false_discovery),
+            "change": np.where(testable, change, np.nan),
+            "team_change": np.where(testable, team_change, np.nan),
+            "q_lagging": q,
+            "lagging": q < false_discovery,
         }
-    )
+    ).fill_nan(None)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import ReportFilter, count_by
+from leadflow.analytics.ledger import ReportFilter, count_by, rep_outcomes
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
-from leadflow.analytics.rates import with_ratio
+from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
+from leadflow.models import Lead, utcnow
+from leadflow.routing.estimates import close_rates
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import labelled_leads
 from leadflow.settings import Criterion
@@ -51,3 +54,94 @@ def conversion_report(session: Session, *, by: list[str], filters: ReportFilter)
     for each combination of ``by``; distributed and self-sourced leads always apart."""
     dimensions = by if "channel" in by else ["channel", *by]
     return with_ratio(count_by(session, by=dimensions, filters=filters))
+
+
+# fewer closed leads than this and a rep's verdict would be noise
+MIN_CLOSED_TO_JUDGE = 20
+DAYS_PER_MONTH = 30.44
+
+
+@dataclass
+class RepsReport:
+    """Per rep: close rate with interval and shrunk estimate, actual against expected wins, the
+    mix of leads, the lagging flag and a verdict; and whether reps differ beyond chance."""
+
+    table: pl.DataFrame
+    spread: Heterogeneity
+    scored: bool  # whether leads carry win probabilities (a trained model) to set expectations
+    recent_start: datetime
+    past_start: datetime
+
+
+def _verdict(row: dict[str, object], team_mix: float) -> str:
+    closed = float(row["scored_closed"])  # type: ignore[arg-type]
+    if closed < MIN_CLOSED_TO_JUDGE or row["difference_low"] is None:
+        return f"too few closed leads to judge (under {MIN_CLOSED_TO_JUDGE})"
+    mix = float(row["lead_mix"] or 0.0)  # type: ignore[arg-type]
+    weak_mix = mix < 0.85 * team_mix
+    if float(row["difference_high"]) < 0:  # type: ignore[arg-type]
+        return "below what their leads promised: handling" + (" (and a weak mix)" if weak_mix else "")
+    if float(row["difference_low"]) > 0:  # type: ignore[arg-type]
+        return "above what their leads promised"
+    if weak_mix:
+        return "as their leads promised, on a weak mix: weak leads"
+    return "as their leads promised"
+
+
+def reps_report(
+    session: Session,
+    *,
+    filters: ReportFilter,
+    as_of: datetime | None = None,
+    recent_months: int = 3,
+    past_months: int = 9,
+) -> RepsReport:
+    """Weak leads or weak closer: each rep's wins against what their leads' win probabilities
+    (from a model that never sees the rep) promised, close rates with intervals, the lagging
+    flag (recent months against the rep's own past and the rest of the team), and a test of
+    whether the spread of close rates is more than chance."""
+    as_of = as_of or session.scalar(select(func.max(Lead.created_at))) or utcnow()
+    recent_start = as_of - timedelta(days=round(recent_months * DAYS_PER_MONTH))
+    past_start = recent_start - timedelta(days=round(past_months * DAYS_PER_MONTH))
+    raw = rep_outcomes(session, filters=filters, recent_start=recent_start, past_start=past_start)
+    raw = raw.filter(pl.col("rep") != "(unassigned)")
+    frame = with_ratio(raw.with_columns((pl.col("won") + pl.col("lost")).alias("closed")))
+    won, closed = frame["won"].to_numpy(), frame["closed"].to_numpy()
+    estimates = close_rates(won, closed)
+    expectation = expected_wins(
+        frame["won_scored"].to_numpy(),
+        frame["expected_won"].to_numpy(),
+        frame["expected_variance"].to_numpy(),
+    )
+    recent_closed = frame["recent_won"] + frame["recent_lost"]
+    past_closed = frame["past_won"] + frame["past_lost"]
+    lag = lagging(
+        frame["recent_won"].to_numpy(),
+        recent_closed.to_numpy(),
+        frame["past_won"].to_numpy(),
+        past_closed.to_numpy(),
+    )
+    frame = pl.concat([frame.drop("expected_won"), expectation, lag], how="horizontal").with_columns(
+        pl.Series("estimate", estimates.mean),
+        pl.Series("estimate_low", estimates.low),
+        pl.Series("estimate_high", estimates.high),
+        (pl.col("mix_sum") / pl.col("mix_leads")).alias("lead_mix"),
+        (pl.col("recent_won") / recent_closed).alias("recent_ratio"),
+        (pl.col("past_won") / past_closed).alias("past_ratio"),
+        recent_closed.alias("recent_closed"),
+    )
+    mix_leads = float(frame["mix_leads"].sum())
+    team_mix = float(frame["mix_sum"].sum()) / mix_leads if mix_leads else 0.0
+    scored = float(frame["scored_closed"].sum()) > 0
+    verdicts = [_verdict(row, team_mix) if scored else "no win probabilities: train a model first"
+                for row in frame.iter_rows(named=True)]  # fmt: skip
+    frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).select(
+        "rep", "leads", "won", "lost", "ratio", "ratio_low", "ratio_high",
+        "estimate", "estimate_low", "estimate_high",
+        "scored_closed", "won_scored", "expected_won", "won_minus_expected",
+        "difference_low", "difference_high",
+        "lead_mix", "recent_closed", "recent_ratio", "past_ratio",
+        "change", "team_change", "q_lagging", "lagging",
+        "verdict",
+    )  # fmt: skip
+    return RepsReport(frame, heterogeneity(won, closed), scored, recent_start, past_start)

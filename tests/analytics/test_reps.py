@@ -1,0 +1,69 @@
+"""Weak leads or weak closer: checked against the demo company's hidden truth and against an
+independent chi-square test on maven-crm."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from scipy.stats import chi2_contingency, spearmanr
+
+from leadflow.analytics.ledger import ReportFilter
+from leadflow.analytics.service import reps_report
+from leadflow.db import session_scope
+from leadflow.scoring.service import score_leads, train_model
+from leadflow.settings import Settings
+from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from tests.conftest import MAVEN, Database
+
+SPEC = CompanySpec(n_leads=40_000, n_reps=16, seed=21, end=date(2026, 10, 1))
+
+
+def test_demo_reps_laggards_skill_and_real_differences(db: Database) -> None:
+    truth = generate_company(SPEC)
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=SPEC, settings=Settings())
+    with session_scope(db.engine) as s:
+        train_model(s)
+        score_leads(s, settings=Settings(), include_closed=True)
+    with session_scope(db.engine) as s:
+        report = reps_report(s, filters=ReportFilter())
+    table = report.table.join(truth.reps.select(pl.col("name").alias("rep"), "skill", "laggard"), on="rep")
+    assert table.height == SPEC.n_reps
+    # the reps the generator made lag are flagged, and at most one other
+    flagged = set(table.filter("lagging")["rep"])
+    laggards = set(table.filter("laggard")["rep"])
+    assert laggards <= flagged and len(flagged - laggards) <= 1
+    # real skill differences: the test rejects, and most of the spread is not noise
+    assert report.spread.p_value < 1e-6 and report.spread.noise_share < 0.5
+    # wins beyond what the leads promised follow the hidden skill
+    beyond = (table["won_scored"] / table["expected_won"]).to_numpy()
+    assert spearmanr(beyond, table["skill"].to_numpy()).statistic > 0.6
+    worst = table.sort("skill")["verdict"][0]
+    assert worst.startswith("below what their leads promised")
+
+
+def test_maven_says_how_much_of_the_spread_is_noise(db: Database) -> None:
+    assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
+    with session_scope(db.engine) as s:
+        report = reps_report(s, filters=ReportFilter())
+    pipeline = pd.read_csv(MAVEN / "sales_pipeline.csv")
+    closed = pipeline[pipeline.deal_stage.isin(["Won", "Lost"])]
+    table = pd.crosstab(closed.sales_agent, closed.deal_stage)
+    statistic, p_value, dof, _ = chi2_contingency(table.to_numpy(), correction=False)
+    assert report.spread.statistic == pytest.approx(statistic)
+    assert report.spread.p_value == pytest.approx(p_value) and report.spread.dof == dof
+    rates = table["Won"] / table.sum(axis=1)
+    overall = table["Won"].sum() / table.to_numpy().sum()
+    noise = np.sqrt(np.average(overall * (1 - overall) / table.sum(axis=1), weights=table.sum(axis=1)))
+    assert report.spread.noise_sd == pytest.approx(noise)
+    assert report.spread.observed_sd == pytest.approx(
+        np.sqrt(np.average((rates - overall) ** 2, weights=table.sum(axis=1)))
+    )
+    code, out, err = db.cli("report", "reps")
+    assert code == 0, err
+    assert "of the variance is noise" in out and "no evidence that reps differ" in out
+    assert "No win probabilities on closed leads" in out
