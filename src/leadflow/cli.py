@@ -18,7 +18,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
-from leadflow.analytics.service import conversion_report, profile_report, reps_report
+from leadflow.analytics.service import cohorts_report, conversion_report, profile_report, reps_report
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
@@ -719,6 +719,45 @@ def report_reps(
         "verdict",
     )
     render(table, fmt, title="reps")
+
+
+@report_app.command("cohorts")
+def report_cohorts(
+    since: Since = None,
+    until: Until = None,
+    team: TeamOption = None,
+    territory: TerritoryOption = None,
+    source: SourceOption = None,
+    lead_type: LeadTypeOption = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Open leads are censored here (default: the ledger's newest date)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Time to close: for each monthly cohort and all leads, the share won within 1, 2, 3, 6, 9
+    and 12 months of creation; open leads count as not closed yet (censored), lost ones as a
+    competing outcome (Aalen-Johansen). Blank where a cohort has not been followed that long.
+
+    Example: leadflow report cohorts
+    Example: leadflow report cohorts --source "Webinar" --format csv
+    """
+    filters = ReportFilter(since, until, team, territory, source, lead_type)
+    with session_scope(state.engine()) as session:
+        report = cohorts_report(session, filters=filters, as_of=as_of)
+    if report.table.is_empty():
+        fail("no dated leads match these filters")
+    if fmt != "table":
+        render(report.table, fmt, title="cohorts")
+        return
+    console.print(f"All leads, as of {report.as_of:%Y-%m-%d}: {report.sentence()}.", highlight=False)
+    shares = [f"won_{h}m" for h in report.horizons]
+    table = report.table.select(
+        "cohort",
+        *(pl.col(c).round(0).cast(pl.Int64) for c in ("leads", "won", "lost", "open")),
+        *(pl.format("{}%", (pl.col(c) * 100).round(1)).alias(c.removeprefix("won_")) for c in shares),
+    )
+    render(table, fmt, title="share won within months of creation")
 
 
 @app.command()

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 import polars as pl
-from sqlalchemy import Float, Select, and_, case, cast, func, literal, select
+from sqlalchemy import Float, Integer, Select, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -216,3 +216,43 @@ def rep_outcomes(
     )
     frame = grouped(session, query, ["rep", *measures])
     return frame.with_columns(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in measures)
+
+
+def days_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """Whole days from ``start`` to ``end`` (floored), in this database's dialect."""
+    if is_sqlite(session):
+        return cast(func.julianday(end) - func.julianday(start), Integer)
+    return func.floor(func.extract("epoch", end - start) / 86400)
+
+
+def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -> pl.DataFrame:
+    """Leads counted by creation month, outcome (won, lost, open) and whole days from creation
+    to the outcome, or to ``as_of`` for open leads (censored there). Disqualified leads are left
+    out: they were never a sale that could close."""
+    q = lead_query(session, by=["month"], filters=filters)
+    outcome = case(
+        (Lead.stage == "won", literal("won")),
+        (Lead.stage == "lost", literal("lost")),
+        else_=literal("open"),
+    )
+    ended = case(
+        (Lead.stage == "won", Lead.won_at),
+        (Lead.stage == "lost", Lead.lost_at),
+        else_=literal(as_of),
+    )
+    days = days_between(session, Lead.created_at, ended)
+    month = q.columns["month"]
+    query = (
+        select(month.label("cohort"), outcome.label("outcome"), days.label("days"), func.count())
+        .select_from(q.select_from)
+        .where(
+            *q.where,
+            Lead.created_at.is_not(None),
+            Lead.created_at <= as_of,
+            Lead.stage != "disqualified",
+            ended.is_not(None),
+        )
+        .group_by(month, outcome, days)
+    )
+    frame = grouped(session, query, ["cohort", "outcome", "days", "leads"])
+    return frame.with_columns(pl.col("days").cast(pl.Float64), pl.col("leads").cast(pl.Float64))

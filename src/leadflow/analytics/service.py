@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import ReportFilter, count_by, rep_outcomes
+from leadflow.analytics.ledger import ReportFilter, closing_times, count_by, rep_outcomes
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
+from leadflow.analytics.survival import aalen_johansen
 from leadflow.models import Lead, utcnow
 from leadflow.routing.estimates import close_rates
 from leadflow.scoring.model import feature_frame
@@ -145,3 +147,77 @@ def reps_report(
         "verdict",
     )  # fmt: skip
     return RepsReport(frame, heterogeneity(won, closed), scored, recent_start, past_start)
+
+
+HORIZONS_MONTHS = (1, 2, 3, 6, 9, 12)
+
+
+def latest_date(session: Session) -> datetime:
+    """The newest date the ledger knows (a lead created, won or lost): "now" for its history."""
+    dates = [session.scalar(select(func.max(c))) for c in (Lead.created_at, Lead.won_at, Lead.lost_at)]
+    known = [d for d in dates if d is not None]
+    return max(known) if known else utcnow()
+
+
+@dataclass
+class CohortReport:
+    """Per monthly cohort and overall ("all"): counts and the share won (and lost) within each
+    horizon, open leads as censored and loss as a competing outcome; null beyond follow-up."""
+
+    table: pl.DataFrame
+    as_of: datetime
+    horizons: tuple[int, ...]
+
+    def sentence(self, cohort: str = "all") -> str:
+        """'10% within 3 months, 26% within 6, 45% within 12' for one cohort."""
+        row = self.table.filter(pl.col("cohort") == cohort).row(0, named=True)
+        parts = [
+            (h, row[f"won_{h}m"]) for h in self.horizons if h in (3, 6, 12) and row[f"won_{h}m"] is not None
+        ]
+        if not parts:
+            return "too early to tell: no cohort has been followed for 3 months yet"
+        text = [f"{share:.0%} within {h} months" if i == 0 else f"{share:.0%} within {h}"
+                for i, (h, share) in enumerate(parts)]  # fmt: skip
+        return ", ".join(text)
+
+
+def cohorts_report(
+    session: Session,
+    *,
+    filters: ReportFilter,
+    as_of: datetime | None = None,
+    horizons: tuple[int, ...] = HORIZONS_MONTHS,
+) -> CohortReport:
+    """Time to close: for each monthly cohort and all leads together, the cumulative share won
+    (and lost) by months since creation (Aalen-Johansen)."""
+    as_of = as_of or latest_date(session)
+    times = closing_times(session, filters=filters, as_of=as_of)
+    days = [round(h * DAYS_PER_MONTH) for h in horizons]
+    rows = []
+    cohorts = sorted(times["cohort"].unique().to_list()) if not times.is_empty() else []
+    for cohort in [*cohorts, "all"]:
+        part = times if cohort == "all" else times.filter(pl.col("cohort") == cohort)
+        if part.is_empty():
+            continue
+        count = {o: part.filter(pl.col("outcome") == o) for o in ("won", "lost", "open")}
+        time = part["days"].to_numpy()
+        weight = part["leads"].to_numpy()
+        outcome = part["outcome"].to_numpy()
+        curve = aalen_johansen(
+            time, weight * (outcome == "won"), weight * (outcome == "lost"), weight * (outcome == "open")
+        )
+        won_at, lost_at = curve.at(np.array(days, dtype=float))
+        row: dict[str, object] = {
+            "cohort": cohort,
+            "leads": float(part["leads"].sum()),
+            **{o: float(count[o]["leads"].sum()) for o in ("won", "lost", "open")},
+            "follow_up_days": curve.follow_up,
+        }
+        for h, w, lost in zip(horizons, won_at, lost_at, strict=True):
+            row[f"won_{h}m"] = None if np.isnan(w) else float(w)
+            row[f"lost_{h}m"] = None if np.isnan(lost) else float(lost)
+        rows.append(row)
+    schema = {"cohort": pl.String, "leads": pl.Float64, "won": pl.Float64, "lost": pl.Float64,
+              "open": pl.Float64, "follow_up_days": pl.Float64,
+              **{f"{o}_{h}m": pl.Float64 for h in horizons for o in ("won", "lost")}}  # fmt: skip
+    return CohortReport(pl.DataFrame(rows, schema=schema), as_of, horizons)
