@@ -18,7 +18,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
-from leadflow.analytics.service import cohorts_report, conversion_report, profile_report, reps_report
+from leadflow.analytics.service import (
+    cohorts_report,
+    conversion_report,
+    profile_report,
+    reps_report,
+    sources_report,
+)
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
@@ -596,9 +602,11 @@ LeadTypeOption = Annotated[str | None, typer.Option("--lead-type", help="Only le
 
 def _ratio_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Counts without needless decimals and each ratio as 'xx.x% (low-high)' for a terminal."""
-    counts = [c for c in ("leads", "worked", "won", "lost", "closed", "open") if c in frame.columns]
+    names = ("leads", "opportunities", "worked", "won", "lost", "closed", "open")
+    counts = [c for c in names if c in frame.columns]
+    whole = [c for c in counts if (frame[c].fill_null(0) % 1 == 0).all()]
     return frame.with_columns(
-        *(pl.col(c).round(1) for c in counts),
+        *(pl.col(c).cast(pl.Int64) if c in whole else pl.col(c).round(1) for c in counts),
         pl.when(pl.col("ratio").is_null())
         .then(pl.lit("no closed leads"))
         .otherwise(
@@ -758,6 +766,50 @@ def report_cohorts(
         *(pl.format("{}%", (pl.col(c) * 100).round(1)).alias(c.removeprefix("won_")) for c in shares),
     )
     render(table, fmt, title="share won within months of creation")
+
+
+@report_app.command("sources")
+def report_sources(
+    since: Since = None,
+    until: Until = None,
+    team: TeamOption = None,
+    territory: TerritoryOption = None,
+    source: SourceOption = None,
+    lead_type: LeadTypeOption = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Source ROI: leads, cost per lead, per opportunity and per won deal, revenue, ROI, the
+    conversion ratio with its 95% interval, and a flag on a source that stopped working (its
+    recent ratio fell beyond the other sources' own change).
+
+    Example: leadflow report sources --since 2026-01-01
+    Example: leadflow report sources --format csv > sources.csv
+    """
+    filters = ReportFilter(since, until, team, territory, source, lead_type)
+    with session_scope(state.engine()) as session:
+        report = sources_report(session, filters=filters)
+    if report.table.is_empty():
+        fail("no leads match these filters")
+    if fmt != "table":
+        render(report.table, fmt, title="sources")
+        return
+
+    def money(column: str) -> pl.Expr:
+        return pl.col(column).round(0).cast(pl.Int64)
+
+    costs = ("cost", "cost_per_lead_actual", "cost_per_opportunity", "cost_per_won", "revenue")
+    stopped = pl.when(pl.col("stopped_working")).then(pl.lit("STOPPED WORKING")).otherwise(pl.lit(""))
+    table = _ratio_text(report.table).select(
+        "source", "leads", "opportunities", "won", "ratio",
+        *(money(c) for c in costs),
+        pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
+        stopped.alias("trend"),
+    )  # fmt: skip
+    table = table.rename(
+        {"cost_per_lead_actual": "per lead", "cost_per_opportunity": "per opp.", "cost_per_won": "per won"}
+    )
+    console.print("Cost: cost per lead x leads, plus monthly spend for each month the source brought leads.")
+    render(table, fmt, title="sources")
 
 
 @app.command()

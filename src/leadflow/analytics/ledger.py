@@ -13,12 +13,22 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 import polars as pl
-from sqlalchemy import Float, Integer, Select, and_, case, cast, func, literal, select
+from sqlalchemy import Float, Integer, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.db import is_sqlite
-from leadflow.models import Assignment, Lead, Product, Rep, Source, Team, Territory, rep_territories
+from leadflow.models import (
+    Assignment,
+    Lead,
+    Product,
+    Rep,
+    Source,
+    StageChange,
+    Team,
+    Territory,
+    rep_territories,
+)
 
 Dimension = Literal["rep", "team", "territory", "source", "lead_type", "product", "month", "channel"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
@@ -256,3 +266,57 @@ def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -
     )
     frame = grouped(session, query, ["cohort", "outcome", "days", "leads"])
     return frame.with_columns(pl.col("days").cast(pl.Float64), pl.col("leads").cast(pl.Float64))
+
+
+def reached_opportunity(select_from: Any) -> tuple[Any, ColumnElement[bool]]:
+    """Join what tells whether a lead ever became an opportunity: its stage now (opportunity or
+    won) or a stage change to opportunity in its history."""
+    became = (
+        select(StageChange.lead_id)
+        .where(StageChange.to_stage == "opportunity")
+        .group_by(StageChange.lead_id)
+        .subquery("became_opportunity")
+    )
+    joined = select_from.outerjoin(became, became.c.lead_id == Lead.id)
+    return joined, or_(became.c.lead_id.is_not(None), Lead.stage.in_(("opportunity", "won")))
+
+
+def source_outcomes(
+    session: Session, *, filters: ReportFilter, recent_start: datetime, past_start: datetime
+) -> pl.DataFrame:
+    """Per source: its costs, leads, opportunities, won, lost, revenue, the months it brought
+    leads in, and won and lost of leads created in the past and recent windows."""
+    q = lead_query(session, by=["source"], filters=filters)
+    joined, opportunity = reached_opportunity(q.select_from)
+    source = aliased(Source)
+    joined = joined.outerjoin(source, source.id == Lead.source_id)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1.0), else_=0.0))
+
+    recent = Lead.created_at >= recent_start
+    past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
+    name = q.columns["source"]
+    measures: dict[str, ColumnElement[Any]] = {
+        "cost_per_lead": func.max(source.cost_per_lead),
+        "monthly_spend": func.max(source.monthly_spend),
+        "leads": func.count(),
+        "opportunities": count(opportunity),
+        "won": count(Lead.stage == "won"),
+        "lost": count(Lead.stage == "lost"),
+        "revenue": func.sum(case((Lead.stage == "won", func.coalesce(Lead.amount, 0.0)), else_=0.0)),
+        "months": func.count(func.distinct(month_of(session, Lead.created_at))),
+        "recent_won": count(and_(Lead.stage == "won", recent)),
+        "recent_lost": count(and_(Lead.stage == "lost", recent)),
+        "past_won": count(and_(Lead.stage == "won", past)),
+        "past_lost": count(and_(Lead.stage == "lost", past)),
+    }
+    query = (
+        select(name.label("source"), *(m.label(n) for n, m in measures.items()))
+        .select_from(joined)
+        .where(*q.where)
+        .group_by(name)
+        .order_by(name)
+    )
+    frame = grouped(session, query, ["source", *measures])
+    return frame.with_columns(pl.col(n).cast(pl.Float64) for n in measures)

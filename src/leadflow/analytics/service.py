@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import ReportFilter, closing_times, count_by, rep_outcomes
+from leadflow.analytics.ledger import ReportFilter, closing_times, count_by, rep_outcomes, source_outcomes
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
 from leadflow.analytics.survival import aalen_johansen
@@ -221,3 +221,65 @@ def cohorts_report(
               "open": pl.Float64, "follow_up_days": pl.Float64,
               **{f"{o}_{h}m": pl.Float64 for h in horizons for o in ("won", "lost")}}  # fmt: skip
     return CohortReport(pl.DataFrame(rows, schema=schema), as_of, horizons)
+
+
+@dataclass
+class SourcesReport:
+    """Per source: volume, cost per lead, opportunity and won deal, revenue, ROI, conversion
+    with its interval, and whether it stopped working (its recent drop beyond the others')."""
+
+    table: pl.DataFrame
+    recent_start: datetime
+    past_start: datetime
+
+
+def sources_report(
+    session: Session,
+    *,
+    filters: ReportFilter,
+    as_of: datetime | None = None,
+    recent_months: int = 3,
+    past_months: int = 9,
+) -> SourcesReport:
+    """Source ROI: what each source cost (cost per lead times leads, plus monthly spend for each
+    month it brought leads in), what its leads won, and whether it still works."""
+    as_of = as_of or session.scalar(select(func.max(Lead.created_at))) or utcnow()
+    recent_start = as_of - timedelta(days=round(recent_months * DAYS_PER_MONTH))
+    past_start = recent_start - timedelta(days=round(past_months * DAYS_PER_MONTH))
+    raw = source_outcomes(session, filters=filters, recent_start=recent_start, past_start=past_start)
+    if raw.is_empty():
+        return SourcesReport(raw, recent_start, past_start)
+    per_lead = pl.col("cost_per_lead") * pl.col("leads")
+    spend = pl.col("monthly_spend") * pl.col("months")
+    cost = (
+        pl.when(pl.col("cost_per_lead").is_null() & pl.col("monthly_spend").is_null())
+        .then(None)
+        .otherwise(per_lead.fill_null(0.0) + spend.fill_null(0.0))
+    )
+    frame = with_ratio(raw.with_columns((pl.col("won") + pl.col("lost")).alias("closed"), cost.alias("cost")))
+    recent_closed = frame["recent_won"] + frame["recent_lost"]
+    past_closed = frame["past_won"] + frame["past_lost"]
+    drop = lagging(
+        frame["recent_won"].to_numpy(),
+        recent_closed.to_numpy(),
+        frame["past_won"].to_numpy(),
+        past_closed.to_numpy(),
+    ).rename({"lagging": "stopped_working", "q_lagging": "q_stopped"})
+
+    def per(column: str) -> pl.Expr:
+        return pl.when(pl.col(column) > 0).then(pl.col("cost") / pl.col(column))
+
+    frame = pl.concat([frame, drop], how="horizontal").with_columns(
+        per("leads").alias("cost_per_lead_actual"),
+        per("opportunities").alias("cost_per_opportunity"),
+        per("won").alias("cost_per_won"),
+        pl.when(pl.col("cost") > 0).then((pl.col("revenue") - pl.col("cost")) / pl.col("cost")).alias("roi"),
+        (pl.col("recent_won") / recent_closed).alias("recent_ratio"),
+        (pl.col("past_won") / past_closed).alias("past_ratio"),
+    )
+    table = frame.select(
+        "source", "leads", "opportunities", "won", "lost", "ratio", "ratio_low", "ratio_high",
+        "cost", "cost_per_lead_actual", "cost_per_opportunity", "cost_per_won", "revenue", "roi",
+        "past_ratio", "recent_ratio", "change", "team_change", "q_stopped", "stopped_working",
+    ).sort("roi", descending=True, nulls_last=True)  # fmt: skip
+    return SourcesReport(table, recent_start, past_start)
