@@ -19,8 +19,10 @@ from sqlalchemy import Engine
 
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
 from leadflow.analytics.service import (
+    FunnelReport,
     cohorts_report,
     conversion_report,
+    funnel_report,
     profile_report,
     reps_report,
     sources_report,
@@ -810,6 +812,85 @@ def report_sources(
     )
     console.print("Cost: cost per lead x leads, plus monthly spend for each month the source brought leads.")
     render(table, fmt, title="sources")
+
+
+@report_app.command("funnel")
+def report_funnel(
+    since: Since = None,
+    until: Until = None,
+    team: TeamOption = None,
+    territory: TerritoryOption = None,
+    source: SourceOption = None,
+    lead_type: LeadTypeOption = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Funnel KPIs: inquiry to lead to opportunity to won with 95% intervals, speed to lead and
+    conversion by speed, leads per rep against capacity, activities and calls per won deal, and
+    the leads never worked with what they cost.
+
+    Example: leadflow report funnel --since 2026-01-01
+    Example: leadflow report funnel --format json > funnel.json
+    """
+    filters = ReportFilter(since, until, team, territory, source, lead_type)
+    with session_scope(state.engine()) as session:
+        report = funnel_report(session, filters=filters)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(funnel_json(report), default=str, indent=1) + "\n")
+        return
+    if fmt == "csv":
+        render(report.stages, fmt)
+        return
+    stages = _ratio_text(report.stages.rename({"from": "leads", "reached": "won"})).rename(
+        {"leads": "from", "won": "reached"}
+    )
+    render(stages, fmt, title="funnel")
+    hours = report.speed_hours
+    if hours["p50"] is None:
+        console.print("Speed to lead: no first touch recorded after an assignment.")
+    else:
+        console.print(
+            f"Speed to lead: half of the leads touched within {hours['p50']:.0f} h, 75% within "
+            f"{hours['p75']:.0f} h, 90% within {hours['p90']:.0f} h of assignment.",
+            highlight=False,
+        )
+        render(_ratio_text(report.speed), fmt, title="conversion by speed to lead")
+    if report.assigned:
+        cost = f", which cost {report.never_worked_cost:,.0f}" if report.never_worked_cost is not None else ""
+        console.print(
+            f"Never worked: {report.never_worked:,.0f} of {report.assigned:,.0f} leads assigned more than "
+            f"7 days ago ({report.never_worked / report.assigned:.1%}){cost}.",
+            highlight=False,
+        )
+    if report.activities_per_won is None:
+        console.print("Activities per won deal: no activities recorded on won leads.")
+    else:
+        console.print(
+            f"Activities per won deal: {report.activities_per_won:.1f} ({report.calls_per_won:.1f} calls).",
+            highlight=False,
+        )
+    capacity = report.capacity.select(
+        "rep",
+        pl.col("capacity").cast(pl.Int64),
+        pl.col("leads_per_month").round(1),
+        pl.format("{}%", (pl.col("capacity_use") * 100).round(0)).alias("capacity used"),
+    )
+    render(capacity, fmt, title="leads per rep per month against capacity")
+
+
+def funnel_json(report: FunnelReport) -> dict[str, Any]:
+    """The funnel report as one JSON document."""
+    return {
+        "as_of": report.as_of,
+        "stages": report.stages.to_dicts(),
+        "speed": report.speed.to_dicts(),
+        "speed_hours": report.speed_hours,
+        "capacity": report.capacity.to_dicts(),
+        "activities_per_won": report.activities_per_won,
+        "calls_per_won": report.calls_per_won,
+        "assigned": report.assigned,
+        "never_worked": report.never_worked,
+        "never_worked_cost": report.never_worked_cost,
+    }
 
 
 @app.command()

@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 import polars as pl
-from sqlalchemy import Float, Integer, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.db import is_sqlite
 from leadflow.models import (
+    Activity,
     Assignment,
     Lead,
     Product,
@@ -164,7 +166,7 @@ def outcome_counts(weight: ColumnElement[float]) -> list[ColumnElement[Any]]:
     ]
 
 
-def grouped(session: Session, query: Select[Any], columns: list[str]) -> pl.DataFrame:
+def grouped(session: Session, query: Executable, columns: list[str]) -> pl.DataFrame:
     """Run a GROUP BY and return its rows as a frame (counts as floats: credit shares split)."""
     rows = session.execute(query).all()
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
@@ -320,3 +322,80 @@ def source_outcomes(
     )
     frame = grouped(session, query, ["source", *measures])
     return frame.with_columns(pl.col(n).cast(pl.Float64) for n in measures)
+
+
+def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
+    """Whole hours from ``start`` to ``end`` (floored), in this database's dialect; on SQLite
+    rounded to the second first, as its day fractions are not exact."""
+    if is_sqlite(session):
+        seconds = cast(func.round((func.julianday(end) - func.julianday(start)) * 86400.0), Integer)
+        return cast(func.round((seconds - seconds % 3600) / 3600), Integer)
+    return func.floor(func.extract("epoch", end - start) / 3600.0)
+
+
+def funnel_counts(session: Session, *, filters: ReportFilter) -> dict[str, float]:
+    """Leads that reached each stage (inquiry: all; lead: assigned or moved on; opportunity;
+    won), the lost, activities and calls on won leads."""
+    q = lead_query(session, by=[], filters=filters)
+    joined, opportunity = reached_opportunity(q.select_from)
+    reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1.0), else_=0.0))
+
+    row = session.execute(
+        select(
+            func.count().label("inquiry"),
+            count(reached_lead).label("lead"),
+            count(opportunity).label("opportunity"),
+            count(Lead.stage == "won").label("won"),
+            count(Lead.stage == "lost").label("lost"),
+        )
+        .select_from(joined)
+        .where(*q.where)
+    ).one()
+    work = (
+        select(func.count(), func.sum(case((Activity.kind == "call", 1.0), else_=0.0)))
+        .select_from(q.select_from.join(Activity, Activity.lead_id == Lead.id))
+        .where(*q.where, Lead.stage == "won")
+    )
+    activities, calls = session.execute(work).one()
+    counts = {k: float(v or 0.0) for k, v in row._mapping.items()}
+    return {**counts, "won_activities": float(activities or 0), "won_calls": float(calls or 0)}
+
+
+def speed_to_lead(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
+    """Leads assigned before ``assigned_before`` by whole hours from assignment to first touch
+    (null: never touched), with won and lost among them, and the source's id (to cost the
+    never-worked)."""
+    q = lead_query(session, by=[], filters=filters)
+    hours = whole_hours_between(session, Lead.assigned_at, Lead.first_touch_at)
+    query = (
+        select(
+            hours.label("hours"),
+            Lead.source_id,
+            func.count(),
+            func.sum(case((Lead.stage == "won", 1.0), else_=0.0)),
+            func.sum(case((Lead.stage == "lost", 1.0), else_=0.0)),
+        )
+        .select_from(q.select_from)
+        .where(*q.where, Lead.assigned_at < assigned_before, Lead.self_sourced.is_(False))
+        .group_by(hours, Lead.source_id)
+    )
+    frame = grouped(session, query, ["hours", "source_id", "leads", "won", "lost"])
+    return frame.with_columns(pl.col(c).cast(pl.Float64) for c in ("hours", "leads", "won", "lost"))
+
+
+def capacity_use(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
+    """Per rep: leads issued to them (owner assignments) per month of the period, and capacity."""
+    q = lead_query(session, by=[], filters=filters)
+    month = month_of(session, Assignment.at)
+    query = (
+        select(Rep.name, Rep.capacity, month.label("month"), func.count())
+        .select_from(q.select_from.join(Assignment, Assignment.lead_id == Lead.id))
+        .join(Rep, Rep.id == Assignment.rep_id)
+        .where(*q.where, Assignment.role == "owner")
+        .group_by(Rep.name, Rep.capacity, month)
+    )
+    frame = grouped(session, query, ["rep", "capacity", "month", "leads"])
+    return frame.with_columns(pl.col("leads").cast(pl.Float64), pl.col("capacity").cast(pl.Float64))

@@ -10,11 +10,20 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import ReportFilter, closing_times, count_by, rep_outcomes, source_outcomes
+from leadflow.analytics.ledger import (
+    ReportFilter,
+    capacity_use,
+    closing_times,
+    count_by,
+    funnel_counts,
+    rep_outcomes,
+    source_outcomes,
+    speed_to_lead,
+)
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
 from leadflow.analytics.survival import aalen_johansen
-from leadflow.models import Lead, utcnow
+from leadflow.models import Lead, Source, utcnow
 from leadflow.routing.estimates import close_rates
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import labelled_leads
@@ -283,3 +292,106 @@ def sources_report(
         "past_ratio", "recent_ratio", "change", "team_change", "q_stopped", "stopped_working",
     ).sort("roi", descending=True, nulls_last=True)  # fmt: skip
     return SourcesReport(table, recent_start, past_start)
+
+
+SPEED_BUCKETS = ((0, 1, "under 1 hour"), (1, 4, "1-4 hours"), (4, 24, "4-24 hours"),
+                 (24, 72, "1-3 days"), (72, float("inf"), "over 3 days"))  # fmt: skip
+# a lead assigned more recently than this may simply not have been reached yet
+NEVER_WORKED_AFTER = timedelta(days=7)
+
+
+@dataclass
+class FunnelReport:
+    """Funnel KPIs: stage-to-stage ratios, speed to lead and conversion by speed, leads per rep
+    against capacity, activities per won deal, and the leads never worked and what they cost."""
+
+    stages: pl.DataFrame
+    speed: pl.DataFrame
+    speed_hours: dict[str, float | None]  # median, 75th and 90th percentile (whole hours, upper bound)
+    capacity: pl.DataFrame
+    activities_per_won: float | None
+    calls_per_won: float | None
+    assigned: float
+    never_worked: float
+    never_worked_cost: float | None
+    as_of: datetime
+
+
+def _quantile_hours(hours: np.ndarray, weights: np.ndarray, q: float) -> float | None:
+    if weights.sum() == 0:
+        return None
+    order = np.argsort(hours)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(hours[order][np.searchsorted(cumulative, q)] + 1)
+
+
+def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | None = None) -> FunnelReport:
+    """Inquiry to lead to opportunity to won, how fast leads are first touched and what that
+    does to conversion, how much of each rep's capacity is used, and what unworked leads cost."""
+    as_of = as_of or latest_date(session)
+    counts = funnel_counts(session, filters=filters)
+    steps = [("inquiry", "lead"), ("lead", "opportunity"), ("opportunity", "won"), ("inquiry", "opportunity")]
+    stages = with_ratio(
+        pl.DataFrame(
+            {
+                "step": [f"{a} to {b}" for a, b in steps],
+                "from": [counts[a] for a, _ in steps],
+                "reached": [counts[b] for _, b in steps],
+            }
+        ),
+        won="reached",
+        closed="from",
+    )
+    speed = speed_to_lead(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    touched = speed.filter(pl.col("hours").is_not_null())
+    hours, weights = touched["hours"].to_numpy(), touched["leads"].to_numpy()
+    bucket = pl.lit("never worked")
+    for low, high, label in reversed(SPEED_BUCKETS):
+        bucket = (
+            pl.when((pl.col("hours") >= low) & (pl.col("hours") < high)).then(pl.lit(label)).otherwise(bucket)
+        )
+    order = [label for *_, label in SPEED_BUCKETS] + ["never worked"]
+    by_speed = (
+        speed.with_columns(bucket.alias("speed"))
+        .group_by("speed")
+        .agg(pl.col("leads").sum(), pl.col("won").sum(), pl.col("lost").sum())
+        .with_columns((pl.col("won") + pl.col("lost")).alias("closed"))
+        .sort(pl.col("speed").replace_strict(order, list(range(len(order)))))
+    )
+    never = speed.filter(pl.col("hours").is_null())
+    sources = sources_report(session, filters=filters, as_of=as_of).table
+    cost_of = _cost_per_lead_by_source(session, sources)
+    never_cost = [cost_of.get(source_id) for source_id in never["source_id"].to_list()]
+    known = [(c, n) for c, n in zip(never_cost, never["leads"].to_list(), strict=True) if c is not None]
+    use = capacity_use(session, filters=filters)
+    capacity = (
+        use.group_by("rep", "capacity")
+        .agg(pl.col("month").n_unique().alias("months"), pl.col("leads").sum())
+        .with_columns((pl.col("leads") / pl.col("months")).alias("leads_per_month"))
+        .with_columns((pl.col("leads_per_month") / pl.col("capacity")).alias("capacity_use"))
+        .sort("rep")
+    )
+    won = counts["won"]
+    return FunnelReport(
+        stages=stages,
+        speed=with_ratio(by_speed),
+        speed_hours={f"p{int(q * 100)}": _quantile_hours(hours, weights, q) for q in (0.5, 0.75, 0.9)},
+        capacity=capacity,
+        # no activity at all on won leads means none were recorded, not deals won without contact
+        activities_per_won=counts["won_activities"] / won if won and counts["won_activities"] else None,
+        calls_per_won=counts["won_calls"] / won if won and counts["won_activities"] else None,
+        assigned=float(speed["leads"].sum()),
+        never_worked=float(never["leads"].sum()),
+        never_worked_cost=sum(c * n for c, n in known) if known else None,
+        as_of=as_of,
+    )
+
+
+def _cost_per_lead_by_source(session: Session, sources: pl.DataFrame) -> dict[int, float]:
+    """Each source's actual cost per lead, by source id."""
+    ids = dict(session.execute(select(Source.name, Source.id)).all())
+    return {
+        ids[name]: cost
+        for name, cost in sources.select("source", "cost_per_lead_actual").iter_rows()
+        if name in ids and cost is not None
+    }

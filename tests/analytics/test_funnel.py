@@ -1,0 +1,57 @@
+"""Funnel KPIs against the demo company's generated truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from leadflow.analytics.ledger import ReportFilter
+from leadflow.analytics.service import NEVER_WORKED_AFTER, funnel_report
+from leadflow.db import session_scope
+from leadflow.settings import Settings
+from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from tests.conftest import Database
+
+SPEC = CompanySpec(n_leads=15_000, n_reps=10, seed=8, end=date(2026, 10, 1))
+
+
+def test_funnel_counts_speed_and_never_worked_match_the_generated_company(db: Database) -> None:
+    company = generate_company(SPEC)
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=SPEC, settings=Settings())
+    with session_scope(db.engine) as s:
+        report = funnel_report(s, filters=ReportFilter())
+    leads = company.leads
+    stages = {row["step"]: row for row in report.stages.iter_rows(named=True)}
+    won = int((leads["stage"] == "won").sum())
+    leads = leads.with_row_index("lead").with_columns(pl.col("lead").cast(pl.Int64))
+    became = set(company.stages.filter(pl.col("to_stage") == "opportunity")["lead"])
+    now = set(leads.filter(pl.col("stage").is_in(["opportunity", "won"]))["lead"])
+    opportunities, reached = len(became), len(became | now)
+    assert opportunities > 0 and stages["opportunity to won"]["reached"] == won
+    assert stages["lead to opportunity"]["reached"] == reached
+    # speed to lead: the buckets hold what the generator drew, and slower converts worse
+    cutoff = report.as_of - NEVER_WORKED_AFTER
+    assigned = leads.filter(~pl.col("self_sourced") & (pl.col("assigned_at") < cutoff))
+    hours = (assigned["first_touch_at"] - assigned["assigned_at"]).dt.total_seconds() / 3600
+    assert report.never_worked == hours.is_null().sum() and report.assigned == assigned.height
+    under_hour = report.speed.filter(pl.col("speed") == "under 1 hour")["leads"].item()
+    assert under_hour == (hours.drop_nulls() < 1).sum()
+    ratios = report.speed.filter(pl.col("speed") != "never worked")["ratio"].to_numpy()
+    assert ratios[0] > ratios[2] > ratios[3]
+    assert report.speed_hours["p50"] == pytest.approx(
+        np.floor(np.quantile(hours.drop_nulls().to_numpy(), 0.5)) + 1, abs=1
+    )
+    # activities per won deal from the generated activities
+    won_ids = set(leads.filter(pl.col("stage") == "won")["lead"])
+    on_won = company.activities.filter(pl.col("lead").is_in(won_ids))
+    assert report.activities_per_won == pytest.approx(on_won.height / won)
+    assert report.never_worked_cost is not None and report.never_worked_cost > 0
+    code, out, err = db.cli("report", "funnel", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["never_worked"] == report.never_worked
+    assert cutoff == report.as_of - timedelta(days=7)
