@@ -1,0 +1,85 @@
+"""Benchmark: every report on a ledger of 1,000,000 leads on SQLite.
+
+Builds the demo company at that size (a year of leads with activities, stage changes and
+outcomes, 200 reps) and times each report service as the CLI, API and dashboard call it.
+Targets: each report under 2 s; the dashboard's reports together (overview conversion by
+month, funnel, reps, sources, cohorts) under 5 s.
+
+    .venv/bin/python bench/report.py                 # 1,000,000 leads
+    .venv/bin/python bench/report.py --leads 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from leadflow.analytics.ledger import ReportFilter
+from leadflow.analytics.service import (
+    cohorts_report,
+    conversion_report,
+    funnel_report,
+    profile_report,
+    reps_report,
+    sources_report,
+)
+from leadflow.db import make_engine, session_scope
+from leadflow.schema_admin import upgrade
+from leadflow.settings import Settings
+from leadflow.simulate.company import CompanySpec, write_demo
+
+END = date(2026, 10, 1)
+EVERYTHING = ReportFilter()
+DASHBOARD = ("conversion by month", "funnel", "reps", "sources", "cohorts")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=200)
+    args = parser.parse_args()
+    reports: dict[str, Callable[[Any], object]] = {
+        "conversion by rep": lambda s: conversion_report(s, by=["rep"], filters=EVERYTHING),
+        "conversion by month": lambda s: conversion_report(s, by=["month"], filters=EVERYTHING),
+        "conversion by territory x source": lambda s: conversion_report(
+            s, by=["territory", "source"], filters=EVERYTHING
+        ),
+        "conversion of one team by month": lambda s: conversion_report(
+            s, by=["month"], filters=ReportFilter(team="EMEA team")
+        ),
+        "funnel": lambda s: funnel_report(s, filters=EVERYTHING),
+        "reps": lambda s: reps_report(s, filters=EVERYTHING),
+        "sources": lambda s: sources_report(s, filters=EVERYTHING),
+        "cohorts": lambda s: cohorts_report(s, filters=EVERYTHING),
+        "profile": lambda s: profile_report(s),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'report.db'}")
+        upgrade(engine)
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            spec = CompanySpec(n_leads=args.leads, n_reps=args.reps, seed=3, end=END)
+            write_demo(session, spec=spec, settings=Settings())
+        print(f"built a company of {args.leads:,} leads in {time.perf_counter() - started:.1f} s")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        timings: dict[str, float] = {}
+        for name, report in reports.items():
+            with session_scope(engine) as session:
+                started = time.perf_counter()
+                report(session)
+                timings[name] = time.perf_counter() - started
+            verdict = "met" if timings[name] < 2 else "NOT MET"
+            print(f"{name:<34} {timings[name]:6.2f} s   (target under 2 s: {verdict})")
+        together = sum(timings[n] for n in DASHBOARD)
+        verdict = "met" if together < 5 else "NOT MET"
+        print(f"{'dashboard reports together':<34} {together:6.2f} s   (target under 5 s: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
