@@ -194,6 +194,32 @@ def _sigmoid(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def load_factor(
+    leads_per_month: np.ndarray[Any, Any], capacity: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """How loaded each rep is (leads a month over capacity), never below half: an idle rep is
+    not infinitely fast."""
+    return np.maximum(np.asarray(leads_per_month, dtype=float) / capacity, 0.5)
+
+
+def first_touch(
+    rng: np.random.Generator,
+    overload: np.ndarray[Any, Any],
+    diligence: np.ndarray[Any, Any],
+    never_worked_share: float,
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Hours from assignment to first touch of each lead, and whether it is worked at all: the
+    more loaded and the less diligent the rep, the later, and the likelier never."""
+    delay_hours = rng.lognormal(np.log(3.0 * overload / diligence), 1.1)
+    worked = rng.random(overload.size) >= never_worked_share * overload
+    return delay_hours, worked
+
+
+def touch_effect_of(delay_hours: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Log-odds a late first touch costs: TOUCH_SLOPE per doubling of the delay past an hour."""
+    return TOUCH_SLOPE * np.log2(np.maximum(delay_hours, 1.0))
+
+
 def _pick(
     rng: np.random.Generator,
     n: int,
@@ -286,12 +312,12 @@ def generate_company(spec: CompanySpec) -> Company:
 
     # First touch: delay grows with the rep's load and shrinks with diligence; some never worked.
     monthly_load = np.bincount(owner, minlength=spec.n_reps) / (spec.days / 30.4)
-    overload = np.maximum(monthly_load / capacity, 0.5)
-    delay_hours = rng.lognormal(np.log(3.0 * overload[owner] / diligence[owner]), 1.1)
+    overload = load_factor(monthly_load, capacity)
+    delay_hours, worked = first_touch(rng, overload[owner], diligence[owner], spec.never_worked_share)
     delay_hours = np.where(self_sourced, 0.1, delay_hours)
-    worked = (rng.random(n) >= spec.never_worked_share * overload[owner]) | self_sourced
-    first_touch = assigned + (delay_hours * 3600).astype("timedelta64[s]")
-    touch_effect = TOUCH_SLOPE * np.log2(np.maximum(delay_hours, 1.0))
+    worked = worked | self_sourced
+    first_touch_at = assigned + (delay_hours * 3600).astype("timedelta64[s]")
+    touch_effect = touch_effect_of(delay_hours)
     late_period = created >= np.datetime64(spec.end - timedelta(days=92))
     rep_effect = skill[owner] - np.where(np.isin(owner, laggards) & late_period, 1.0, 0.0)
     p_win = np.where(worked, _sigmoid(lead_logit + rep_effect + touch_effect), 0.0)
@@ -360,7 +386,7 @@ def generate_company(spec: CompanySpec) -> Company:
                 "owner": owner,
                 "self_sourced": self_sourced,
                 "assigned_at": assigned.astype("datetime64[us]"),
-                "first_touch_at": np.where(worked, first_touch, np.datetime64("NaT")).astype(
+                "first_touch_at": np.where(worked, first_touch_at, np.datetime64("NaT")).astype(
                     "datetime64[us]"
                 ),
                 "stage": stage,
