@@ -1,20 +1,27 @@
-"""The ledger as reports read it: leads with their credited rep, grouped and counted in SQL.
+"""The ledger as reports read it: leads grouped and counted in SQL, named afterwards.
 
-Reports aggregate in the database (one GROUP BY per report) and bring back counts, never a
-million rows. When a report looks at reps or teams, each lead counts once per credited rep,
-weighted by the rep's credit share (an owner and a split-credit rep with 50% each count half a
-lead, half a win, each); otherwise each lead counts once.
+Reports aggregate in the database and bring back counts, never a million rows. Each GROUP BY
+is over the leads' own columns (owner, source, territory and product ids, type, month), which
+one covering index holds, so the scan reads the index rather than the wide lead rows; the
+small result is then named (reps, teams, territories, sources) and summed again where several
+ids share a name.
+
+Split credit: when a report looks at reps or teams, a lead counts for its owner and, where its
+company's headquarters lie in another territory, a share of it for the credited rep: the
+credit assignments add their share to that rep and take it from the owner, in two small
+queries over the credited leads alone. Otherwise each lead counts once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 import polars as pl
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Float, Integer, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -35,6 +42,27 @@ from leadflow.models import (
 Dimension = Literal["rep", "team", "territory", "source", "lead_type", "product", "month", "channel"]
 DIMENSIONS: tuple[str, ...] = get_args(Dimension)
 CREDITED = ("rep", "team")  # dimensions that count a lead once per credited rep
+# the raw columns each dimension is grouped by in SQL, before it is named
+KEYS: dict[str, tuple[str, ...]] = {
+    "rep": ("owner_id",),
+    "team": ("owner_id",),
+    "territory": ("territory_id", "owner_id"),  # the lead's territory, else its owner's
+    "source": ("source_id",),
+    "product": ("product_id",),
+    "lead_type": ("lead_type",),
+    "month": ("month",),
+    "channel": ("self_sourced",),
+}
+Weighting = Literal["lead", "credit", "debit"]
+KEY_TYPES: dict[str, pl.DataType] = {
+    "owner_id": pl.Int64(),
+    "territory_id": pl.Int64(),
+    "source_id": pl.Int64(),
+    "product_id": pl.Int64(),
+    "lead_type": pl.String(),
+    "month": pl.String(),
+    "self_sourced": pl.Boolean(),
+}
 
 
 @dataclass(frozen=True)
@@ -51,139 +79,222 @@ class ReportFilter:
 
 
 def month_of(session: Session, column: Any) -> ColumnElement[str]:
-    """'YYYY-MM' of a timestamp, in this database's dialect."""
+    """'YYYY-MM' of a timestamp, in this database's dialect (on SQLite, where timestamps are
+    stored as ISO text, its first seven characters)."""
     if is_sqlite(session):
-        return func.strftime("%Y-%m", column)
+        return func.substr(column, 1, 7)
     return func.to_char(column, "YYYY-MM")
 
 
 @dataclass
 class LeadQuery:
-    """The joins a report needs, the weight of each row, and a way to name each dimension."""
+    """What a report selects from, each row's weight, the raw key columns, and the filters."""
 
     select_from: Any
-    weight: ColumnElement[float]
-    columns: dict[str, ColumnElement[Any]]
+    weight: Any
+    keys: dict[str, Any]
     where: list[ColumnElement[bool]]
 
 
-def lead_query(session: Session, *, by: list[str], filters: ReportFilter) -> LeadQuery:
-    """Build the FROM clause, row weight, dimension columns and filters for a report on leads."""
-    unknown = [d for d in by if d not in DIMENSIONS]
-    if unknown:
-        raise ValueError(f"unknown dimension {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}")
-    credited = any(d in CREDITED for d in by)
-    owner_team = aliased(Team)
-    owner = aliased(Rep)
-    source = aliased(Source)
-    territory = aliased(Territory)
-    product = aliased(Product)
-    joined: Any = Lead.__table__
-    if credited:
-        assignment = aliased(Assignment)
-        rep, team = aliased(Rep), aliased(Team)
-        joined = joined.outerjoin(
-            assignment,
-            and_(
-                assignment.lead_id == Lead.id,
-                assignment.ended_at.is_(None),
-                assignment.rep_id.is_not(None),
-            ),
-        )
-        joined = joined.outerjoin(rep, rep.id == assignment.rep_id).outerjoin(team, team.id == rep.team_id)
-        weight: ColumnElement[float] = func.coalesce(assignment.credit_share, literal(1.0))
-        rep_column: ColumnElement[Any] = func.coalesce(rep.name, literal("(unassigned)"))
-        team_column: ColumnElement[Any] = func.coalesce(team.name, literal("(no team)"))
-    else:
-        weight = cast(literal(1.0), Float)
-    if "source" in by or filters.source:
-        joined = joined.outerjoin(source, source.id == Lead.source_id)
-    if "territory" in by or filters.territory:
-        # a lead's territory, else its owner's (imported leads often carry only their rep)
-        home = (
-            select(rep_territories.c.rep_id, func.min(Territory.name).label("name"))
-            .join(Territory, Territory.id == rep_territories.c.territory_id)
-            .group_by(rep_territories.c.rep_id)
-            .subquery("home")
-        )
-        joined = joined.outerjoin(territory, territory.id == Lead.territory_id).outerjoin(
-            home, home.c.rep_id == Lead.owner_id
-        )
-        territory_column = func.coalesce(territory.name, home.c.name)
-    if "product" in by:
-        joined = joined.outerjoin(product, product.id == Lead.product_id)
-    if filters.team:
-        joined = joined.outerjoin(owner, owner.id == Lead.owner_id).outerjoin(
-            owner_team, owner_team.id == owner.team_id
-        )
-    columns: dict[str, ColumnElement[Any]] = {}
-    for name in by:
-        if name == "rep":
-            columns[name] = rep_column
-        elif name == "team":
-            columns[name] = team_column
-        elif name == "territory":
-            columns[name] = func.coalesce(territory_column, literal("(none)"))
-        elif name == "source":
-            columns[name] = func.coalesce(source.name, literal("(none)"))
-        elif name == "product":
-            columns[name] = func.coalesce(product.name, literal("(none)"))
-        elif name == "lead_type":
-            columns[name] = func.coalesce(Lead.lead_type, literal("(none)"))
-        elif name == "month":
-            columns[name] = func.coalesce(month_of(session, Lead.created_at), literal("(no date)"))
-        elif name == "channel":
-            columns[name] = case((Lead.self_sourced, literal("self-sourced")), else_=literal("distributed"))
+def _filters(session: Session, filters: ReportFilter) -> list[ColumnElement[bool]]:
+    """The filters as conditions on the leads' own columns (names looked up first)."""
     where: list[ColumnElement[bool]] = []
     if filters.since:
         where.append(Lead.created_at >= filters.since)
     if filters.until:
         where.append(Lead.created_at < filters.until)
     if filters.team:
-        where.append(owner_team.name == filters.team)
+        members = select(Rep.id).join(Team, Team.id == Rep.team_id).where(Team.name == filters.team)
+        where.append(Lead.owner_id.in_(list(session.scalars(members))))
     if filters.territory:
-        where.append(territory_column == filters.territory)
+        territory = session.scalar(select(Territory.id).where(Territory.name == filters.territory))
+        home = [r for r, name in _home_territories(session).items() if name == filters.territory]
+        where.append(
+            or_(
+                Lead.territory_id == (territory or -1),
+                and_(Lead.territory_id.is_(None), Lead.owner_id.in_(home)),
+            )
+        )
     if filters.source:
-        where.append(source.name == filters.source)
+        source = session.scalar(select(Source.id).where(Source.name == filters.source))
+        where.append(Lead.source_id == (source or -1))
     if filters.lead_type:
         where.append(Lead.lead_type == filters.lead_type)
-    return LeadQuery(joined, weight, columns, where)
+    return where
 
 
-def outcome_counts(weight: ColumnElement[float]) -> list[ColumnElement[Any]]:
+def lead_query(
+    session: Session, *, by: list[str], filters: ReportFilter, weighting: Weighting = "lead"
+) -> LeadQuery:
+    """The FROM clause, row weight, raw keys and filters of a report grouped ``by``.
+
+    ``lead``: every lead once, its rep the owner. ``credit``: the credit assignments, each
+    for its rep with its share. ``debit``: the same, taking the share from the lead's owner."""
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}")
+    rep: Any = Lead.owner_id
+    if weighting == "lead":
+        joined: Any = Lead.__table__
+        weight: Any = cast(literal(1.0), Float)
+    else:
+        joined = Assignment.__table__.join(
+            Lead,
+            and_(Assignment.lead_id == Lead.id, Assignment.role == "credit", Assignment.ended_at.is_(None)),
+        )
+        weight = Assignment.credit_share if weighting == "credit" else -Assignment.credit_share
+        rep = Assignment.rep_id if weighting == "credit" else Lead.owner_id
+    columns: dict[str, Any] = {
+        "owner_id": rep,
+        "territory_id": Lead.territory_id,
+        "source_id": Lead.source_id,
+        "product_id": Lead.product_id,
+        "lead_type": Lead.lead_type,
+        "month": month_of(session, Lead.created_at),
+        "self_sourced": Lead.self_sourced,
+    }
+    keys = {k: columns[k] for d in by for k in KEYS[d]}
+    return LeadQuery(joined, weight, keys, _filters(session, filters))
+
+
+def _home_territories(session: Session) -> dict[int, str]:
+    """Each rep's territory (the first by name when they cover several)."""
+    rows = session.execute(
+        select(rep_territories.c.rep_id, func.min(Territory.name))
+        .join(Territory, Territory.id == rep_territories.c.territory_id)
+        .group_by(rep_territories.c.rep_id)
+    ).all()
+    return {r: name for r, name in rows}
+
+
+def name_dimensions(
+    session: Session,
+    frame: pl.DataFrame,
+    by: list[str],
+    measures: list[str],
+    *,
+    keep: list[str] | None = None,
+) -> pl.DataFrame:
+    """Turn raw keys into the names reports show, and sum rows that end up with one name
+    (columns in ``keep`` are kept as further keys)."""
+    keep = keep or []
+    if not by and not keep:
+        return frame.select(pl.col(m).sum() for m in measures)
+
+    def lookup(rows: Any) -> dict[Any, str]:
+        return {k: v for k, v in rows}
+
+    named: list[pl.Expr] = []
+    for dimension in by:
+        if dimension == "rep":
+            names = lookup(session.execute(select(Rep.id, Rep.name)).all())
+            expr = pl.col("owner_id").replace_strict(names, default="(unassigned)", return_dtype=pl.String)
+        elif dimension == "team":
+            teams = lookup(
+                session.execute(select(Rep.id, Team.name).join(Team, Team.id == Rep.team_id)).all()
+            )
+            expr = pl.col("owner_id").replace_strict(teams, default="(no team)", return_dtype=pl.String)
+        elif dimension == "territory":
+            territories = lookup(session.execute(select(Territory.id, Territory.name)).all())
+            home = _home_territories(session)
+            expr = pl.coalesce(
+                pl.col("territory_id").replace_strict(territories, default=None, return_dtype=pl.String),
+                pl.col("owner_id").replace_strict(home, default=None, return_dtype=pl.String),
+                pl.lit("(none)"),
+            )
+        elif dimension in ("source", "product"):
+            model = Source if dimension == "source" else Product
+            names = lookup(session.execute(select(model.id, model.name)).all())
+            expr = pl.col(f"{dimension}_id").replace_strict(names, default="(none)", return_dtype=pl.String)
+        elif dimension == "lead_type":
+            expr = pl.col("lead_type").fill_null("(none)")
+        elif dimension == "month":
+            expr = pl.col("month").fill_null("(no date)")
+        else:
+            expr = (
+                pl.when(pl.col("self_sourced")).then(pl.lit("self-sourced")).otherwise(pl.lit("distributed"))
+            )
+        named.append(expr.alias(dimension))
+    return (
+        frame.with_columns(*named)
+        .group_by([*by, *keep], maintain_order=True)
+        .agg(pl.col(m).sum() for m in measures)
+        .sort([*by, *keep], nulls_last=True)
+    )
+
+
+Measures = Callable[[LeadQuery], tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]]
+
+
+def aggregate(
+    session: Session,
+    *,
+    by: list[str],
+    filters: ReportFilter,
+    measures: Measures,
+    split: dict[str, tuple[ColumnElement[Any], pl.DataType]] | None = None,
+) -> pl.DataFrame:
+    """Sum ``measures`` for every combination of ``by`` (and of the ``split`` expressions, kept
+    as they are), split credit included.
+
+    ``measures`` gets the query's parts and returns what to select from (the FROM clause,
+    joined further if needed), the measures, and any extra conditions."""
+    split = split or {}
+    parts = ["lead"]
+    if any(d in CREDITED for d in by) and session.scalar(
+        select(exists().where(Assignment.role == "credit", Assignment.ended_at.is_(None)))
+    ):
+        parts += ["credit", "debit"]
+    frames = []
+    names: list[str] = []
+    for weighting in parts:
+        q = lead_query(session, by=by, filters=filters, weighting=weighting)  # type: ignore[arg-type]
+        select_from, measured, extra = measures(q)
+        names = list(measured)
+        groups = {**q.keys, **{k: expr for k, (expr, _) in split.items()}}
+        keys = [c.label(k) for k, c in groups.items()]
+        query = select(*keys, *(m.label(n) for n, m in measured.items())).select_from(select_from)
+        query = query.where(*q.where, *extra)
+        if keys:
+            query = query.group_by(*groups.values())
+        frame = grouped(session, query, [*groups, *names])
+        frames.append(
+            frame.with_columns(
+                *(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys),
+                *(pl.col(k).cast(dtype) for k, (_, dtype) in split.items()),
+                *(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in names),
+            )
+        )
+    return name_dimensions(session, pl.concat(frames, how="vertical_relaxed"), by, names, keep=list(split))
+
+
+def outcome_counts(weight: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
     """Leads, worked (first touch known), won, lost, closed and open, each weighted."""
 
     def share(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, weight), else_=0.0))
 
-    return [
-        func.sum(weight).label("leads"),
-        share(Lead.first_touch_at.is_not(None)).label("worked"),
-        share(Lead.stage == "won").label("won"),
-        share(Lead.stage == "lost").label("lost"),
-        share(Lead.stage.in_(("won", "lost"))).label("closed"),
-        share(Lead.stage.not_in(("won", "lost", "disqualified"))).label("open"),
-    ]
+    return {
+        "leads": func.sum(weight),
+        "worked": share(Lead.first_touch_at.is_not(None)),
+        "won": share(Lead.stage == "won"),
+        "lost": share(Lead.stage == "lost"),
+        "closed": share(Lead.stage.in_(("won", "lost"))),
+        "open": share(Lead.stage.not_in(("won", "lost", "disqualified"))),
+    }
 
 
 def grouped(session: Session, query: Executable, columns: list[str]) -> pl.DataFrame:
-    """Run a GROUP BY and return its rows as a frame (counts as floats: credit shares split)."""
+    """Run a GROUP BY and return its rows as a frame."""
     rows = session.execute(query).all()
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
 def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
     """Weighted lead outcome counts for every combination of ``by`` (columns named as ``by``)."""
-    q = lead_query(session, by=by, filters=filters)
-    keys = [q.columns[d].label(d) for d in by]
-    counts = outcome_counts(q.weight)
-    query = select(*keys, *counts).select_from(q.select_from).where(*q.where)
-    if keys:
-        query = query.group_by(*[q.columns[d] for d in by]).order_by(*[q.columns[d] for d in by])
-    names = [*by, *(c.name for c in counts)]
-    frame = grouped(session, query, names)
-    measures = ["leads", "worked", "won", "lost", "closed", "open"]
-    return frame.with_columns(pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures)
+    return aggregate(
+        session, by=by, filters=filters, measures=lambda q: (q.select_from, outcome_counts(q.weight), [])
+    )
 
 
 def rep_outcomes(
@@ -191,43 +302,40 @@ def rep_outcomes(
 ) -> pl.DataFrame:
     """Per credited rep, weighted: leads, won, lost; over closed leads the sum of their win
     probabilities and of p(1 - p) (what the leads promised, and its variance); the mean win
-    probability of all their leads (their mix); and won and lost closed in [past_start,
+    probability of all their leads (their mix); and won and lost of leads created in [past_start,
     recent_start) and from recent_start on."""
-    q = lead_query(session, by=["rep"], filters=filters)
-    w = q.weight
     closed = Lead.stage.in_(("won", "lost"))
     p = Lead.win_probability
-
-    def total(value: Any, condition: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
-        return func.sum(value if condition is None else case((condition, value), else_=0.0))
-
     recent = Lead.created_at >= recent_start
     past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
-    measures = {
-        "leads": total(w),
-        "won": total(w, Lead.stage == "won"),
-        "lost": total(w, Lead.stage == "lost"),
-        "scored_closed": total(w, and_(closed, p.is_not(None))),
-        "won_scored": total(w, and_(Lead.stage == "won", p.is_not(None))),
-        "expected_won": total(w * p, closed),
-        "expected_variance": total(w * p * (1 - p), closed),
-        "mix_sum": total(w * p, p.is_not(None)),
-        "mix_leads": total(w, p.is_not(None)),
-        "recent_won": total(w, and_(Lead.stage == "won", recent)),
-        "recent_lost": total(w, and_(Lead.stage == "lost", recent)),
-        "past_won": total(w, and_(Lead.stage == "won", past)),
-        "past_lost": total(w, and_(Lead.stage == "lost", past)),
-    }
-    rep = q.columns["rep"]
-    query = (
-        select(rep.label("rep"), *(m.label(n) for n, m in measures.items()))
-        .select_from(q.select_from)
-        .where(*q.where)
-        .group_by(rep)
-        .order_by(rep)
-    )
-    frame = grouped(session, query, ["rep", *measures])
-    return frame.with_columns(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in measures)
+
+    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
+        w = q.weight
+
+        def total(value: Any, condition: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
+            return func.sum(value if condition is None else case((condition, value), else_=0.0))
+
+        return (
+            q.select_from,
+            {
+                "leads": total(w),
+                "won": total(w, Lead.stage == "won"),
+                "lost": total(w, Lead.stage == "lost"),
+                "scored_closed": total(w, and_(closed, p.is_not(None))),
+                "won_scored": total(w, and_(Lead.stage == "won", p.is_not(None))),
+                "expected_won": total(w * p, closed),
+                "expected_variance": total(w * p * (1 - p), closed),
+                "mix_sum": total(w * p, p.is_not(None)),
+                "mix_leads": total(w, p.is_not(None)),
+                "recent_won": total(w, and_(Lead.stage == "won", recent)),
+                "recent_lost": total(w, and_(Lead.stage == "lost", recent)),
+                "past_won": total(w, and_(Lead.stage == "won", past)),
+                "past_lost": total(w, and_(Lead.stage == "lost", past)),
+            },
+            [],
+        )
+
+    return aggregate(session, by=["rep"], filters=filters, measures=measures)
 
 
 def days_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -253,7 +361,7 @@ def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -
         else_=literal(as_of),
     )
     days = days_between(session, Lead.created_at, ended)
-    month = q.columns["month"]
+    month = q.keys["month"]
     query = (
         select(month.label("cohort"), outcome.label("outcome"), days.label("days"), func.count())
         .select_from(q.select_from)
@@ -270,17 +378,22 @@ def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -
     return frame.with_columns(pl.col("days").cast(pl.Float64), pl.col("leads").cast(pl.Float64))
 
 
-def reached_opportunity(select_from: Any) -> tuple[Any, ColumnElement[bool]]:
-    """Join what tells whether a lead ever became an opportunity: its stage now (opportunity or
-    won) or a stage change to opportunity in its history."""
-    became = (
-        select(StageChange.lead_id)
-        .where(StageChange.to_stage == "opportunity")
-        .group_by(StageChange.lead_id)
-        .subquery("became_opportunity")
-    )
-    joined = select_from.outerjoin(became, became.c.lead_id == Lead.id)
-    return joined, or_(became.c.lead_id.is_not(None), Lead.stage.in_(("opportunity", "won")))
+def opportunity_now() -> ColumnElement[bool]:
+    """A lead that is an opportunity now, or was one and was won."""
+    return Lead.stage.in_(("opportunity", "won"))
+
+
+def earlier_opportunities(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
+    """Per combination of ``by``: leads that were opportunities once but are neither now nor
+    won (lost from opportunity, back in nurture), found from their stage changes."""
+
+    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
+        became = q.select_from.join(
+            StageChange, and_(StageChange.lead_id == Lead.id, StageChange.to_stage == "opportunity")
+        )
+        return became, {"opportunities": func.count(func.distinct(Lead.id))}, [~opportunity_now()]
+
+    return aggregate(session, by=by, filters=filters, measures=measures)
 
 
 def source_outcomes(
@@ -288,40 +401,49 @@ def source_outcomes(
 ) -> pl.DataFrame:
     """Per source: its costs, leads, opportunities, won, lost, revenue, the months it brought
     leads in, and won and lost of leads created in the past and recent windows."""
-    q = lead_query(session, by=["source"], filters=filters)
-    joined, opportunity = reached_opportunity(q.select_from)
-    source = aliased(Source)
-    joined = joined.outerjoin(source, source.id == Lead.source_id)
+    recent = Lead.created_at >= recent_start
+    past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1.0), else_=0.0))
 
-    recent = Lead.created_at >= recent_start
-    past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
-    name = q.columns["source"]
-    measures: dict[str, ColumnElement[Any]] = {
-        "cost_per_lead": func.max(source.cost_per_lead),
-        "monthly_spend": func.max(source.monthly_spend),
-        "leads": func.count(),
-        "opportunities": count(opportunity),
-        "won": count(Lead.stage == "won"),
-        "lost": count(Lead.stage == "lost"),
-        "revenue": func.sum(case((Lead.stage == "won", func.coalesce(Lead.amount, 0.0)), else_=0.0)),
-        "months": func.count(func.distinct(month_of(session, Lead.created_at))),
-        "recent_won": count(and_(Lead.stage == "won", recent)),
-        "recent_lost": count(and_(Lead.stage == "lost", recent)),
-        "past_won": count(and_(Lead.stage == "won", past)),
-        "past_lost": count(and_(Lead.stage == "lost", past)),
-    }
-    query = (
-        select(name.label("source"), *(m.label(n) for n, m in measures.items()))
-        .select_from(joined)
-        .where(*q.where)
-        .group_by(name)
-        .order_by(name)
+    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
+        return (
+            q.select_from,
+            {
+                "leads": func.count(),
+                "opportunities": count(opportunity_now()),
+                "won": count(Lead.stage == "won"),
+                "lost": count(Lead.stage == "lost"),
+                "revenue": func.sum(case((Lead.stage == "won", func.coalesce(Lead.amount, 0.0)), else_=0.0)),
+                "months": func.count(
+                    func.distinct(
+                        q.keys["month"] if "month" in q.keys else month_of(session, Lead.created_at)
+                    )
+                ),
+                "recent_won": count(and_(Lead.stage == "won", recent)),
+                "recent_lost": count(and_(Lead.stage == "lost", recent)),
+                "past_won": count(and_(Lead.stage == "won", past)),
+                "past_lost": count(and_(Lead.stage == "lost", past)),
+            },
+            [],
+        )
+
+    frame = aggregate(session, by=["source"], filters=filters, measures=measures)
+    earlier = earlier_opportunities(session, by=["source"], filters=filters).rename(
+        {"opportunities": "earlier"}
     )
-    frame = grouped(session, query, ["source", *measures])
-    return frame.with_columns(pl.col(n).cast(pl.Float64) for n in measures)
+    frame = (
+        frame.join(earlier, on="source", how="left")
+        .with_columns(pl.col("opportunities") + pl.col("earlier").fill_null(0.0))
+        .drop("earlier")
+    )
+    costs = pl.DataFrame(
+        session.execute(select(Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
+        schema={"source": pl.String, "cost_per_lead": pl.Float64, "monthly_spend": pl.Float64},
+        orient="row",
+    ).unique("source", keep="first")
+    return frame.join(costs, on="source", how="left")
 
 
 def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
@@ -336,32 +458,38 @@ def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement
 def funnel_counts(session: Session, *, filters: ReportFilter) -> dict[str, float]:
     """Leads that reached each stage (inquiry: all; lead: assigned or moved on; opportunity;
     won), the lost, activities and calls on won leads."""
-    q = lead_query(session, by=[], filters=filters)
-    joined, opportunity = reached_opportunity(q.select_from)
     reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1.0), else_=0.0))
 
-    row = session.execute(
-        select(
-            func.count().label("inquiry"),
-            count(reached_lead).label("lead"),
-            count(opportunity).label("opportunity"),
-            count(Lead.stage == "won").label("won"),
-            count(Lead.stage == "lost").label("lost"),
+    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
+        return (
+            q.select_from,
+            {
+                "inquiry": func.count(),
+                "lead": count(reached_lead),
+                "opportunity": count(opportunity_now()),
+                "won": count(Lead.stage == "won"),
+                "lost": count(Lead.stage == "lost"),
+            },
+            [],
         )
-        .select_from(joined)
-        .where(*q.where)
+
+    counts = aggregate(session, by=[], filters=filters, measures=measures).row(0, named=True)
+    earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
+    won_leads = select(Lead.id).where(*_filters(session, filters), Lead.stage == "won")
+    activities, calls = session.execute(
+        select(func.count(), func.sum(case((Activity.kind == "call", 1.0), else_=0.0))).where(
+            Activity.lead_id.in_(won_leads.scalar_subquery())
+        )
     ).one()
-    work = (
-        select(func.count(), func.sum(case((Activity.kind == "call", 1.0), else_=0.0)))
-        .select_from(q.select_from.join(Activity, Activity.lead_id == Lead.id))
-        .where(*q.where, Lead.stage == "won")
-    )
-    activities, calls = session.execute(work).one()
-    counts = {k: float(v or 0.0) for k, v in row._mapping.items()}
-    return {**counts, "won_activities": float(activities or 0), "won_calls": float(calls or 0)}
+    return {
+        **{k: float(v or 0.0) for k, v in counts.items()},
+        "opportunity": float(counts["opportunity"] or 0.0) + float(earlier or 0.0),
+        "won_activities": float(activities or 0),
+        "won_calls": float(calls or 0),
+    }
 
 
 def speed_to_lead(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
@@ -387,15 +515,28 @@ def speed_to_lead(session: Session, *, filters: ReportFilter, assigned_before: d
 
 
 def capacity_use(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
-    """Per rep: leads issued to them (owner assignments) per month of the period, and capacity."""
-    q = lead_query(session, by=[], filters=filters)
+    """Per rep: leads issued to them (owner assignments) per month of the period, and capacity.
+
+    Without filters beyond dates this reads only the assignments' (role, at, rep) index; the
+    period is then when leads were issued."""
     month = month_of(session, Assignment.at)
-    query = (
-        select(Rep.name, Rep.capacity, month.label("month"), func.count())
-        .select_from(q.select_from.join(Assignment, Assignment.lead_id == Lead.id))
-        .join(Rep, Rep.id == Assignment.rep_id)
-        .where(*q.where, Assignment.role == "owner")
-        .group_by(Rep.name, Rep.capacity, month)
+    only_dates = not (filters.team or filters.territory or filters.source or filters.lead_type)
+    query = select(Assignment.rep_id, month.label("month"), func.count()).where(Assignment.role == "owner")
+    if only_dates:
+        if filters.since:
+            query = query.where(Assignment.at >= filters.since)
+        if filters.until:
+            query = query.where(Assignment.at < filters.until)
+    else:
+        query = query.join(Lead, Lead.id == Assignment.lead_id).where(*_filters(session, filters))
+    issued = grouped(session, query.group_by(Assignment.rep_id, month), ["rep_id", "month", "leads"])
+    reps = pl.DataFrame(
+        session.execute(select(Rep.id, Rep.name, Rep.capacity)).all(),
+        schema={"rep_id": pl.Int64, "rep": pl.String, "capacity": pl.Float64},
+        orient="row",
     )
-    frame = grouped(session, query, ["rep", "capacity", "month", "leads"])
-    return frame.with_columns(pl.col("leads").cast(pl.Float64), pl.col("capacity").cast(pl.Float64))
+    return (
+        issued.with_columns(pl.col("rep_id").cast(pl.Int64), pl.col("leads").cast(pl.Float64))
+        .join(reps, on="rep_id")
+        .select("rep", "capacity", "month", "leads")
+    )

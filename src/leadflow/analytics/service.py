@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import (
     ReportFilter,
+    aggregate,
     capacity_use,
     closing_times,
     count_by,
@@ -359,8 +360,7 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
         .sort(pl.col("speed").replace_strict(order, list(range(len(order)))))
     )
     never = speed.filter(pl.col("hours").is_null())
-    sources = sources_report(session, filters=filters, as_of=as_of).table
-    cost_of = _cost_per_lead_by_source(session, sources)
+    cost_of = _cost_per_lead_by_source(session, filters)
     never_cost = [cost_of.get(source_id) for source_id in never["source_id"].to_list()]
     known = [(c, n) for c, n in zip(never_cost, never["leads"].to_list(), strict=True) if c is not None]
     use = capacity_use(session, filters=filters)
@@ -387,11 +387,28 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     )
 
 
-def _cost_per_lead_by_source(session: Session, sources: pl.DataFrame) -> dict[int, float]:
-    """Each source's actual cost per lead, by source id."""
-    ids = dict(session.execute(select(Source.name, Source.id)).all())
-    return {
-        ids[name]: cost
-        for name, cost in sources.select("source", "cost_per_lead_actual").iter_rows()
-        if name in ids and cost is not None
+def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[int, float]:
+    """What each source's leads cost apiece over these leads (cost per lead, plus monthly spend
+    for each month it brought leads, over its leads), by source id."""
+    monthly = aggregate(
+        session,
+        by=["source", "month"],
+        filters=filters,
+        measures=lambda q: (q.select_from, {"leads": func.count()}, []),
+    )
+    per_source = monthly.group_by("source").agg(pl.col("leads").sum(), pl.len().alias("months"))
+    costs = {
+        name: (source_id, cpl, spend)
+        for source_id, name, cpl, spend in session.execute(
+            select(Source.id, Source.name, Source.cost_per_lead, Source.monthly_spend)
+        ).all()
     }
+    result: dict[int, float] = {}
+    for name, leads, months in per_source.iter_rows():
+        if name not in costs or leads == 0:
+            continue
+        source_id, cpl, spend = costs[name]
+        if cpl is None and spend is None:
+            continue
+        result[source_id] = ((cpl or 0.0) * leads + (spend or 0.0) * months) / leads
+    return result
