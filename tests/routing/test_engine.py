@@ -247,3 +247,31 @@ def test_a_single_lead_uses_the_saved_estimates_until_they_age(db: Database, wri
     assert soon.state["estimates"]["computed_at"] == NOW.isoformat()
     assert later.decisions[0].rep_external_id == "bo"
     assert later.state["estimates"]["computed_at"] == (NOW + timedelta(minutes=40)).isoformat()
+
+
+def test_a_run_writes_only_the_state_it_changed(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    from leadflow.routing.engine import apply_plan, plan_routes
+
+    leads = [
+        ["E1", "2026-05-01", "Co 1", "US", "East", "software"],
+        ["E2", "2026-05-02", "Co 2", "US", "East", "software"],
+        ["W1", "2026-05-01", "Co 3", "US", "West", "retail"],
+    ]
+    setup(db, write_csv, leads)
+    with session_scope(db.engine) as s:
+        e1, e2, w1 = (
+            s.scalars(select(Lead.id).where(Lead.external_id == x)).one() for x in ("E1", "E2", "W1")
+        )
+        route_leads(s, settings=Settings(), lead_ids=[e1], now=NOW)  # East's pointer: ann
+    # two workers plan at once from the same state (one for each territory), then write in turn
+    with session_scope(db.engine) as s:
+        plan_east = plan_routes(s, settings=Settings(), lead_ids=[e2], now=NOW)
+    with session_scope(db.engine) as s:
+        plan_west = plan_routes(s, settings=Settings(), lead_ids=[w1], now=NOW)
+    for plan in (plan_east, plan_west):
+        with session_scope(db.engine) as s:
+            apply_plan(s, plan=plan, by="test", now=NOW)
+    with session_scope(db.engine) as s:
+        pointer = s.get(RoutingState, "round_robin:territory East")
+        assert pointer is not None and pointer.state == {"last": "bo"}  # not set back by the West run
+        assert s.get(RoutingState, "round_robin:territory West") is not None

@@ -13,6 +13,7 @@ is routed first next time.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -81,6 +82,12 @@ class RoutePlan:
 
     decisions: list[Decision] = field(default_factory=list)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    loaded: dict[str, dict[str, Any]] = field(default_factory=dict)  # the state as read
+
+    def changed_state(self) -> dict[str, dict[str, Any]]:
+        """The keys this run changed: only those are written, so that workers routing to other
+        reps at the same time never overwrite each other's pointers with what they read."""
+        return {k: v for k, v in self.state.items() if self.loaded.get(k) != v}
 
     def count(self, queue: str | None) -> int:
         """How many leads were assigned (None), reserved or left unassigned."""
@@ -399,6 +406,7 @@ def plan_routes(
     roster, covers = _roster(session, territories=territories, team=routing.fallback_team)
     reps = _reps(session, roster, everyone=batch, now=now, start=start)
     plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
+    plan.loaded = copy.deepcopy(plan.state)
     configs = [routing.default, *routing.teams.values()]
     needs = {policy} if policy else {c.policy for c in configs}
     history = _history(
@@ -825,12 +833,13 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
         else:
             queued.kind, queued.reason, queued.attempts = decision.queue, decision.reason, queued.attempts + 1
     session.flush()
-    if plan.state:
+    changed = plan.changed_state()
+    if changed:
         # an upsert: workers routing to different reps do not wait for each other, and may both
         # be the first to save a key (the estimates)
         insert = sqlite_insert if is_sqlite(session) else postgresql_insert
         statement = insert(RoutingState).values(
-            [{"key": key, "state": value, "updated_at": now} for key, value in plan.state.items()]
+            [{"key": key, "state": value, "updated_at": now} for key, value in changed.items()]
         )
         session.execute(
             statement.on_conflict_do_update(
