@@ -23,6 +23,7 @@ from leadflow.analytics.service import (
     cohorts_report,
     conversion_report,
     funnel_report,
+    partners_report,
     profile_report,
     reps_report,
     sources_report,
@@ -36,6 +37,7 @@ from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, requeue_due_nurture
+from leadflow.pipeline.partners import issue_to_partner, record_partner_report
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.pipeline.stages import change_stage
 from leadflow.routing.engine import route_leads, routing_queue
@@ -73,6 +75,7 @@ sla_app = typer.Typer(
     help="First-touch deadlines: escalate and reassign untouched leads.", no_args_is_help=True
 )
 report_app = typer.Typer(help="Reports: what converts, with counts and intervals.", no_args_is_help=True)
+partners_app = typer.Typer(help="The partner channel: distributors' aggregate results.", no_args_is_help=True)
 for name, sub in (
     ("leads", leads_app),
     ("reps", reps_app),
@@ -84,6 +87,7 @@ for name, sub in (
     ("stage", stage_app),
     ("report", report_app),
     ("sla", sla_app),
+    ("partners", partners_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -471,18 +475,81 @@ def stage_set(
 @app.command()
 def assign(
     lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
-    rep: Annotated[str, typer.Argument(help="Rep external id, email or name.")],
-    reason: Annotated[str, typer.Option(help="Why (kept in the lead's history).")],
+    rep: Annotated[str | None, typer.Argument(help="Rep external id, email or name.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the lead's history).")] = "",
+    partner: Annotated[
+        str | None, typer.Option(help="Issue the lead to this distributor instead of a rep.")
+    ] = None,
 ) -> None:
-    """Assign or reassign a lead to a rep by hand, with the reason kept in its history.
+    """Assign or reassign a lead to a rep by hand, or issue it to a partner, with the reason
+    kept in its history.
 
     Example: leadflow assign 42 "Moses Frase" --reason "knows the account"
+    Example: leadflow assign 43 --partner "Acme Distribution" --reason "outside our territories"
     """
+    if (rep is None) == (partner is None):
+        fail("name either a rep or --partner", 2)
     with session_scope(state.engine()) as session, reported():
         target = find_lead(session, ref=lead)
-        who = find_rep(session, ref=rep)
-        assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
-    console.print(f"lead {target.id} now belongs to {who.name}")
+        if partner is not None:
+            issue_to_partner(session, lead=target, partner=partner, by=state.actor, reason=reason)
+            name = partner
+        else:
+            who = find_rep(session, ref=str(rep))
+            assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
+            name = who.name
+    console.print(f"lead {target.id} now belongs to {name}")
+
+
+@partners_app.command("report")
+def partners_report_command(
+    partner: Annotated[str, typer.Argument(help="The partner's name.")],
+    start: Annotated[datetime, typer.Option("--from", help="First day of the period.")],
+    end: Annotated[datetime, typer.Option("--to", help="Day after the period.")],
+    worked: Annotated[int, typer.Option(help="Leads the partner worked in the period.")],
+    won: Annotated[int, typer.Option(help="Deals the partner won.")],
+    revenue: Annotated[float, typer.Option(help="Revenue the partner reports.")],
+) -> None:
+    """Record a partner's aggregate results for a period (a new report of the same period
+    replaces the old one).
+
+    Example: leadflow partners report "Acme Distribution" --from 2026-10-01 --to 2026-11-01 \\
+        --worked 40 --won 6 --revenue 54000
+    """
+    with session_scope(state.engine()) as session, reported():
+        record_partner_report(
+            session, partner=partner, period_start=start, period_end=end, leads_worked=worked, won=won,
+            revenue=revenue,
+        )  # fmt: skip
+    console.print(f"recorded {partner}: {worked} worked, {won} won, {revenue:,.0f} revenue")
+
+
+@report_app.command("partners")
+def report_partners(
+    since: Since = None,
+    until: Until = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """The partner channel beside the direct reps: leads issued, reported worked, won and
+    revenue, the cost of the leads, conversion (won / issued) with its 95% interval, and ROI.
+
+    Example: leadflow report partners --since 2026-01-01
+    """
+    with session_scope(state.engine()) as session:
+        table = partners_report(session, filters=ReportFilter(since=since, until=until))
+    if table.is_empty():
+        fail("no leads issued to partners or reps in this period")
+    if fmt == "table":
+        table = (
+            _ratio_text(table.rename({"issued": "leads"}))
+            .rename({"leads": "issued"})
+            .with_columns(
+                pl.col("cost").round(0),
+                pl.col("revenue").round(0),
+                pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
+            )
+        )
+    render(table, fmt, title="partners and direct reps")
 
 
 @app.command()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import (
@@ -24,7 +25,7 @@ from leadflow.analytics.ledger import (
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
 from leadflow.analytics.survival import aalen_johansen
-from leadflow.models import Lead, Source, utcnow
+from leadflow.models import Assignment, Lead, Partner, PartnerReport, Source, utcnow
 from leadflow.routing.estimates import close_rates
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import labelled_leads
@@ -412,3 +413,90 @@ def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[in
             continue
         result[source_id] = ((cpl or 0.0) * leads + (spend or 0.0) * months) / leads
     return result
+
+
+def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
+    """The partner channel beside the direct reps: leads issued (in the period), what the
+    partner reported worked, won and earned for periods inside it, what those leads cost, the
+    conversion won / issued with its 95% interval, and ROI. Partners report only in aggregate,
+    so the direct reps' row uses the same measure (won / leads issued), not won / closed."""
+    cost_of = _cost_per_lead_by_source(session, filters)
+    issued_at = []
+    if filters.since:
+        issued_at.append(Assignment.at >= filters.since)
+    if filters.until:
+        issued_at.append(Assignment.at < filters.until)
+    issued = session.execute(
+        select(Partner.name, Lead.source_id, func.count())
+        .select_from(Assignment)
+        .join(Partner, Partner.id == Assignment.partner_id)
+        .join(Lead, Lead.id == Assignment.lead_id)
+        .where(*issued_at)
+        .group_by(Partner.name, Lead.source_id)
+    ).all()
+    periods = []
+    if filters.since:
+        periods.append(PartnerReport.period_start >= filters.since)
+    if filters.until:
+        periods.append(PartnerReport.period_end <= filters.until)
+    reported = {
+        name: (float(w or 0), float(n or 0), float(r or 0))
+        for name, w, n, r in session.execute(
+            select(
+                Partner.name,
+                func.sum(PartnerReport.leads_worked),
+                func.sum(PartnerReport.won),
+                func.sum(PartnerReport.revenue),
+            )
+            .join(Partner, Partner.id == PartnerReport.partner_id)
+            .where(*periods)
+            .group_by(Partner.name)
+        ).all()
+    }
+    rows: dict[str, dict[str, object]] = {}
+    for name, source_id, count in issued:
+        row = rows.setdefault(name, {"channel": "partner", "name": name, "issued": 0.0, "cost": 0.0})
+        row["issued"] = float(row["issued"]) + count  # type: ignore[arg-type]
+        row["cost"] = float(row["cost"]) + cost_of.get(source_id, 0.0) * count  # type: ignore[arg-type]
+    for name in reported:
+        rows.setdefault(name, {"channel": "partner", "name": name, "issued": 0.0, "cost": 0.0})
+    for name, row in rows.items():
+        worked, won, revenue = reported.get(name, (0.0, 0.0, 0.0))
+        row |= {"worked": worked, "won": won, "revenue": revenue}
+    direct_where = [*_created_filters(filters), Lead.owner_id.is_not(None), Lead.self_sourced.is_(False)]
+    direct = session.execute(
+        select(
+            Lead.source_id,
+            func.count(),
+            func.sum(case((Lead.first_touch_at.is_not(None), 1), else_=0)),
+            func.sum(case((Lead.stage == "won", 1), else_=0)),
+            func.sum(case((Lead.stage == "won", func.coalesce(Lead.amount, 0.0)), else_=0.0)),
+        )
+        .where(*direct_where)
+        .group_by(Lead.source_id)
+    ).all()
+    if direct:
+        rows["direct reps"] = {
+            "channel": "direct",
+            "name": "direct reps",
+            "issued": float(sum(r[1] for r in direct)),
+            "cost": float(sum(cost_of.get(r[0], 0.0) * r[1] for r in direct)),
+            "worked": float(sum(r[2] or 0 for r in direct)),
+            "won": float(sum(r[3] or 0 for r in direct)),
+            "revenue": float(sum(r[4] or 0 for r in direct)),
+        }
+    schema = {"channel": pl.String, "name": pl.String, "issued": pl.Float64, "cost": pl.Float64,
+              "worked": pl.Float64, "won": pl.Float64, "revenue": pl.Float64}  # fmt: skip
+    frame = pl.DataFrame(list(rows.values()), schema=schema)
+    return with_ratio(frame, won="won", closed="issued").with_columns(
+        pl.when(pl.col("cost") > 0).then((pl.col("revenue") - pl.col("cost")) / pl.col("cost")).alias("roi")
+    )
+
+
+def _created_filters(filters: ReportFilter) -> list[Any]:
+    where: list[Any] = []
+    if filters.since:
+        where.append(Lead.created_at >= filters.since)
+    if filters.until:
+        where.append(Lead.created_at < filters.until)
+    return where

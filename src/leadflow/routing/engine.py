@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Text, case, cast, delete, func, select
+from sqlalchemy import Text, case, cast, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -129,7 +129,16 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         .outerjoin(Territory, Lead.territory_id == Territory.id)
         .outerjoin(Company, Lead.company_id == Company.id)
         .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
-        .where(Lead.owner_id.is_(None), Lead.stage.in_(ROUTABLE_STAGES), Lead.self_sourced.is_(False))
+        .where(
+            Lead.owner_id.is_(None),
+            Lead.stage.in_(ROUTABLE_STAGES),
+            Lead.self_sourced.is_(False),
+            ~exists().where(  # issued to a partner: not the reps' to work
+                Assignment.lead_id == Lead.id,
+                Assignment.partner_id.is_not(None),
+                Assignment.ended_at.is_(None),
+            ),
+        )
         .order_by(reserve_first, Lead.created_at, Lead.id)
     )
     if lead_ids is not None:
