@@ -52,6 +52,7 @@ from leadflow.scoring.service import (
     train_model,
 )
 from leadflow.settings import ConfigError, PolicyName, Settings, database_url, load_settings, write_profile
+from leadflow.simulate.backward import BACKTEST_POLICIES, backtest_policies
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
 from leadflow.simulate.forward import POLICIES, simulate_policies
 
@@ -677,16 +678,16 @@ def _ratio_text(frame: pl.DataFrame) -> pl.DataFrame:
     whole = [c for c in counts if (frame[c].fill_null(0) % 1 == 0).all()]
     return frame.with_columns(
         *(pl.col(c).cast(pl.Int64) if c in whole else pl.col(c).round(1) for c in counts),
-        pl.when(pl.col("ratio").is_null())
+        pl.when(pl.col("conversion").is_null())
         .then(pl.lit("no closed leads"))
         .otherwise(
             pl.format(
                 "{}% ({}-{}%)",
-                *(((pl.col(c) * 100).round(1)) for c in ("ratio", "ratio_low", "ratio_high")),
+                *(((pl.col(c) * 100).round(1)) for c in ("conversion", "conversion_low", "conversion_high")),
             )
         )
-        .alias("ratio"),
-    ).drop("ratio_low", "ratio_high")
+        .alias("conversion"),
+    ).drop("conversion_low", "conversion_high")
 
 
 @report_app.command("conversion")
@@ -780,7 +781,7 @@ def report_reps(
     table = report.table.select(
         "rep",
         (pl.col("won") + pl.col("lost")).round(1).alias("closed"),
-        interval("ratio").alias("close rate"),
+        interval("conversion").alias("close rate"),
         interval("estimate").alias("shrunk"),
         pl.format(
             "{} vs {} ({} to {})",
@@ -870,7 +871,7 @@ def report_sources(
     costs = ("cost", "cost_per_lead_actual", "cost_per_opportunity", "cost_per_won", "revenue")
     stopped = pl.when(pl.col("stopped_working")).then(pl.lit("STOPPED WORKING")).otherwise(pl.lit(""))
     table = _ratio_text(report.table).select(
-        "source", "leads", "opportunities", "won", "ratio",
+        "source", "leads", "opportunities", "won", "conversion",
         *(money(c) for c in costs),
         pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
         stopped.alias("trend"),
@@ -1105,12 +1106,15 @@ def demo(
 
 @app.command()
 def simulate(
-    policies: Annotated[
-        str,
-        typer.Option(
-            help=f"Policies to compare, comma-separated (the first is the baseline): {', '.join(POLICIES)}."
-        ),
-    ] = ",".join(POLICIES),
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(help=f"A policy to compare (repeat; the first is the baseline): {', '.join(POLICIES)}."),
+    ] = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="Backtest on this ledger's own closed leads instead.")
+    ] = False,
+    since: Annotated[datetime | None, typer.Option(help="--history: leads created from this date.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="--history: leads created before this date.")] = None,
     leads: Annotated[int, typer.Option(help="Leads in the synthetic company's year.")] = 50_000,
     reps: Annotated[int, typer.Option(help="Reps in the synthetic company.")] = 24,
     seed: Annotated[int, typer.Option(help="Seed of the company and of the draws.")] = 7,
@@ -1120,19 +1124,53 @@ def simulate(
     replications: Annotated[int, typer.Option(help="Draws of the truth per policy (the intervals).")] = 200,
     fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
 ) -> None:
-    """Try routing policies before one goes live, on a synthetic company whose truth is known
-    (the one `leadflow demo` builds with the same seed): each policy routes the same last month
-    of leads within capacity, using only what leadflow could know; the truth then plays each out
-    many times. Shows expected wins and revenue with 95% intervals, the gain over the first
-    policy (paired draws), leads per rep (Gini), leads over capacity and SLA misses.
+    """Try routing policies before one goes live.
 
-    Example: leadflow simulate
-    Example: leadflow simulate --policies round_robin,optimal --seed 3 --format csv
+    Forward (default), on a synthetic company whose truth is known (the one `leadflow demo`
+    builds with the same seed): each policy routes the same last month of leads within capacity,
+    using only what leadflow could know; the truth then plays each out many times. Shows expected
+    wins and revenue with 95% intervals, the gain over the first policy (paired draws), leads per
+    rep (Gini), leads over capacity and SLA misses.
+
+    Backward (--history), on this ledger: what each policy would have won on the leads created
+    in [--since, --until) that have closed, estimated from their win probabilities and the reps'
+    close rates before the period (a model-based, "direct method" estimate), beside the routing
+    that actually happened and its actual wins.
+
+    Example: leadflow simulate --policy round_robin --policy optimal
+    Example: leadflow --db sqlite:///crm.db simulate --history --since 2017-07-01 --until 2018-01-01
     """
-    names = tuple(p.strip() for p in policies.split(",") if p.strip())
+    if history:
+        names = tuple(policy or BACKTEST_POLICIES)
+        if since is None or until is None:
+            fail("--history needs --since and --until", 2)
+            return
+        unknown = [n for n in names if n not in BACKTEST_POLICIES]
+        if unknown:
+            fail(f"unknown policy {', '.join(unknown)}; choose from {', '.join(BACKTEST_POLICIES)}", 2)
+        with session_scope(state.engine()) as session, reported():
+            table = backtest_policies(
+                session, since=since, until=until, policies=names, draws=replications, seed=seed
+            )
+        if fmt == "table":
+            console.print(
+                "Model-based (direct method) estimate on the closed leads of the period; compare the "
+                "'actual' row's estimate with its actual wins to see how far to trust the model.",
+                highlight=False,
+            )
+            open_share = table["still_open"][0] / (table["still_open"][0] + table["leads"][0])
+            if open_share > 0.1:
+                console.print(
+                    f"[yellow]{open_share:.0%} of the period's leads are still open and left out; the "
+                    "closed ones lean to quick outcomes. Choose an older period.[/yellow]"
+                )
+            table = table.with_columns(pl.col(pl.Float64).round(1))
+        render(table, fmt, title="policies on history")
+        return
+    names = tuple(policy or POLICIES)
     unknown = [n for n in names if n not in POLICIES]
-    if unknown or not names:
-        fail(f"unknown policy {', '.join(unknown) or '(none)'}; choose from {', '.join(POLICIES)}", 2)
+    if unknown:
+        fail(f"unknown policy {', '.join(unknown)}; choose from {', '.join(POLICIES)}", 2)
     with console.status("simulating..."):
         company = generate_company(CompanySpec(n_leads=leads, n_reps=reps, seed=seed))
         table = simulate_policies(

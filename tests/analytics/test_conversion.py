@@ -29,7 +29,7 @@ def pandas_conversion(by: str) -> pd.DataFrame:
         .groupby(column)
         .agg(leads=("opportunity_id", "size"), won=("won", "sum"), lost=("lost", "sum"))
     )
-    counts["ratio"] = counts.won / (counts.won + counts.lost)
+    counts["conversion"] = counts.won / (counts.won + counts.lost)
     return counts.reset_index().rename(columns={column: by}).sort_values(by).reset_index(drop=True)
 
 
@@ -43,8 +43,10 @@ def test_maven_conversion_by_rep_office_and_product_equals_pandas(db: Database) 
         assert ours[by].tolist() == expected[by].tolist()
         for column in ("leads", "won", "lost"):
             assert ours[column].tolist() == expected[column].astype(float).tolist(), (by, column)
-        pd.testing.assert_series_equal(ours["ratio"], expected["ratio"], check_names=False)
-        assert (ours.ratio_low < ours.ratio).all() and (ours.ratio < ours.ratio_high).all()
+        pd.testing.assert_series_equal(ours["conversion"], expected["conversion"], check_names=False)
+        assert (ours.conversion_low < ours.conversion).all() and (
+            ours.conversion < ours.conversion_high
+        ).all()
     # the CLI gives the same numbers, and filters narrow them
     code, out, err = db.cli(
         "report", "conversion", "--by", "rep", "--territory", "Central", "--format", "csv"

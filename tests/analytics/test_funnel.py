@@ -41,7 +41,7 @@ def test_funnel_counts_speed_and_never_worked_match_the_generated_company(db: Da
     assert report.never_worked == hours.is_null().sum() and report.assigned == assigned.height
     under_hour = report.speed.filter(pl.col("speed") == "under 1 hour")["leads"].item()
     assert under_hour == (hours.drop_nulls() < 1).sum()
-    ratios = report.speed.filter(pl.col("speed") != "never worked")["ratio"].to_numpy()
+    ratios = report.speed.filter(pl.col("speed") != "never worked")["conversion"].to_numpy()
     assert ratios[0] > ratios[2] > ratios[3]
     assert report.speed_hours["p50"] == pytest.approx(
         np.floor(np.quantile(hours.drop_nulls().to_numpy(), 0.5)) + 1, abs=1

@@ -54,7 +54,7 @@ def test_partner_conversion_and_roi_beside_the_direct_reps(db: Database, write_c
     acme, direct = rows["Acme Distribution"], rows["direct reps"]
     assert (acme["issued"], acme["worked"], acme["won"], acme["revenue"]) == (10, 8, 3, 30000)
     assert acme["cost"] == pytest.approx(400) and acme["roi"] == pytest.approx((30000 - 400) / 400)
-    assert (acme["ratio_low"], acme["ratio_high"]) == pytest.approx(wilson(3, 10))
+    assert (acme["conversion_low"], acme["conversion_high"]) == pytest.approx(wilson(3, 10))
     assert (direct["issued"], direct["won"], direct["revenue"]) == (2, 1, 1000)
     code, out, err = db.cli("report", "partners")
     assert code == 0, err

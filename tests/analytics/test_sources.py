@@ -42,7 +42,7 @@ def test_costs_revenue_and_roi_follow_from_the_leads(db: Database) -> None:
         if cost > 0:
             assert ours["roi"] == pytest.approx((row["revenue"] - cost) / cost)
             assert ours["cost_per_won"] == pytest.approx(cost / row["won"])
-        assert ours["ratio_low"] < ours["ratio"] < ours["ratio_high"]
+        assert ours["conversion_low"] < ours["conversion"] < ours["conversion_high"]
         assert ours["opportunities"] >= ours["won"]
     assert not report.table["stopped_working"].any()
 

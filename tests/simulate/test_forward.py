@@ -37,10 +37,10 @@ def test_optimal_wins_more_than_round_robin_within_capacity() -> None:
 
 def test_simulate_command(db: Database) -> None:
     code, out, err = db.cli(
-        "simulate", "--policies", "round_robin,optimal", "--leads", "8000", "--reps", "8",
+        "simulate", "--policy", "round_robin", "--policy", "optimal", "--leads", "8000", "--reps", "8",
         "--replications", "20", "--format", "csv",
     )  # fmt: skip
     assert code == 0, err
     table = pl.read_csv(io.StringIO(out))
     assert table["policy"].to_list() == ["round_robin", "optimal"]
-    assert db.cli("simulate", "--policies", "lottery")[0] == 2
+    assert db.cli("simulate", "--policy", "lottery")[0] == 2

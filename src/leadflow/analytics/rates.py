@@ -20,15 +20,15 @@ Array = np.ndarray[Any, Any]
 
 
 def with_ratio(frame: pl.DataFrame, *, won: str = "won", closed: str = "closed") -> pl.DataFrame:
-    """Add ``ratio`` = won / closed and its Wilson 95% interval (null where nothing closed)."""
+    """Add ``conversion`` = won / closed and its Wilson 95% interval (null where nothing closed)."""
     w = frame[won].cast(pl.Float64).to_numpy()
     n = frame[closed].cast(pl.Float64).to_numpy()
     low, high = wilson(w, n)
     has = n > 0
     return frame.with_columns(
-        pl.Series("ratio", np.where(has, w / np.where(has, n, 1), np.nan)).fill_nan(None),
-        pl.Series("ratio_low", np.where(has, low, np.nan)).fill_nan(None),
-        pl.Series("ratio_high", np.where(has, high, np.nan)).fill_nan(None),
+        pl.Series("conversion", np.where(has, w / np.where(has, n, 1), np.nan)).fill_nan(None),
+        pl.Series("conversion_low", np.where(has, low, np.nan)).fill_nan(None),
+        pl.Series("conversion_high", np.where(has, high, np.nan)).fill_nan(None),
     )
 
 

@@ -65,6 +65,7 @@ def profile_report(session: Session, *, now: datetime | None = None) -> ProfileR
 def conversion_report(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
     """Leads in, worked, won, lost, open and the ratio won / (won + lost) with its 95% interval,
     for each combination of ``by``; distributed and self-sourced leads always apart."""
+    by = ["lead_type" if d == "type" else d for d in by]  # design.md's name for it
     dimensions = by if "channel" in by else ["channel", *by]
     return with_ratio(count_by(session, by=dimensions, filters=filters))
 
@@ -149,7 +150,7 @@ def reps_report(
     verdicts = [_verdict(row, team_mix) if scored else "no win probabilities: train a model first"
                 for row in frame.iter_rows(named=True)]  # fmt: skip
     frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).select(
-        "rep", "leads", "won", "lost", "ratio", "ratio_low", "ratio_high",
+        "rep", "leads", "won", "lost", "conversion", "conversion_low", "conversion_high",
         "estimate", "estimate_low", "estimate_high",
         "scored_closed", "won_scored", "expected_won", "won_minus_expected",
         "difference_low", "difference_high",
@@ -289,7 +290,7 @@ def sources_report(
         (pl.col("past_won") / past_closed).alias("past_ratio"),
     )
     table = frame.select(
-        "source", "leads", "opportunities", "won", "lost", "ratio", "ratio_low", "ratio_high",
+        "source", "leads", "opportunities", "won", "lost", "conversion", "conversion_low", "conversion_high",
         "cost", "cost_per_lead_actual", "cost_per_opportunity", "cost_per_won", "revenue", "roi",
         "past_ratio", "recent_ratio", "change", "team_change", "q_stopped", "stopped_working",
     ).sort("roi", descending=True, nulls_last=True)  # fmt: skip
