@@ -23,6 +23,7 @@ from leadflow.db import make_engine
 from leadflow.schema_admin import upgrade
 
 MAVEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
+needs_maven = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"reference data missing at {MAVEN}")
 PG_ENV = "LEADFLOW_TEST_POSTGRES_URL"
 
 

@@ -14,9 +14,10 @@ from leadflow.analytics.ledger import ReportFilter
 from leadflow.analytics.service import cohorts_report
 from leadflow.analytics.survival import aalen_johansen
 from leadflow.db import session_scope
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
 
+@needs_maven
 def test_maven_cohorts_match_an_independent_computation(db: Database) -> None:
     assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
     with session_scope(db.engine) as s:

@@ -14,7 +14,7 @@ from leadflow.analytics.service import conversion_report
 from leadflow.db import session_scope
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Routing, Settings, TerritoryRule
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
 
 def pandas_conversion(by: str) -> pd.DataFrame:
@@ -33,6 +33,7 @@ def pandas_conversion(by: str) -> pd.DataFrame:
     return counts.reset_index().rename(columns={column: by}).sort_values(by).reset_index(drop=True)
 
 
+@needs_maven
 def test_maven_conversion_by_rep_office_and_product_equals_pandas(db: Database) -> None:
     assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
     for by in ("rep", "territory", "product"):

@@ -13,7 +13,7 @@ from scipy.stats import binomtest, chi2_contingency
 from leadflow.analytics.profile import attribute_lift, suggest_criteria
 from leadflow.settings import load_settings
 from leadflow.simulate.company import CompanySpec, generate_company
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
 
 def test_counts_intervals_and_p_values_match_scipy() -> None:
@@ -65,7 +65,7 @@ def test_real_effects_are_found_and_noise_is_not() -> None:
     assert not [name for name in criteria if name.startswith("lucky")]
 
 
-@pytest.mark.skipif(not MAVEN.is_dir(), reason="reference data missing")
+@needs_maven
 def test_profile_report_on_maven_and_writing_the_suggestion(db: Database, tmp_path: Path) -> None:
     assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
     code, out, err = db.cli("report", "profile", "--all", "--format", "csv")

@@ -17,7 +17,7 @@ from leadflow.db import session_scope
 from leadflow.scoring.service import score_leads, train_model
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
 SPEC = CompanySpec(n_leads=40_000, n_reps=16, seed=21, end=date(2026, 10, 1))
 
@@ -46,6 +46,7 @@ def test_demo_reps_laggards_skill_and_real_differences(db: Database) -> None:
     assert worst.startswith("below what their leads promised")
 
 
+@needs_maven
 def test_maven_says_how_much_of_the_spread_is_noise(db: Database) -> None:
     assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
     with session_scope(db.engine) as s:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 
 import polars as pl
-import pytest
 from sqlalchemy import text
 
 from leadflow.models import Base
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
-pytestmark = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"reference data missing at {MAVEN}")
+pytestmark = needs_maven
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[object, ...]]]:

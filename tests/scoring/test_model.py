@@ -16,7 +16,7 @@ from leadflow.scoring.model import FORBIDDEN, feature_frame
 from leadflow.scoring.service import NotEnoughHistory, explain_lead, latest_model, score_frame, train_model
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
-from tests.conftest import MAVEN, Database
+from tests.conftest import MAVEN, Database, needs_maven
 
 SPEC = CompanySpec(n_leads=40_000, seed=21, end=date(2026, 9, 1))
 
@@ -42,7 +42,7 @@ def test_model_matches_the_true_lead_probability_on_the_demo(db: Database) -> No
     assert all(p is None for p in probabilities)  # nothing is scored before `score` runs
 
 
-@pytest.mark.skipif(not MAVEN.is_dir(), reason="reference data missing")
+@needs_maven
 def test_maven_model_is_honest_about_random_data(db: Database) -> None:
     assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
     code, out, err = db.cli("score", "--train")
