@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, cast, get_args
 
@@ -15,8 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from leadflow.access.service import add_user, find_user, issue_token, revoke_token
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
 from leadflow.analytics.service import (
     FunnelReport,
@@ -28,12 +30,14 @@ from leadflow.analytics.service import (
     reps_report,
     sources_report,
 )
+from leadflow.api.app import create_app
 from leadflow.db import make_engine, session_scope
-from leadflow.errors import LeadflowError
+from leadflow.errors import LeadflowError, NotFound
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
 from leadflow.intake.rejects import write_report
 from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open_import, preset_files
 from leadflow.lookup import find_lead, find_product, find_rep
+from leadflow.models import Team, utcnow
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, requeue_due_nurture
@@ -77,6 +81,7 @@ sla_app = typer.Typer(
 )
 report_app = typer.Typer(help="Reports: what converts, with counts and intervals.", no_args_is_help=True)
 partners_app = typer.Typer(help="The partner channel: distributors' aggregate results.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
 for name, sub in (
     ("leads", leads_app),
     ("reps", reps_app),
@@ -89,6 +94,7 @@ for name, sub in (
     ("report", report_app),
     ("sla", sla_app),
     ("partners", partners_app),
+    ("users", users_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -1201,6 +1207,81 @@ def simulate(
         fmt,
         title="routing policies on the same leads",
     )
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The user's email address (their login).")],
+    role: Annotated[str, typer.Option(help="admin, manager, rep or intake.")],
+    name: Annotated[str, typer.Option(help="Their name.")] = "",
+    rep: Annotated[str | None, typer.Option(help="For a rep user: the rep they are.")] = None,
+    team: Annotated[str | None, typer.Option(help="For a manager: the team they manage.")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Ask for a password (for the dashboard login).")
+    ] = False,
+) -> None:
+    """Create a user with one role: admin (everything), manager (their team), rep (their own
+    leads) or intake (only capture leads).
+
+    Example: leadflow users add ann@example.com --role rep --rep rep-001 --password
+    Example: leadflow users add forms@example.com --role intake
+    """
+    secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    with session_scope(state.engine()) as session, reported():
+        who = find_rep(session, ref=rep) if rep else None
+        managed = session.scalars(select(Team).where(Team.name == team)).first() if team else None
+        if team and managed is None:
+            raise NotFound(f"no team {team!r}")
+        user = add_user(session, email=email, name=name, role=role, password=secret, rep=who, team=managed)
+        label = f"{user.email} ({user.role})"
+    console.print(f"added {label}", highlight=False)
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "token",
+    days: Annotated[int | None, typer.Option(help="Expire after this many days (default never).")] = None,
+    revoke: Annotated[str | None, typer.Option(help="Revoke the token starting with this instead.")] = None,
+) -> None:
+    """Issue an API token for a user (shown this once; only its hash is kept), or revoke one.
+
+    Example: leadflow users token forms@example.com --name "web form" --days 365
+    Example: leadflow users token forms@example.com --revoke lf_AbC12
+    """
+    with session_scope(state.engine()) as session, reported():
+        user = find_user(session, email=email)
+        if revoke:
+            revoke_token(session, user=user, prefix=revoke)
+            console.print(f"revoked {revoke}...", highlight=False)
+            return
+        expires = utcnow() + timedelta(days=days) if days else None
+        _, token = issue_token(session, user=user, name=name, expires_at=expires)
+    console.print("API token (shown once; keep it secret):", highlight=False)
+    sys.stdout.write(token + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Run the API (OpenAPI at /docs) with uvicorn.
+
+    Example: leadflow --db postgresql://localhost/leadflow serve --host 0.0.0.0 --workers 4
+    """
+    import uvicorn
+
+    settings = _settings()
+    upgrade(state.engine())
+    if workers > 1:  # each worker process builds its app from the environment
+        os.environ["LEADFLOW_DATABASE_URL"] = state.db_url
+        if state.config:
+            os.environ["LEADFLOW_CONFIG"] = str(state.config)
+        uvicorn.run("leadflow.api.server:app", host=host, port=port, workers=workers)
+    else:
+        uvicorn.run(create_app(engine=state.engine(), settings=settings), host=host, port=port)
 
 
 def run() -> None:

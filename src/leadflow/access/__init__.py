@@ -1,0 +1,1 @@
+"""Who may do what: users, their roles, API tokens, and the audit log of writes."""

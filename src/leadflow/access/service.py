@@ -1,0 +1,156 @@
+"""Users, API tokens and the audit log.
+
+Passwords are kept as argon2 hashes; API tokens, being long random strings, as their SHA-256
+(enough against a leaked table, and fast to check on every request). A token is shown once,
+when issued, and never again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadflow.errors import InvalidChange, NotFound
+from leadflow.models import ApiToken, AuditEntry, Rep, Team, User, utcnow
+
+Role = Literal["admin", "manager", "rep", "intake"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "rep", "intake")
+TOKEN_PREFIX = "lf_"
+_hasher = PasswordHasher()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str | None = None,
+    rep: Rep | None = None,
+    team: Team | None = None,
+) -> User:
+    """Create a user; a rep user is tied to their rep record, a manager to their team."""
+    if role not in ROLES:
+        raise InvalidChange(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    if role == "rep" and rep is None:
+        raise InvalidChange("a rep user needs the rep they are (--rep)")
+    if role == "manager" and team is None:
+        raise InvalidChange("a manager needs the team they manage (--team)")
+    address = email.strip().lower()
+    if "@" not in address:
+        raise InvalidChange(f"{email!r} is not an email address")
+    if session.scalars(select(User).where(User.email == address)).first() is not None:
+        raise InvalidChange(f"a user {address} already exists")
+    if password is not None and len(password) < 10:
+        raise InvalidChange("a password needs at least 10 characters")
+    user = User(
+        email=address,
+        name=name.strip() or address,
+        role=role,
+        password_hash=_hasher.hash(password) if password else None,
+        rep_id=rep.id if rep else None,
+        team_id=team.id if team else None,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, *, email: str) -> User:
+    """The user with this email address."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no user {email!r}")
+    return user
+
+
+def check_password(session: Session, *, email: str, password: str) -> User | None:
+    """The active user if the password is theirs, else None (the same answer for an unknown email)."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.active or user.password_hash is None:
+        _hasher.hash(password)  # as slow as a real check, so timing does not tell who exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except VerificationError:
+        return None
+    return user
+
+
+def issue_token(
+    session: Session, *, user: User, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for the user: the row, and the token itself (shown this once only)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        user_id=user.id,
+        name=name.strip() or "token",
+        prefix=token[:10],
+        token_hash=_digest(token),
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def authenticate(session: Session, *, token: str, now: datetime | None = None) -> User | None:
+    """The active user holding this unexpired, unrevoked token, or None."""
+    now = now or utcnow()
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    row.last_used_at = now
+    return user
+
+
+def revoke_token(session: Session, *, user: User, prefix: str) -> ApiToken:
+    """Revoke the user's token that starts with ``prefix``."""
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.prefix.startswith(prefix))
+    ).all()
+    if len(rows) != 1:
+        raise NotFound(f"{len(rows)} tokens of {user.email} start with {prefix!r}; give a longer prefix")
+    rows[0].revoked_at = utcnow()
+    return rows[0]
+
+
+def record_write(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    """Add a write to the audit log, in the same transaction as the write itself."""
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry

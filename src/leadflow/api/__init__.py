@@ -1,0 +1,1 @@
+"""leadflow's REST API (FastAPI): one router per resource, each view calling one service."""

@@ -1,0 +1,154 @@
+"""Leads: capture (JSON and web-to-lead form), read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from leadflow.access.service import record_write
+from leadflow.api.deps import SessionDep, SettingsDep, allow
+from leadflow.api.schemas import CapturedOut, LeadIn, LeadOut
+from leadflow.errors import NotFound
+from leadflow.intake.capture import capture_leads
+from leadflow.lookup import find_lead
+from leadflow.models import IdempotentRequest, Lead, Rep, User, utcnow
+from leadflow.pipeline.queries import lead_story
+from leadflow.settings import Settings
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"])
+Capturer = Annotated[User, Depends(allow("admin", "manager", "intake"))]
+Reader = Annotated[User, Depends(allow("admin", "manager", "rep"))]
+
+
+def _capture(
+    session: Session, settings: Settings, user: User, lead: LeadIn, key: str | None, response: Response
+) -> dict[str, Any]:
+    body = lead.model_dump(mode="json")
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    if key:
+        earlier = session.get(IdempotentRequest, (user.id, key))
+        if earlier is not None:
+            if earlier.fingerprint != fingerprint:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT, "this Idempotency-Key was used with another body"
+                )
+            response.status_code = earlier.status_code
+            return earlier.response
+    try:
+        record = lead.record()
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    result = capture_leads(session, settings=settings, records=[record], channel=f"api:{user.email}")
+    if not result.leads:
+        problems = [{"field": r.column, "value": r.value, "reason": r.reason} for r in result.rejects]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    captured = result.leads[0]
+    out = CapturedOut(
+        id=captured.lead_id,
+        external_id=captured.external_id,
+        new=captured.new,
+        stage=captured.stage,
+        fit_score=captured.fit_score,
+        grade=captured.grade,
+        win_probability=captured.win_probability,
+        owner=captured.owner,
+        queue=captured.queue,
+        reason=captured.reason,
+    )
+    payload: dict[str, Any] = jsonable_encoder(out)
+    code = status.HTTP_201_CREATED if captured.new else status.HTTP_200_OK
+    record_write(
+        session,
+        actor=user.email,
+        action="capture lead" if captured.new else "merge captured lead",
+        entity="lead",
+        entity_id=str(captured.lead_id),
+        before=None,
+        after={"posted": body, "result": payload},
+    )
+    if key:
+        session.add(
+            IdempotentRequest(
+                user_id=user.id,
+                key=key,
+                fingerprint=fingerprint,
+                status_code=code,
+                response=payload,
+                created_at=utcnow(),
+            )
+        )
+    response.status_code = code
+    return payload
+
+
+@router.post("", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
+def capture(
+    lead: LeadIn,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Capturer,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Capture one lead: validate, deduplicate, score and route it in one transaction.
+
+    201 with the new lead, its score and its owner (or the queue it waits in, and why); 200
+    when it merged into a known lead. An Idempotency-Key replays the first answer."""
+    return _capture(session, settings, user, lead, idempotency_key, response)
+
+
+@router.post("/form", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
+async def capture_form(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Capturer,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Web-to-lead: the same capture from a form-encoded body; unknown fields become extras."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str) and v.strip()}
+    known = {k: v for k, v in fields.items() if k in LeadIn.model_fields and k != "extra"}
+    extra = {k: v for k, v in fields.items() if k not in LeadIn.model_fields}
+    try:
+        lead = LeadIn.model_validate({**known, "extra": extra})
+    except ValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable_encoder(exc.errors(include_url=False))
+        ) from exc
+    return _capture(session, settings, user, lead, idempotency_key, response)
+
+
+def visible(session: Session, user: User, lead: Lead) -> bool:
+    """Whether this user may see this lead: a rep their own, a manager their team's (and the
+    unassigned), an admin all."""
+    if user.role == "admin":
+        return True
+    if user.role == "rep":
+        return lead.owner_id is not None and lead.owner_id == user.rep_id
+    if user.role == "manager":
+        if lead.owner_id is None:
+            return True
+        owner = session.get(Rep, lead.owner_id)
+        return owner is not None and owner.team_id == user.team_id
+    return False
+
+
+@router.get("/{lead_ref}", response_model=LeadOut)
+def read(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
+    """One lead by id or external id; another rep's lead is not found (404), not forbidden."""
+    try:
+        lead = find_lead(session, ref=lead_ref)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead") from exc
+    if not visible(session, user, lead):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
+    fields = lead_story(session, lead_id=lead.id).lead
+    return {name: fields.get(name) for name in LeadOut.model_fields}

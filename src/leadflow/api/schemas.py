@@ -1,0 +1,79 @@
+"""What the API takes and gives, validated at the edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+
+class LeadIn(BaseModel):
+    """A lead as a web form or another system posts it (design.md's canonical columns)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: str | None = Field(default=None, max_length=200)
+    created_at: datetime | None = None
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    domain: str | None = Field(default=None, max_length=255)
+    industry: str | None = Field(default=None, max_length=100)
+    company_size: int | None = Field(default=None, ge=0, le=10_000_000)
+    annual_revenue: float | None = Field(default=None, ge=0, le=1e15)
+    country: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    city: str | None = Field(default=None, max_length=100)
+    lead_type: str | None = Field(default=None, max_length=40)
+    source: str | None = Field(default=None, max_length=200)
+    territory: str | None = Field(default=None, max_length=200)
+    budget: float | None = Field(default=None, ge=0, le=1e15)
+    authority: bool | None = None
+    need: str | None = Field(default=None, max_length=300)
+    timeline: str | None = Field(default=None, max_length=100)
+    extra: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=50)
+
+    def record(self) -> dict[str, Any]:
+        """The lead as a capture record: canonical fields given, extras beside them."""
+        fields = self.model_dump(exclude={"extra"}, exclude_none=True)
+        clash = set(self.extra) & set(type(self).model_fields)
+        if clash:
+            raise ValueError(f"extra attributes may not reuse lead fields: {', '.join(sorted(clash))}")
+        return {**fields, **{k: v for k, v in self.extra.items() if v is not None}}
+
+
+class CapturedOut(BaseModel):
+    """The lead a capture became (or merged into), its score and who has it."""
+
+    id: int
+    external_id: str | None
+    new: bool
+    stage: str
+    fit_score: float | None
+    grade: str | None
+    win_probability: float | None
+    owner: str | None
+    queue: str | None
+    reason: str | None
+
+
+class LeadOut(BaseModel):
+    """One lead as the API shows it."""
+
+    id: int
+    external_id: str | None
+    created_at: datetime | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    company: str | None
+    source: str | None
+    stage: str
+    owner: str | None
+    fit_score: float | None
+    grade: str | None
+    win_probability: float | None
