@@ -21,7 +21,6 @@ from sqlalchemy import Engine, select
 from leadflow.access.service import add_user, find_user, issue_token, revoke_token
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
 from leadflow.analytics.service import (
-    FunnelReport,
     cohorts_report,
     conversion_report,
     funnel_report,
@@ -910,7 +909,7 @@ def report_funnel(
     with session_scope(state.engine()) as session:
         report = funnel_report(session, filters=filters)
     if fmt == "json":
-        sys.stdout.write(json.dumps(funnel_json(report), default=str, indent=1) + "\n")
+        sys.stdout.write(json.dumps(report.as_dict(), default=str, indent=1) + "\n")
         return
     if fmt == "csv":
         render(report.stages, fmt)
@@ -950,22 +949,6 @@ def report_funnel(
         pl.format("{}%", (pl.col("capacity_use") * 100).round(0)).alias("capacity used"),
     )
     render(capacity, fmt, title="leads per rep per month against capacity")
-
-
-def funnel_json(report: FunnelReport) -> dict[str, Any]:
-    """The funnel report as one JSON document."""
-    return {
-        "as_of": report.as_of,
-        "stages": report.stages.to_dicts(),
-        "speed": report.speed.to_dicts(),
-        "speed_hours": report.speed_hours,
-        "capacity": report.capacity.to_dicts(),
-        "activities_per_won": report.activities_per_won,
-        "calls_per_won": report.calls_per_won,
-        "assigned": report.assigned,
-        "never_worked": report.never_worked,
-        "never_worked_cost": report.never_worked_cost,
-    }
 
 
 @app.command()

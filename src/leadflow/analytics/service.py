@@ -319,6 +319,21 @@ class FunnelReport:
     never_worked_cost: float | None
     as_of: datetime
 
+    def as_dict(self) -> dict[str, Any]:
+        """The whole report as one document (for JSON)."""
+        return {
+            "as_of": self.as_of,
+            "stages": self.stages.to_dicts(),
+            "speed": self.speed.to_dicts(),
+            "speed_hours": self.speed_hours,
+            "capacity": self.capacity.to_dicts(),
+            "activities_per_won": self.activities_per_won,
+            "calls_per_won": self.calls_per_won,
+            "assigned": self.assigned,
+            "never_worked": self.never_worked,
+            "never_worked_cost": self.never_worked_cost,
+        }
+
 
 def _quantile_hours(hours: np.ndarray, weights: np.ndarray, q: float) -> float | None:
     if weights.sum() == 0:

@@ -6,7 +6,7 @@ from fastapi import FastAPI, HTTPException, status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from leadflow.api import leads
+from leadflow.api import leads, reports
 from leadflow.api.deps import SessionDep
 from leadflow.settings import Settings
 
@@ -21,6 +21,7 @@ def create_app(*, engine: Engine, settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.settings = settings
     app.include_router(leads.router)
+    app.include_router(reports.router)
 
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, str]:
