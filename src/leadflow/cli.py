@@ -1264,7 +1264,7 @@ def serve(
             os.environ["LEADFLOW_CONFIG"] = str(state.config)
         uvicorn.run("leadflow.api.server:app", host=host, port=port, workers=workers)
     else:
-        uvicorn.run(create_app(engine=state.engine(), settings=settings), host=host, port=port)
+        uvicorn.run(create_app(engine=state.engine(), settings=settings, upkeep=True), host=host, port=port)
 
 
 def run() -> None:

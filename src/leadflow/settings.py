@@ -211,6 +211,8 @@ class Sla(_Section):
     reassign_after_hours: float = Field(default=4, ge=0)
     max_passes: int = Field(default=2, ge=0)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    # `leadflow serve` runs the sweep (and nurture re-entry and the reserve) this often; 0: never
+    sweep_every_minutes: float = Field(default=5, ge=0)
 
 
 class Settings(_Section):

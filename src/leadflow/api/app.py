@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, HTTPException, status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from leadflow.api import leads, reports
 from leadflow.api.deps import SessionDep
+from leadflow.api.periodic import upkeep_forever
 from leadflow.settings import Settings
 
 
-def create_app(*, engine: Engine, settings: Settings) -> FastAPI:
-    """An app over this database and configuration."""
+def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> FastAPI:
+    """An app over this database and configuration; with ``upkeep``, it also runs the SLA
+    sweep, nurture re-entry and the reserve every ``sla.sweep_every_minutes``."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        every = settings.sla.sweep_every_minutes * 60
+        task = asyncio.create_task(upkeep_forever(engine, settings, every)) if upkeep and every else None
+        yield
+        if task is not None:
+            task.cancel()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="leadflow",
         summary="Capture, score, route, work and measure B2B sales leads.",
         version="0.1.0",

@@ -7,4 +7,4 @@ from leadflow.api.app import create_app
 from leadflow.db import make_engine
 from leadflow.settings import database_url, load_settings
 
-app = create_app(engine=make_engine(database_url()), settings=load_settings())
+app = create_app(engine=make_engine(database_url()), settings=load_settings(), upkeep=True)
