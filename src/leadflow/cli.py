@@ -56,7 +56,7 @@ from leadflow.scoring.service import (
 )
 from leadflow.settings import ConfigError, PolicyName, Settings, database_url, load_settings, write_profile
 from leadflow.simulate.backward import BACKTEST_POLICIES, backtest_policies
-from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from leadflow.simulate.company import CompanySpec, add_demo_logins, generate_company, write_demo
 from leadflow.simulate.forward import POLICIES, simulate_policies
 
 console = Console()
@@ -1091,6 +1091,11 @@ def demo(
     with console.status("generating the company..."), session_scope(engine) as session:
         summary = write_demo(session, spec=spec, settings=_settings())
     render(summary, "table", title=f"demo company (seed {seed})")
+    with session_scope(engine) as session:
+        logins = add_demo_logins(session)
+    console.print("Demo logins (passwords and tokens are made now and shown only here):", highlight=False)
+    for role, email, password, token in logins:  # plain lines: a terminal must not wrap a token
+        sys.stdout.write(f"  {role:<8} {email:<28} password {password}  API token {token}\n")
 
 
 @app.command()

@@ -15,14 +15,17 @@ The truth is built so that every report has something real to find:
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.leads import DATA, KEYS, with_keys
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
@@ -711,3 +714,24 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         ("generated and stored in", f"{seconds:.1f} s"),
     ]
     return pl.DataFrame(facts, schema=["what", "value"], orient="row")
+
+
+def add_demo_logins(session: Session) -> list[tuple[str, str, str, str]]:
+    """A manager of the first team and a rep user for its first rep, each with a fresh password
+    and API token: (role, email, password, token), to print once."""
+    rep = session.scalars(select(Rep).where(Rep.team_id.is_not(None)).order_by(Rep.id)).first()
+    if rep is None:
+        return []
+    team = session.get(Team, rep.team_id)
+    logins = []
+    for role, email, name in (
+        ("manager", "manager@demo.leadflow", f"Manager of {team.name if team else 'the team'}"),
+        ("rep", "rep@demo.leadflow", rep.name),
+    ):
+        password = secrets.token_urlsafe(12)
+        user = add_user(
+            session, email=email, name=name, role=role, password=password,
+            rep=rep if role == "rep" else None, team=team if role == "manager" else None,
+        )  # fmt: skip
+        logins.append((role, email, password, issue_token(session, user=user, name="demo")[1]))
+    return logins
