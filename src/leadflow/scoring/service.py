@@ -324,10 +324,24 @@ def train_model(
     )
 
 
+# Trained models by (database, model id): a model row never changes once written, so a process
+# loads each one once instead of on every capture.
+_loaded: dict[tuple[str, int, datetime], Trained] = {}
+
+
 def latest_model(session: Session) -> Trained | None:
     """The newest trained model, or None before the first training."""
-    row = session.scalars(select(ScoreModel).order_by(ScoreModel.id.desc()).limit(1)).one_or_none()
-    if row is None:
+    newest = session.execute(
+        select(ScoreModel.id, ScoreModel.trained_at).order_by(ScoreModel.id.desc()).limit(1)
+    ).first()
+    if newest is None:
         return None
-    estimator = joblib.load(io.BytesIO(row.blob))
-    return Trained(id=row.id, estimator=estimator, extra_keys=list(row.features.get("extra_keys", [])))
+    key = (str(session.get_bind().engine.url), int(newest[0]), newest[1])
+    if key not in _loaded:
+        row = session.get(ScoreModel, newest[0])
+        assert row is not None
+        estimator = joblib.load(io.BytesIO(row.blob))
+        _loaded[key] = Trained(
+            id=row.id, estimator=estimator, extra_keys=list(row.features.get("extra_keys", []))
+        )
+    return _loaded[key]

@@ -1,0 +1,124 @@
+"""Benchmark: post new leads through capture-score-route against `leadflow serve` on SQLite.
+
+Builds a demo company (reps, territories, a trained model), starts `leadflow serve` on
+loopback, and posts distinct new leads from an async HTTP client with a bounded number in flight,
+for a bounded count and time. Prints sustained leads/s, p50 and p99 latency, and checks that
+every posted lead is stored exactly once. Target: at least 300 leads/s with p99 under 100 ms.
+
+    .venv/bin/python bench/api.py                    # 3,000 leads, 16 in flight
+    .venv/bin/python bench/api.py --leads 500 --concurrency 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+BIN = Path(sys.executable).parent / "leadflow"
+COUNTRIES = ["US", "DE", "SG", "BR"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def post_all(url: str, token: str, count: int, concurrency: int, limit_s: float) -> list[float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    deadline = time.perf_counter() + limit_s
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty() and time.perf_counter() < deadline:
+            i = queue.get_nowait()
+            body = {
+                "external_id": f"bench-{i}",
+                "email": f"buyer{i}@company{i}.example",
+                "first_name": "Buyer",
+                "last_name": f"No{i}",
+                "company": f"Company {i}",
+                "country": COUNTRIES[i % len(COUNTRIES)],
+                "industry": "software",
+                "company_size": 50 + i % 500,
+                "source": "Web form",
+                "lead_type": "web form",
+            }
+            started = time.perf_counter()
+            response = await client.post(f"{url}/v1/leads", json=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 201:
+                raise SystemExit(f"lead {i}: {response.status_code} {response.text}")
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=120, help="stop posting after this long")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'api.db'}"
+        env = {**os.environ, "LEADFLOW_DATABASE_URL": db}
+        demo = subprocess.run(
+            [BIN, "demo", "--leads", "20000"], env=env, capture_output=True, text=True, check=True
+        )
+        subprocess.run([BIN, "score", "--train"], env=env, capture_output=True, check=True)
+        token = re.search(r"manager\s+\S+\s+password \S+\s+API token (\S+)", demo.stdout)
+        assert token, demo.stdout
+        port = free_port()
+        server = subprocess.Popen(
+            [BIN, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{url}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            started = time.perf_counter()
+            latencies = asyncio.run(post_all(url, token.group(1), args.leads, args.concurrency, args.seconds))
+            elapsed = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait()
+        stored = subprocess.run(
+            [BIN, "leads", "list", "--search", "bench-", "--format", "csv"],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        ids = [line.split(",")[1] for line in stored.splitlines()[1:]]
+        rate = len(latencies) / elapsed
+        p50 = statistics.median(latencies) * 1000
+        p99 = float(np.percentile(latencies, 99)) * 1000
+        print(f"posted {len(latencies):,} leads with {args.concurrency} in flight in {elapsed:.1f} s")
+        print(f"throughput : {rate:,.0f} leads/s (target at least 300)")
+        print(f"latency    : p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 under 100 ms)")
+        twice = len(ids) - len(set(ids))
+        print(f"stored     : {len(set(ids)):,} distinct of {len(latencies):,} posted, {twice} twice")
+
+
+if __name__ == "__main__":
+    main()
