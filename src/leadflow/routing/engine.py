@@ -13,7 +13,6 @@ is routed first next time.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -85,9 +84,12 @@ class RoutePlan:
     loaded: dict[str, dict[str, Any]] = field(default_factory=dict)  # the state as read
 
     def changed_state(self) -> dict[str, dict[str, Any]]:
-        """The keys this run changed: only those are written, so that workers routing to other
-        reps at the same time never overwrite each other's pointers with what they read."""
-        return {k: v for k, v in self.state.items() if self.loaded.get(k) != v}
+        """The keys this run set: only those are written, so that workers routing to other reps
+        at the same time never overwrite each other's pointers with what they read. A run
+        replaces a key's value and never changes one in place, so a value that is not the very
+        object read was set by this run (and copying the state to compare would cost more than
+        routing one lead)."""
+        return {k: v for k, v in self.state.items() if self.loaded.get(k) is not v}
 
     def count(self, queue: str | None) -> int:
         """How many leads were assigned (None), reserved or left unassigned."""
@@ -415,7 +417,7 @@ def plan_routes(
     roster, covers = _roster(session, territories=territories, team=routing.fallback_team)
     reps = _reps(session, roster, everyone=batch, now=now, start=start)
     plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
-    plan.loaded = copy.deepcopy(plan.state)
+    plan.loaded = dict(plan.state)
     configs = [routing.default, *routing.teams.values()]
     needs = {policy} if policy else {c.policy for c in configs}
     history = _history(
