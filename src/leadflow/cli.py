@@ -39,10 +39,9 @@ from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.models import Team, utcnow
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
-from leadflow.pipeline.outcomes import record_lost, record_nurture, record_won, requeue_due_nurture
+from leadflow.pipeline.outcomes import requeue_due_nurture, set_stage
 from leadflow.pipeline.partners import issue_to_partner, record_partner_report
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
-from leadflow.pipeline.stages import change_stage
 from leadflow.routing.engine import route_leads, routing_queue
 from leadflow.routing.sla import sla_sweep
 from leadflow.schema_admin import drop_all, upgrade
@@ -460,21 +459,11 @@ def stage_set(
     """
     with session_scope(state.engine()) as session, reported():
         target = find_lead(session, ref=lead)
-        if stage == "won":
-            if amount is None:
-                fail("a won lead needs --amount")
-            item = find_product(session, ref=product) if product else None
-            record_won(session, lead=target, amount=float(amount or 0), product=item, by=state.actor)
-        elif stage == "lost":
-            record_lost(session, lead=target, reason=reason or "", by=state.actor)
-        elif stage == "nurture":
-            when = _when(follow_up)
-            if when is None:
-                fail("a nurtured lead needs --follow-up")
-                return
-            record_nurture(session, lead=target, follow_up_at=when, by=state.actor, reason=reason)
-        else:
-            change_stage(session, lead=target, to_stage=stage, by=state.actor, reason=reason)
+        item = find_product(session, ref=product) if product else None
+        set_stage(
+            session, lead=target, stage=stage, by=state.actor, amount=amount, product=item, reason=reason,
+            follow_up_at=_when(follow_up),
+        )  # fmt: skip
     console.print(f"lead {target.id} is now {target.stage}")
 
 

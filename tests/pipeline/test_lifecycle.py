@@ -135,7 +135,7 @@ def test_cli_works_a_lead_end_to_end(db: Database) -> None:
     assert code == 0, err
     assert db.cli("stage", "set", "L1", "qualified")[0] == 0
     code, _, err = db.cli("stage", "set", "L1", "won")
-    assert code == 1 and "--amount" in err
+    assert code == 1 and "needs its amount" in err
     code, out, err = db.cli("stage", "set", "L1", "won", "--amount", "900", "--product", "PRO")
     assert code == 0, err
     code, out, _ = db.cli("leads", "show", "L1")

@@ -6,19 +6,22 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadflow.access.service import record_write
 from leadflow.api.deps import SessionDep, SettingsDep, allow
-from leadflow.api.schemas import CapturedOut, LeadIn, LeadOut
-from leadflow.errors import NotFound
+from leadflow.api.schemas import ActivityIn, CapturedOut, LeadIn, LeadOut, LeadPage, StageIn
+from leadflow.errors import InvalidChange, NotFound
 from leadflow.intake.capture import capture_leads
-from leadflow.lookup import find_lead
+from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.models import IdempotentRequest, Lead, Rep, User, utcnow
-from leadflow.pipeline.queries import lead_story
+from leadflow.pipeline.activities import log_activity
+from leadflow.pipeline.outcomes import set_stage
+from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads
 from leadflow.settings import Settings
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -141,14 +144,96 @@ def visible(session: Session, user: User, lead: Lead) -> bool:
     return False
 
 
-@router.get("/{lead_ref}", response_model=LeadOut)
-def read(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
-    """One lead by id or external id; another rep's lead is not found (404), not forbidden."""
+def _visible_lead(session: Session, user: User, ref: str) -> Lead:
+    """The lead if this user may see it; 404 otherwise (whether it exists or not)."""
     try:
-        lead = find_lead(session, ref=lead_ref)
+        lead = find_lead(session, ref=ref)
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead") from exc
     if not visible(session, user, lead):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
+    return lead
+
+
+def _lead_out(session: Session, lead: Lead) -> dict[str, Any]:
     fields = lead_story(session, lead_id=lead.id).lead
     return {name: fields.get(name) for name in LeadOut.model_fields}
+
+
+@router.get("", response_model=LeadPage)
+def list_page(
+    session: SessionDep,
+    user: Reader,
+    stage: str | None = None,
+    source: str | None = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    unassigned: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+) -> dict[str, Any]:
+    """Leads this user may see, oldest first, a page at a time (pass ``next_cursor`` back)."""
+    owner_in: tuple[int, ...] | None = None
+    if user.role == "rep":
+        owner_in = (user.rep_id or -1,)
+    elif user.role == "manager":
+        owner_in = tuple(session.scalars(select(Rep.id).where(Rep.team_id == user.team_id)))
+    filters = LeadFilter(
+        stage=stage, source=source, search=search, unassigned=unassigned, limit=limit + 1,
+        after_id=int(cursor) if cursor else None, owner_in=owner_in, with_unassigned=user.role == "manager",
+    )  # fmt: skip
+    rows = list_leads(session, filters=filters).to_dicts()
+    page, more = rows[:limit], len(rows) > limit
+    return {
+        "leads": [{name: row.get(name) for name in LeadOut.model_fields} for row in page],
+        "next_cursor": str(page[-1]["id"]) if more and page else None,
+    }
+
+
+@router.get("/{lead_ref}", response_model=LeadOut)
+def read(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
+    """One lead by id or external id; another rep's lead is not found (404), not forbidden."""
+    return _lead_out(session, _visible_lead(session, user, lead_ref))
+
+
+@router.post("/{lead_ref}/activities", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
+def add_activity(lead_ref: str, activity: ActivityIn, session: SessionDep, user: Reader) -> dict[str, Any]:
+    """Log a call, email or meeting on a lead (a rep on their own leads, as themselves)."""
+    lead = _visible_lead(session, user, lead_ref)
+    try:
+        if user.role == "rep":
+            rep = session.get(Rep, user.rep_id) if user.rep_id else None
+        else:
+            rep = find_rep(session, ref=activity.rep) if activity.rep else None
+        before = {"first_touch_at": lead.first_touch_at}
+        log_activity(
+            session, lead=lead, rep=rep, kind=activity.kind, outcome=activity.outcome, note=activity.note,
+            at=activity.at,
+        )  # fmt: skip
+    except (InvalidChange, NotFound) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    record_write(
+        session, actor=user.email, action="log activity", entity="lead", entity_id=str(lead.id),
+        before=jsonable_encoder(before), after=jsonable_encoder(activity.model_dump()),
+    )  # fmt: skip
+    return _lead_out(session, lead)
+
+
+@router.post("/{lead_ref}/stage", response_model=LeadOut)
+def move_stage(lead_ref: str, change: StageIn, session: SessionDep, user: Reader) -> dict[str, Any]:
+    """Move a lead on (a rep on their own leads): won with an amount, lost with a reason,
+    nurture with a follow-up date, or a working stage."""
+    lead = _visible_lead(session, user, lead_ref)
+    before = {"stage": lead.stage}
+    try:
+        product = find_product(session, ref=change.product) if change.product else None
+        set_stage(
+            session, lead=lead, stage=change.stage, by=user.email, amount=change.amount, product=product,
+            reason=change.reason, follow_up_at=change.follow_up_at,
+        )  # fmt: skip
+    except (InvalidChange, NotFound) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    record_write(
+        session, actor=user.email, action="set stage", entity="lead", entity_id=str(lead.id),
+        before=before, after=jsonable_encoder(change.model_dump()),
+    )  # fmt: skip
+    return _lead_out(session, lead)

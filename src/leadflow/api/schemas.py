@@ -77,3 +77,34 @@ class LeadOut(BaseModel):
     fit_score: float | None
     grade: str | None
     win_probability: float | None
+
+
+class LeadPage(BaseModel):
+    """A page of leads, and the cursor of the next page (null on the last)."""
+
+    leads: list[LeadOut]
+    next_cursor: str | None
+
+
+class ActivityIn(BaseModel):
+    """A contact with a lead."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: str = Field(max_length=20)
+    outcome: str | None = Field(default=None, max_length=40)
+    note: str | None = Field(default=None, max_length=5000)
+    at: datetime | None = None
+    rep: str | None = Field(default=None, max_length=200, description="Admins and managers: who made it.")
+
+
+class StageIn(BaseModel):
+    """A lead's next stage, with what an outcome needs."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    stage: str = Field(max_length=20)
+    amount: float | None = Field(default=None, ge=0, le=1e15)
+    product: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=300)
+    follow_up_at: datetime | None = None

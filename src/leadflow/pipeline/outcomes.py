@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from leadflow.errors import InvalidChange
 from leadflow.models import Lead, Product, utcnow
 from leadflow.pipeline.assignments import end_assignment
-from leadflow.pipeline.stages import move
+from leadflow.pipeline.stages import change_stage, move
 
 
 def record_won(
@@ -80,3 +80,30 @@ def requeue_due_nurture(session: Session, *, now: datetime | None = None) -> lis
         lead.owner_id, lead.assigned_at, lead.follow_up_at = None, None, None
     session.flush()
     return [lead.id for lead in due]
+
+
+def set_stage(
+    session: Session,
+    *,
+    lead: Lead,
+    stage: str,
+    by: str,
+    amount: float | None = None,
+    product: Product | None = None,
+    reason: str | None = None,
+    follow_up_at: datetime | None = None,
+) -> Lead:
+    """Move a lead to any stage, with what an outcome needs: won an amount (and the product),
+    lost a reason, nurture a follow-up date; the working stages through the checked moves."""
+    if stage == "won":
+        if amount is None:
+            raise InvalidChange("a won lead needs its amount")
+        return record_won(session, lead=lead, amount=amount, product=product, by=by)
+    if stage == "lost":
+        return record_lost(session, lead=lead, reason=reason or "", by=by)
+    if stage == "nurture":
+        if follow_up_at is None:
+            raise InvalidChange("a nurtured lead needs a follow-up date")
+        return record_nurture(session, lead=lead, follow_up_at=follow_up_at, by=by, reason=reason)
+    change_stage(session, lead=lead, to_stage=stage, by=by, reason=reason)
+    return lead

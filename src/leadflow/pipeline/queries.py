@@ -75,6 +75,9 @@ class LeadFilter:
     unassigned: bool = False
     search: str | None = None
     limit: int | None = None
+    after_id: int | None = None  # a page of leads after this id (cursor pagination)
+    owner_in: tuple[int, ...] | None = None  # only leads of these reps (a manager's team)
+    with_unassigned: bool = False  # with owner_in: unassigned leads too
 
 
 def _lead_select(filters: LeadFilter) -> Select[Any]:
@@ -112,6 +115,11 @@ def _lead_select(filters: LeadFilter) -> Select[Any]:
                 func.lower(Lead.external_id).like(like),
             )
         )
+    if filters.after_id is not None:
+        query = query.where(Lead.id > filters.after_id)
+    if filters.owner_in is not None:
+        mine = Lead.owner_id.in_(filters.owner_in)
+        query = query.where(or_(mine, Lead.owner_id.is_(None)) if filters.with_unassigned else mine)
     if filters.limit:
         query = query.limit(filters.limit)
     return query
