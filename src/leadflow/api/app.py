@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException, status
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from leadflow.api import leads, reports
+from leadflow.api import leads, reports, routing
 from leadflow.api.deps import SessionDep
 from leadflow.api.periodic import upkeep_forever
 from leadflow.settings import Settings
@@ -38,6 +38,7 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
     app.state.settings = settings
     app.include_router(leads.router)
     app.include_router(reports.router)
+    app.include_router(routing.router)
 
     @app.get("/healthz", tags=["service"])
     def health() -> dict[str, str]:

@@ -195,6 +195,24 @@ def read(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
     return _lead_out(session, _visible_lead(session, user, lead_ref))
 
 
+@router.get("/{lead_ref}/story")
+def story(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
+    """Everything that happened to a lead, oldest first: each assignment with why (policy,
+    eligible and excluded reps, the estimates used, the seed), activities, stages, field changes."""
+    lead = _visible_lead(session, user, lead_ref)
+    told = lead_story(session, lead_id=lead.id)
+    payload: dict[str, Any] = jsonable_encoder(
+        {
+            "lead": told.lead,
+            "assignments": told.assignments,
+            "activities": told.activities,
+            "stages": told.stages,
+            "changes": told.changes,
+        }
+    )
+    return payload
+
+
 @router.post("/{lead_ref}/activities", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
 def add_activity(lead_ref: str, activity: ActivityIn, session: SessionDep, user: Reader) -> dict[str, Any]:
     """Log a call, email or meeting on a lead (a rep on their own leads, as themselves)."""

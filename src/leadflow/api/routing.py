@@ -1,0 +1,78 @@
+"""Reps and routing: who is on the team, and routing the queue now (or a dry run)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadflow.access.service import record_write
+from leadflow.api.deps import SessionDep, SettingsDep, allow
+from leadflow.models import Team, User
+from leadflow.pipeline.queries import list_reps
+from leadflow.routing.engine import route_leads
+from leadflow.settings import PolicyName
+
+router = APIRouter(prefix="/v1", tags=["routing"])
+Manager = Annotated[User, Depends(allow("admin", "manager"))]
+
+
+class RouteIn(BaseModel):
+    """A routing run: the queue (or at most ``limit`` of it), by the teams' policies or one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = False
+    policy: PolicyName | None = None
+    limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    seed: int = Field(default=0, ge=0)
+
+
+@router.get("/reps")
+def reps(session: SessionDep, user: Manager) -> list[dict[str, Any]]:
+    """Reps with team, territories, capacity and leads owned (a manager sees their team)."""
+    table = list_reps(session)
+    if user.role == "manager":
+        team = session.get(Team, user.team_id) if user.team_id else None
+        table = table.filter(table["team"] == (team.name if team else ""))
+    rows: list[dict[str, Any]] = jsonable_encoder(table.to_dicts())
+    return rows
+
+
+@router.post("/routing/route")
+def route(run: RouteIn, session: SessionDep, settings: SettingsDep, user: Manager) -> dict[str, Any]:
+    """Route the queue now, or with ``dry_run`` show the plan and write nothing: each decision
+    with its rep (or queue) and why."""
+    if user.role != "admin" and run.policy is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may override every team's policy")
+    plan = route_leads(
+        session, settings=settings, policy=run.policy, limit=run.limit, dry_run=run.dry_run, seed=run.seed,
+        by=user.email,
+    )  # fmt: skip
+    decisions = [
+        {
+            "lead_id": d.lead_id,
+            "lead_external_id": d.lead_external_id,
+            "rep_external_id": d.rep_external_id,
+            "queue": d.queue,
+            "policy": d.policy,
+            "win_probability": d.win_probability,
+            "reason": d.reason,
+        }
+        for d in plan.decisions
+    ]
+    if not run.dry_run:
+        record_write(
+            session, actor=user.email, action="route", entity="routing", entity_id=None, before=None,
+            after={"assigned": plan.count(None), "reserve": plan.count("reserve"),
+                   "unassigned": plan.count("unassigned")},
+        )  # fmt: skip
+    return {
+        "dry_run": run.dry_run,
+        "assigned": plan.count(None),
+        "reserve": plan.count("reserve"),
+        "unassigned": plan.count("unassigned"),
+        "decisions": decisions,
+    }
