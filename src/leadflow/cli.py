@@ -535,14 +535,10 @@ def report_partners(
     if table.is_empty():
         fail("no leads issued to partners or reps in this period")
     if fmt == "table":
-        table = (
-            _ratio_text(table.rename({"issued": "leads"}))
-            .rename({"leads": "issued"})
-            .with_columns(
-                pl.col("cost").round(0),
-                pl.col("revenue").round(0),
-                pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
-            )
+        table = _ratio_text(table).with_columns(
+            pl.col("cost").round(0),
+            pl.col("revenue").round(0),
+            pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
         )
     render(table, fmt, title="partners and direct reps")
 
@@ -667,7 +663,7 @@ LeadTypeOption = Annotated[str | None, typer.Option("--lead-type", help="Only le
 
 def _ratio_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Counts without needless decimals and each ratio as 'xx.x% (low-high)' for a terminal."""
-    names = ("leads", "opportunities", "worked", "won", "lost", "closed", "open")
+    names = ("leads", "issued", "from", "reached", "opportunities", "worked", "won", "lost", "closed", "open")
     counts = [c for c in names if c in frame.columns]
     whole = [c for c in counts if (frame[c].fill_null(0) % 1 == 0).all()]
     return frame.with_columns(
@@ -903,10 +899,7 @@ def report_funnel(
     if fmt == "csv":
         render(report.stages, fmt)
         return
-    stages = _ratio_text(report.stages.rename({"from": "leads", "reached": "won"})).rename(
-        {"leads": "from", "won": "reached"}
-    )
-    render(stages, fmt, title="funnel")
+    render(_ratio_text(report.stages), fmt, title="funnel")
     hours = report.speed_hours
     if hours["p50"] is None:
         console.print("Speed to lead: no first touch recorded after an assignment.")

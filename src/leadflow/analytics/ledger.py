@@ -96,7 +96,7 @@ class LeadQuery:
     where: list[ColumnElement[bool]]
 
 
-def _filters(session: Session, filters: ReportFilter) -> list[ColumnElement[bool]]:
+def lead_conditions(session: Session, filters: ReportFilter) -> list[ColumnElement[bool]]:
     """The filters as conditions on the leads' own columns (names looked up first)."""
     where: list[ColumnElement[bool]] = []
     if filters.since:
@@ -108,7 +108,7 @@ def _filters(session: Session, filters: ReportFilter) -> list[ColumnElement[bool
         where.append(Lead.owner_id.in_(list(session.scalars(members))))
     if filters.territory:
         territory = session.scalar(select(Territory.id).where(Territory.name == filters.territory))
-        home = [r for r, name in _home_territories(session).items() if name == filters.territory]
+        home = [r for r, name in home_territories(session).items() if name == filters.territory]
         where.append(
             or_(
                 Lead.territory_id == (territory or -1),
@@ -154,10 +154,10 @@ def lead_query(
         "self_sourced": Lead.self_sourced,
     }
     keys = {k: columns[k] for d in by for k in KEYS[d]}
-    return LeadQuery(joined, weight, keys, _filters(session, filters))
+    return LeadQuery(joined, weight, keys, lead_conditions(session, filters))
 
 
-def _home_territories(session: Session) -> dict[int, str]:
+def home_territories(session: Session) -> dict[int, str]:
     """Each rep's territory (the first by name when they cover several)."""
     rows = session.execute(
         select(rep_territories.c.rep_id, func.min(Territory.name))
@@ -196,7 +196,7 @@ def name_dimensions(
             expr = pl.col("owner_id").replace_strict(teams, default="(no team)", return_dtype=pl.String)
         elif dimension == "territory":
             territories = lookup(session.execute(select(Territory.id, Territory.name)).all())
-            home = _home_territories(session)
+            home = home_territories(session)
             expr = pl.coalesce(
                 pl.col("territory_id").replace_strict(territories, default=None, return_dtype=pl.String),
                 pl.col("owner_id").replace_strict(home, default=None, return_dtype=pl.String),
@@ -478,7 +478,7 @@ def funnel_counts(session: Session, *, filters: ReportFilter) -> dict[str, float
 
     counts = aggregate(session, by=[], filters=filters, measures=measures).row(0, named=True)
     earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
-    won_leads = select(Lead.id).where(*_filters(session, filters), Lead.stage == "won")
+    won_leads = select(Lead.id).where(*lead_conditions(session, filters), Lead.stage == "won")
     activities, calls = session.execute(
         select(func.count(), func.sum(case((Activity.kind == "call", 1.0), else_=0.0))).where(
             Activity.lead_id.in_(won_leads.scalar_subquery())
@@ -528,7 +528,7 @@ def capacity_use(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
         if filters.until:
             query = query.where(Assignment.at < filters.until)
     else:
-        query = query.join(Lead, Lead.id == Assignment.lead_id).where(*_filters(session, filters))
+        query = query.join(Lead, Lead.id == Assignment.lead_id).where(*lead_conditions(session, filters))
     issued = grouped(session, query.group_by(Assignment.rep_id, month), ["rep_id", "month", "leads"])
     reps = pl.DataFrame(
         session.execute(select(Rep.id, Rep.name, Rep.capacity)).all(),

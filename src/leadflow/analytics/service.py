@@ -18,6 +18,7 @@ from leadflow.analytics.ledger import (
     closing_times,
     count_by,
     funnel_counts,
+    lead_conditions,
     rep_outcomes,
     source_outcomes,
     speed_to_lead,
@@ -261,14 +262,7 @@ def sources_report(
     raw = source_outcomes(session, filters=filters, recent_start=recent_start, past_start=past_start)
     if raw.is_empty():
         return SourcesReport(raw, recent_start, past_start)
-    per_lead = pl.col("cost_per_lead") * pl.col("leads")
-    spend = pl.col("monthly_spend") * pl.col("months")
-    cost = (
-        pl.when(pl.col("cost_per_lead").is_null() & pl.col("monthly_spend").is_null())
-        .then(None)
-        .otherwise(per_lead.fill_null(0.0) + spend.fill_null(0.0))
-    )
-    frame = with_ratio(raw.with_columns((pl.col("won") + pl.col("lost")).alias("closed"), cost.alias("cost")))
+    frame = with_ratio(raw.with_columns((pl.col("won") + pl.col("lost")).alias("closed"), source_cost()))
     recent_closed = frame["recent_won"] + frame["recent_lost"]
     past_closed = frame["past_won"] + frame["past_lost"]
     drop = lagging(
@@ -404,9 +398,21 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     )
 
 
+def source_cost() -> pl.Expr:
+    """What a source's leads cost (``cost``): cost per lead times leads, plus monthly spend for
+    each month it brought leads in; null when the source has neither."""
+    per_lead = pl.col("cost_per_lead") * pl.col("leads")
+    spend = pl.col("monthly_spend") * pl.col("months")
+    return (
+        pl.when(pl.col("cost_per_lead").is_null() & pl.col("monthly_spend").is_null())
+        .then(None)
+        .otherwise(per_lead.fill_null(0.0) + spend.fill_null(0.0))
+        .alias("cost")
+    )
+
+
 def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[int, float]:
-    """What each source's leads cost apiece over these leads (cost per lead, plus monthly spend
-    for each month it brought leads, over its leads), by source id."""
+    """What each source's leads cost apiece over these leads (see :func:`source_cost`), by id."""
     monthly = aggregate(
         session,
         by=["source", "month"],
@@ -414,21 +420,23 @@ def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[in
         measures=lambda q: (q.select_from, {"leads": func.count()}, []),
     )
     per_source = monthly.group_by("source").agg(pl.col("leads").sum(), pl.len().alias("months"))
-    costs = {
-        name: (source_id, cpl, spend)
-        for source_id, name, cpl, spend in session.execute(
-            select(Source.id, Source.name, Source.cost_per_lead, Source.monthly_spend)
-        ).all()
-    }
-    result: dict[int, float] = {}
-    for name, leads, months in per_source.iter_rows():
-        if name not in costs or leads == 0:
-            continue
-        source_id, cpl, spend = costs[name]
-        if cpl is None and spend is None:
-            continue
-        result[source_id] = ((cpl or 0.0) * leads + (spend or 0.0) * months) / leads
-    return result
+    sources = pl.DataFrame(
+        session.execute(select(Source.id, Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
+        schema={
+            "source_id": pl.Int64,
+            "source": pl.String,
+            "cost_per_lead": pl.Float64,
+            "monthly_spend": pl.Float64,
+        },
+        orient="row",
+    )
+    apiece = (
+        per_source.join(sources, on="source")
+        .filter(pl.col("leads") > 0)
+        .with_columns(source_cost())
+        .drop_nulls("cost")
+    )
+    return dict(zip(apiece["source_id"].to_list(), (apiece["cost"] / apiece["leads"]).to_list(), strict=True))
 
 
 def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
@@ -479,7 +487,11 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     for name, row in rows.items():
         worked, won, revenue = reported.get(name, (0.0, 0.0, 0.0))
         row |= {"worked": worked, "won": won, "revenue": revenue}
-    direct_where = [*_created_filters(filters), Lead.owner_id.is_not(None), Lead.self_sourced.is_(False)]
+    direct_where = [
+        *lead_conditions(session, filters),
+        Lead.owner_id.is_not(None),
+        Lead.self_sourced.is_(False),
+    ]
     direct = session.execute(
         select(
             Lead.source_id,
@@ -507,12 +519,3 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     return with_ratio(frame, won="won", closed="issued").with_columns(
         pl.when(pl.col("cost") > 0).then((pl.col("revenue") - pl.col("cost")) / pl.col("cost")).alias("roi")
     )
-
-
-def _created_filters(filters: ReportFilter) -> list[Any]:
-    where: list[Any] = []
-    if filters.since:
-        where.append(Lead.created_at >= filters.since)
-    if filters.until:
-        where.append(Lead.created_at < filters.until)
-    return where

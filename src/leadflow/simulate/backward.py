@@ -21,8 +21,9 @@ import polars as pl
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from leadflow.analytics.ledger import home_territories
 from leadflow.errors import LeadflowError
-from leadflow.models import Lead, Rep, Territory, rep_territories
+from leadflow.models import Lead, Rep, Territory
 from leadflow.routing.allocate import logit, optimal
 from leadflow.routing.estimates import close_rates
 from leadflow.routing.policies import merit, round_robin
@@ -45,15 +46,6 @@ def policy_value(
     q = 1 / (1 + np.exp(-(base + effect_draws[:, choice[placed]])))
     wins = rng.binomial(1, q).sum(axis=1).astype(float)
     return float(q.sum(axis=1).mean()), float(np.percentile(wins, 2.5)), float(np.percentile(wins, 97.5))
-
-
-def _rep_territory(session: Session) -> dict[int, str]:
-    rows = session.execute(
-        select(rep_territories.c.rep_id, func.min(Territory.name))
-        .join(Territory, Territory.id == rep_territories.c.territory_id)
-        .group_by(rep_territories.c.rep_id)
-    ).all()
-    return {r: name for r, name in rows}
 
 
 def backtest_policies(
@@ -122,7 +114,7 @@ def backtest_policies(
     effect_draws = logit(rng.beta(a, b, size=(draws, len(reps)))) - logit(np.array([rates.prior.mean]))
     effect = logit(rates.mean) - logit(np.array([rates.prior.mean]))
     names = dict(session.execute(select(Territory.id, Territory.name)).all())
-    home = _rep_territory(session)
+    home = home_territories(session)
     territory = np.array(
         [
             names.get(t) if t is not None else home.get(o)
