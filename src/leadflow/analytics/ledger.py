@@ -168,17 +168,10 @@ def home_territories(session: Session) -> dict[int, str]:
 
 
 def name_dimensions(
-    session: Session,
-    frame: pl.DataFrame,
-    by: list[str],
-    measures: list[str],
-    *,
-    keep: list[str] | None = None,
+    session: Session, frame: pl.DataFrame, by: list[str], measures: list[str]
 ) -> pl.DataFrame:
-    """Turn raw keys into the names reports show, and sum rows that end up with one name
-    (columns in ``keep`` are kept as further keys)."""
-    keep = keep or []
-    if not by and not keep:
+    """Turn raw keys into the names reports show, and sum rows that end up with one name."""
+    if not by:
         return frame.select(pl.col(m).sum() for m in measures)
 
     def lookup(rows: Any) -> dict[Any, str]:
@@ -217,9 +210,9 @@ def name_dimensions(
         named.append(expr.alias(dimension))
     return (
         frame.with_columns(*named)
-        .group_by([*by, *keep], maintain_order=True)
+        .group_by(by, maintain_order=True)
         .agg(pl.col(m).sum() for m in measures)
-        .sort([*by, *keep], nulls_last=True)
+        .sort(by, nulls_last=True)
     )
 
 
@@ -232,14 +225,11 @@ def aggregate(
     by: list[str],
     filters: ReportFilter,
     measures: Measures,
-    split: dict[str, tuple[ColumnElement[Any], pl.DataType]] | None = None,
 ) -> pl.DataFrame:
-    """Sum ``measures`` for every combination of ``by`` (and of the ``split`` expressions, kept
-    as they are), split credit included.
+    """Sum ``measures`` for every combination of ``by``, split credit included.
 
     ``measures`` gets the query's parts and returns what to select from (the FROM clause,
     joined further if needed), the measures, and any extra conditions."""
-    split = split or {}
     parts = ["lead"]
     if any(d in CREDITED for d in by) and session.scalar(
         select(exists().where(Assignment.role == "credit", Assignment.ended_at.is_(None)))
@@ -251,21 +241,19 @@ def aggregate(
         q = lead_query(session, by=by, filters=filters, weighting=weighting)  # type: ignore[arg-type]
         select_from, measured, extra = measures(q)
         names = list(measured)
-        groups = {**q.keys, **{k: expr for k, (expr, _) in split.items()}}
-        keys = [c.label(k) for k, c in groups.items()]
+        keys = [c.label(k) for k, c in q.keys.items()]
         query = select(*keys, *(m.label(n) for n, m in measured.items())).select_from(select_from)
         query = query.where(*q.where, *extra)
         if keys:
-            query = query.group_by(*groups.values())
-        frame = grouped(session, query, [*groups, *names])
+            query = query.group_by(*q.keys.values())
+        frame = grouped(session, query, [*q.keys, *names])
         frames.append(
             frame.with_columns(
                 *(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys),
-                *(pl.col(k).cast(dtype) for k, (_, dtype) in split.items()),
                 *(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in names),
             )
         )
-    return name_dimensions(session, pl.concat(frames, how="vertical_relaxed"), by, names, keep=list(split))
+    return name_dimensions(session, pl.concat(frames, how="vertical_relaxed"), by, names)
 
 
 def outcome_counts(weight: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
