@@ -29,7 +29,7 @@ from leadflow.analytics.service import (
     reps_report,
     sources_report,
 )
-from leadflow.api.app import create_app
+from leadflow.app import create_app
 from leadflow.db import make_engine, session_scope
 from leadflow.errors import LeadflowError, NotFound
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
@@ -1249,7 +1249,7 @@ def serve(
         os.environ["LEADFLOW_DATABASE_URL"] = state.db_url
         if state.config:
             os.environ["LEADFLOW_CONFIG"] = str(state.config)
-        uvicorn.run("leadflow.api.server:app", host=host, port=port, workers=workers)
+        uvicorn.run("leadflow.server:app", host=host, port=port, workers=workers)
     else:
         uvicorn.run(create_app(engine=state.engine(), settings=settings, upkeep=True), host=host, port=port)
 

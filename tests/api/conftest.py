@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from leadflow.access.service import add_user, issue_token
-from leadflow.api.app import create_app
+from leadflow.app import create_app
 from leadflow.db import session_scope
 from leadflow.lookup import find_rep
 from leadflow.models import Team

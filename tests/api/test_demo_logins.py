@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from leadflow.access.service import check_password
-from leadflow.api.app import create_app
+from leadflow.app import create_app
 from leadflow.db import session_scope
 from leadflow.models import Lead, User
 from leadflow.settings import Settings

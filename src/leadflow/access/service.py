@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
@@ -23,6 +23,7 @@ from leadflow.models import ApiToken, AuditEntry, Rep, Team, User, utcnow
 Role = Literal["admin", "manager", "rep", "intake"]
 ROLES: tuple[Role, ...] = ("admin", "manager", "rep", "intake")
 TOKEN_PREFIX = "lf_"
+WEB_SESSION = "dashboard session"
 _hasher = PasswordHasher()
 
 
@@ -119,6 +120,20 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
         return None
     row.last_used_at = now
     return user
+
+
+def start_web_session(session: Session, *, user: User, hours: float = 12) -> str:
+    """A dashboard login for the user: a token kept like an API token (only its hash) that
+    expires after ``hours``; the browser holds it in a cookie."""
+    _, token = issue_token(session, user=user, name=WEB_SESSION, expires_at=utcnow() + timedelta(hours=hours))
+    return token
+
+
+def end_web_session(session: Session, *, token: str) -> None:
+    """Log out: the session's token stops working (unknown or already ended: nothing to do)."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
 
 
 def revoke_token(session: Session, *, user: User, prefix: str) -> ApiToken:

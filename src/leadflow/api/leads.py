@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadflow.access.scope import can_see_lead, owners_in_scope, sees_unassigned
 from leadflow.access.service import record_write
 from leadflow.api.deps import SessionDep, SettingsDep, allow
 from leadflow.api.schemas import ActivityIn, CapturedOut, LeadIn, LeadOut, LeadPage, StageIn
@@ -129,28 +129,13 @@ async def capture_form(
     return _capture(session, settings, user, lead, idempotency_key, response)
 
 
-def visible(session: Session, user: User, lead: Lead) -> bool:
-    """Whether this user may see this lead: a rep their own, a manager their team's (and the
-    unassigned), an admin all."""
-    if user.role == "admin":
-        return True
-    if user.role == "rep":
-        return lead.owner_id is not None and lead.owner_id == user.rep_id
-    if user.role == "manager":
-        if lead.owner_id is None:
-            return True
-        owner = session.get(Rep, lead.owner_id)
-        return owner is not None and owner.team_id == user.team_id
-    return False
-
-
 def _visible_lead(session: Session, user: User, ref: str) -> Lead:
     """The lead if this user may see it; 404 otherwise (whether it exists or not)."""
     try:
         lead = find_lead(session, ref=ref)
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead") from exc
-    if not visible(session, user, lead):
+    if not can_see_lead(session, user=user, lead=lead):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
     return lead
 
@@ -172,14 +157,10 @@ def list_page(
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
 ) -> dict[str, Any]:
     """Leads this user may see, oldest first, a page at a time (pass ``next_cursor`` back)."""
-    owner_in: tuple[int, ...] | None = None
-    if user.role == "rep":
-        owner_in = (user.rep_id or -1,)
-    elif user.role == "manager":
-        owner_in = tuple(session.scalars(select(Rep.id).where(Rep.team_id == user.team_id)))
     filters = LeadFilter(
         stage=stage, source=source, search=search, unassigned=unassigned, limit=limit + 1,
-        after_id=int(cursor) if cursor else None, owner_in=owner_in, with_unassigned=user.role == "manager",
+        after_id=int(cursor) if cursor else None, owner_in=owners_in_scope(session, user=user),
+        with_unassigned=sees_unassigned(user),
     )  # fmt: skip
     rows = list_leads(session, filters=filters).to_dicts()
     page, more = rows[:limit], len(rows) > limit

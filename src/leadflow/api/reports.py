@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.encoders import jsonable_encoder
+from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
 from leadflow.analytics.service import (
@@ -23,6 +24,26 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Viewer = Annotated[User, Depends(allow("admin", "manager"))]
 
 
+def scoped_filter(
+    session: Session,
+    *,
+    user: User,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    team: str | None = None,
+    territory: str | None = None,
+    source: str | None = None,
+    lead_type: str | None = None,
+) -> ReportFilter:
+    """Report filters for this user: a manager sees their own team only (another team: 404)."""
+    if user.role == "manager":
+        own = session.get(Team, user.team_id) if user.team_id else None
+        if own is None or (team is not None and team != own.name):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
+        team = own.name
+    return ReportFilter(since, until, team, territory, source, lead_type)
+
+
 def filters(
     user: Viewer,
     session: SessionDep,
@@ -33,13 +54,11 @@ def filters(
     source: str | None = None,
     lead_type: str | None = None,
 ) -> ReportFilter:
-    """The report filters from the query string; a manager sees their own team only."""
-    if user.role == "manager":
-        own = session.get(Team, user.team_id) if user.team_id else None
-        if own is None or (team is not None and team != own.name):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
-        team = own.name
-    return ReportFilter(since, until, team, territory, source, lead_type)
+    """The report filters from the query string."""
+    return scoped_filter(
+        session, user=user, since=since, until=until, team=team, territory=territory, source=source,
+        lead_type=lead_type,
+    )  # fmt: skip
 
 
 Filters = Annotated[ReportFilter, Depends(filters)]

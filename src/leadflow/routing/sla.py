@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite
+from leadflow.errors import InvalidChange
 from leadflow.models import Assignment, Lead, Rep, SlaEvent, utcnow
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Settings, WorkingHours
@@ -54,11 +55,24 @@ class SweepResult:
     capped: list[int] = field(default_factory=list)
 
 
-def sla_sweep(
-    session: Session, *, settings: Settings, now: datetime | None = None, by: str = "sla"
-) -> SweepResult:
-    """Escalate and reassign every assigned lead whose first-touch deadline has passed."""
-    now = now or utcnow()
+@dataclass(frozen=True)
+class Untouched:
+    """An assigned lead nobody has contacted yet, and when its first touch is due."""
+
+    lead_id: int
+    owner_id: int
+    assignment_id: int
+    grade: str | None
+    assigned_at: datetime
+    timezone: str
+    deadline: datetime
+
+
+def untouched_leads(
+    session: Session, *, settings: Settings, owner_in: tuple[int, ...] | None = None, lock: bool = False
+) -> list[Untouched]:
+    """Assigned leads not yet touched (of these reps, or all), each with its first-touch
+    deadline, soonest first; with ``lock``, on PostgreSQL, rows another worker holds are skipped."""
     sla = settings.sla
     current = (
         select(Assignment.lead_id, func.max(Assignment.id).label("assignment_id"))
@@ -78,56 +92,114 @@ def sla_sweep(
         )
         .order_by(Lead.assigned_at)
     )
-    if not is_sqlite(session):
+    if owner_in is not None:
+        query = query.where(Lead.owner_id.in_(owner_in))
+    if lock and not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
-    result = SweepResult()
-    overdue = []
+    found = []
     for lead_id, grade, assigned_at, owner_id, timezone, assignment_id in session.execute(query).all():
         hours = sla.first_touch_hours.get(grade or "D", sla.first_touch_hours.get("D", 24))
-        deadline = add_working_hours(assigned_at, hours, sla.working_hours, timezone or "UTC")
-        if now >= deadline:
-            overdue.append((lead_id, owner_id, timezone or "UTC", assignment_id, deadline))
+        zone = timezone or "UTC"
+        deadline = add_working_hours(assigned_at, hours, sla.working_hours, zone)
+        found.append(Untouched(lead_id, owner_id, assignment_id, grade, assigned_at, zone, deadline))
+    return sorted(found, key=lambda u: u.deadline)
+
+
+def _sla_history(session: Session, lead_ids: list[int]) -> dict[int, list[tuple[int, str, int | None]]]:
+    """Each lead's SLA events: (assignment, kind, rep)."""
     history: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
-    ids = [row[0] for row in overdue]
-    for start in range(0, len(ids), 5000):
+    for start in range(0, len(lead_ids), 5000):
         events = select(SlaEvent.lead_id, SlaEvent.assignment_id, SlaEvent.kind, SlaEvent.rep_id).where(
-            SlaEvent.lead_id.in_(ids[start : start + 5000])
+            SlaEvent.lead_id.in_(lead_ids[start : start + 5000])
         )
         for lead_id, assignment_id, kind, rep_id in session.execute(events).all():
             history[lead_id].append((assignment_id, kind, rep_id))
+    return history
 
-    for lead, owner, timezone, current_id, due in overdue:
-        past = history[lead]
-        kinds = {kind for assignment, kind, _ in past if assignment == current_id}
+
+def _pass_on(
+    session: Session,
+    *,
+    settings: Settings,
+    lead: Untouched,
+    past: list[tuple[int, str, int | None]],
+    now: datetime,
+    by: str,
+) -> int | None:
+    """Take the lead from its owner (the miss stays on the owner's record) and route it to the
+    next eligible rep, never one who already missed it; the new rep, or None if it queued."""
+    session.add(
+        SlaEvent(
+            lead_id=lead.lead_id, assignment_id=lead.assignment_id, rep_id=lead.owner_id, kind="reassigned",
+            deadline=lead.deadline, at=now,
+        )
+    )  # fmt: skip
+    missed = {rep for _, kind, rep in past if kind == "reassigned" and rep is not None} | {lead.owner_id}
+    session.execute(update(Assignment).where(Assignment.id == lead.assignment_id).values(ended_at=now))
+    session.execute(update(Lead).where(Lead.id == lead.lead_id).values(owner_id=None, assigned_at=None))
+    session.flush()
+    plan = route_leads(
+        session,
+        settings=settings,
+        lead_ids=[lead.lead_id],
+        now=now,
+        by=by,
+        exclude=dict.fromkeys(missed, "missed the first-touch deadline on this lead"),
+    )
+    return plan.decisions[0].rep_id if plan.decisions else None
+
+
+def reassign_untouched(
+    session: Session, *, settings: Settings, lead_id: int, by: str, now: datetime | None = None
+) -> int | None:
+    """A manager's reassignment of an untouched lead from the SLA queue: passed on as the sweep
+    would, whether or not its deadline has come; the new rep, or None if it queued."""
+    now = now or utcnow()
+    found = [u for u in untouched_leads(session, settings=settings, lock=True) if u.lead_id == lead_id]
+    if not found:
+        raise InvalidChange("this lead is not waiting for its first touch (touched, closed or unassigned)")
+    return _pass_on(
+        session,
+        settings=settings,
+        lead=found[0],
+        past=_sla_history(session, [lead_id])[lead_id],
+        now=now,
+        by=by,
+    )
+
+
+def sla_sweep(
+    session: Session, *, settings: Settings, now: datetime | None = None, by: str = "sla"
+) -> SweepResult:
+    """Escalate and reassign every assigned lead whose first-touch deadline has passed."""
+    now = now or utcnow()
+    sla = settings.sla
+    result = SweepResult()
+    overdue = [u for u in untouched_leads(session, settings=settings, lock=True) if now >= u.deadline]
+    history = _sla_history(session, [u.lead_id for u in overdue])
+    for lead in overdue:
+        past = history[lead.lead_id]
+        kinds = {kind for assignment, kind, _ in past if assignment == lead.assignment_id}
         passes = sum(1 for _, kind, _ in past if kind == "reassigned")
         if "escalated" not in kinds:
             step = "escalated"
         elif kinds & {"reassigned", "capped"} or now < add_working_hours(
-            due, sla.reassign_after_hours, sla.working_hours, timezone
+            lead.deadline, sla.reassign_after_hours, sla.working_hours, lead.timezone
         ):
             continue  # already dealt with, or still in the grace after the escalation
         else:
             step = "capped" if passes >= sla.max_passes else "reassigned"
-        session.add(
-            SlaEvent(lead_id=lead, assignment_id=current_id, rep_id=owner, kind=step, deadline=due, at=now)
-        )
-        if step == "escalated":
-            result.escalated.append(lead)
-        elif step == "capped":
-            result.capped.append(lead)
-        else:
-            missed = {rep for _, kind, rep in past if kind == "reassigned" and rep is not None} | {owner}
-            session.execute(update(Assignment).where(Assignment.id == current_id).values(ended_at=now))
-            session.execute(update(Lead).where(Lead.id == lead).values(owner_id=None, assigned_at=None))
-            session.flush()
-            plan = route_leads(
-                session,
-                settings=settings,
-                lead_ids=[lead],
-                now=now,
-                by=by,
-                exclude=dict.fromkeys(missed, "missed the first-touch deadline on this lead"),
+        if step == "reassigned":
+            result.reassigned[lead.lead_id] = _pass_on(
+                session, settings=settings, lead=lead, past=past, now=now, by=by
             )
-            result.reassigned[lead] = plan.decisions[0].rep_id if plan.decisions else None
+            continue
+        session.add(
+            SlaEvent(
+                lead_id=lead.lead_id, assignment_id=lead.assignment_id, rep_id=lead.owner_id, kind=step,
+                deadline=lead.deadline, at=now,
+            )
+        )  # fmt: skip
+        (result.escalated if step == "escalated" else result.capped).append(lead.lead_id)
     session.flush()
     return result

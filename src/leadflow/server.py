@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from leadflow.api.app import create_app
+from leadflow.app import create_app
 from leadflow.db import make_engine
 from leadflow.settings import database_url, load_settings
 

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages for managers and reps over the same services as the API."""

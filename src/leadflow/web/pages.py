@@ -1,0 +1,233 @@
+"""The manager's pages: overview, reps, sources, funnel and time to close, the SLA queue, routing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import polars as pl
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadflow.access.scope import owners_in_scope
+from leadflow.access.service import record_write
+from leadflow.analytics.ledger import ReportFilter
+from leadflow.analytics.service import (
+    HORIZONS_MONTHS,
+    cohorts_report,
+    conversion_report,
+    funnel_report,
+    latest_date,
+    reps_report,
+    sources_report,
+)
+from leadflow.api.deps import SessionDep, SettingsDep
+from leadflow.api.reports import scoped_filter
+from leadflow.errors import InvalidChange
+from leadflow.models import Lead, Rep, Team, User, utcnow
+from leadflow.routing.sla import reassign_untouched, untouched_leads
+from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
+from leadflow.web import charts
+from leadflow.web.auth import ManagerVisitor, check_csrf
+from leadflow.web.render import page
+
+router = APIRouter(prefix="/web", include_in_schema=False)
+
+
+class Period:
+    """The period and team a manager's page shows, from the query string."""
+
+    def __init__(
+        self, session: Session, user: User, since: date | None, until: date | None, team: str | None
+    ):
+        self.since, self.until = since, until
+        self.teams = (
+            [t for t in session.scalars(select(Team.name).order_by(Team.name))]
+            if user.role == "admin"
+            else []
+        )
+        self.team = team or None
+        self.filter: ReportFilter = scoped_filter(
+            session, user=user, team=self.team,
+            since=datetime.combine(since, time()) if since else None,
+            until=datetime.combine(until, time()) if until else None,
+        )  # fmt: skip
+
+    def context(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "team": self.team, "teams": self.teams}
+
+
+Since = Annotated[date | None, Query()]
+Until = Annotated[date | None, Query()]
+TeamName = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
+    team: TeamName = None,
+) -> Response:  # fmt: skip
+    """Leads in, worked, won, the conversion trend, speed to lead, and unworked leads' cost."""
+    period = Period(session, who.user, since, until, team)
+    months = conversion_report(session, by=["month"], filters=period.filter)
+    months = months.filter(pl.col("channel") == "distributed").sort("month")
+    totals = conversion_report(session, by=[], filters=period.filter)
+    funnel = funnel_report(session, filters=period.filter)
+    return page(
+        request, "overview.html", user=who.user, csrf=who.csrf, active="overview",
+        totals=totals.to_dicts(), funnel=funnel, as_of=latest_date(session),
+        volume_chart=charts.monthly_volume(months) if months.height else None,
+        trend_chart=charts.conversion_trend(months) if months.height else None,
+        **period.context(),
+    )  # fmt: skip
+
+
+@router.get("/reps", response_class=HTMLResponse)
+def reps(
+    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
+    team: TeamName = None,
+) -> Response:  # fmt: skip
+    """Weak leads or weak closer, close rates with intervals, capacity use and lagging flags."""
+    period = Period(session, who.user, since, until, team)
+    report = reps_report(session, filters=period.filter)
+    funnel = funnel_report(session, filters=period.filter)
+    table = report.table
+    return page(
+        request, "reps.html", user=who.user, csrf=who.csrf, active="reps", report=report,
+        rows=table.to_dicts(),
+        estimate_chart=charts.rep_estimates(table) if table.height else None,
+        expected_chart=charts.actual_vs_expected(table) if report.scored and table.height else None,
+        capacity_chart=charts.capacity_use(funnel.capacity) if funnel.capacity.height else None,
+        **period.context(),
+    )  # fmt: skip
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def sources(
+    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
+    team: TeamName = None,
+) -> Response:  # fmt: skip
+    """Source ROI and conversion with intervals; sources that stopped working flagged."""
+    period = Period(session, who.user, since, until, team)
+    table = sources_report(session, filters=period.filter).table
+    return page(
+        request, "sources.html", user=who.user, csrf=who.csrf, active="sources", rows=table.to_dicts(),
+        roi_chart=charts.source_roi(table) if table.height else None,
+        conversion_chart=charts.source_conversion(table) if table.height else None,
+        **period.context(),
+    )  # fmt: skip
+
+
+@router.get("/funnel", response_class=HTMLResponse)
+def funnel(
+    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
+    team: TeamName = None,
+) -> Response:  # fmt: skip
+    """Stage ratios, speed to lead, and the time-to-close curves."""
+    period = Period(session, who.user, since, until, team)
+    report = funnel_report(session, filters=period.filter)
+    cohorts = cohorts_report(session, filters=period.filter)
+    return page(
+        request, "funnel.html", user=who.user, csrf=who.csrf, active="funnel", report=report,
+        cohorts=cohorts, horizons=HORIZONS_MONTHS,
+        sentence=cohorts.sentence() if cohorts.table.height else None,
+        funnel_chart=charts.funnel(report.stages) if report.stages.height else None,
+        speed_chart=charts.speed_buckets(report.speed) if report.speed.height else None,
+        close_chart=(
+            charts.time_to_close(cohorts.table, list(HORIZONS_MONTHS)) if cohorts.table.height else None
+        ),
+        **period.context(),
+    )  # fmt: skip
+
+
+@router.get("/sla", response_class=HTMLResponse)
+def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor) -> Response:
+    """Untouched leads and the time left to their first-touch deadline, soonest first."""
+    now = utcnow()
+    waiting = untouched_leads(session, settings=settings, owner_in=owners_in_scope(session, user=who.user))
+    shown = waiting[:200]
+    leads = {
+        lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_([u.lead_id for u in shown])))
+    }
+    reps = {
+        rep.id: rep.name
+        for rep in session.scalars(select(Rep).where(Rep.id.in_({u.owner_id for u in shown})))
+    }
+    rows = [
+        {"lead": leads[u.lead_id], "owner": reps.get(u.owner_id), "grade": u.grade,
+         "assigned_at": u.assigned_at, "deadline": u.deadline, "left": u.deadline - now}
+        for u in shown
+    ]  # fmt: skip
+    overdue = sum(1 for u in waiting if u.deadline <= now)
+    return page(
+        request, "sla.html", user=who.user, csrf=who.csrf, active="sla", rows=rows, total=len(waiting),
+        overdue=overdue, message=request.query_params.get("message"),
+    )  # fmt: skip
+
+
+@router.post("/sla/{lead_id}/reassign")
+def reassign(
+    lead_id: int, session: SessionDep, settings: SettingsDep, who: ManagerVisitor,
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:  # fmt: skip
+    """Pass an untouched lead on to the next eligible rep now (the miss stays on the owner)."""
+    check_csrf(who, csrf)
+    lead = session.get(Lead, lead_id)
+    scope = owners_in_scope(session, user=who.user)
+    if lead is None or (scope is not None and lead.owner_id not in scope):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead in your queue")
+    before = {"owner_id": lead.owner_id}
+    try:
+        new_rep = reassign_untouched(session, settings=settings, lead_id=lead_id, by=who.user.email)
+    except InvalidChange as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    record_write(
+        session, actor=who.user.email, action="reassign untouched lead", entity="lead",
+        entity_id=str(lead_id), before=before, after={"owner_id": new_rep},
+    )  # fmt: skip
+    name = session.get(Rep, new_rep).name if new_rep else None  # type: ignore[union-attr]
+    text = (
+        f"Lead {lead.external_id or lead_id} passed to {name}." if name else "Lead queued: nobody eligible."
+    )
+    return RedirectResponse(f"/web/sla?{urlencode({'message': text})}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/routing", response_class=HTMLResponse)
+def routing(
+    request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor,
+    since: Since = None, until: Until = None,
+    policy: Annotated[list[str] | None, Query()] = None,
+) -> Response:  # fmt: skip
+    """Each team's policy, and what other policies would have won on a past period."""
+    team_names = list(session.scalars(select(Team.name).order_by(Team.name)))
+    if who.user.role == "manager":
+        own = session.get(Team, who.user.team_id) if who.user.team_id else None
+        team_names = [own.name] if own else []
+    teams = [{"name": n, "routing": settings.routing.for_team(n)} for n in team_names]
+    latest = latest_date(session).date()
+    # by default a quarter that ended half a year ago: most of its leads have closed by now
+    until = until or latest - timedelta(days=182)
+    since = since or until - timedelta(days=91)
+    chosen = tuple(p for p in (policy or BACKTEST_POLICIES) if p in BACKTEST_POLICIES) or BACKTEST_POLICIES
+    table, problem = None, None
+    try:
+        table = backtest_policies(
+            session,
+            since=datetime.combine(since, time()),
+            until=datetime.combine(until, time()),
+            policies=chosen,
+        )
+    except TooLittleHistory as exc:
+        problem = str(exc)
+    open_share = None
+    if table is not None and table.height:
+        open_share = table["still_open"][0] / max(1, table["still_open"][0] + table["leads"][0])
+    return page(
+        request, "routing.html", user=who.user, csrf=who.csrf, active="routing", teams=teams,
+        period=settings.routing.period, since=since, until=until, policies=BACKTEST_POLICIES, chosen=chosen,
+        rows=table.to_dicts() if table is not None else [], problem=problem, open_share=open_share,
+        chart=charts.policy_comparison(table) if table is not None and table.height else None,
+    )  # fmt: skip

@@ -1,0 +1,152 @@
+"""Dashboard login, sessions, CSRF and scope through HTTP, on both databases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from leadflow.access.service import add_user
+from leadflow.app import create_app
+from leadflow.db import session_scope
+from leadflow.intake.capture import capture_leads
+from leadflow.lookup import find_rep
+from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, Team
+from leadflow.pipeline.assignments import assign_lead
+from leadflow.settings import Settings
+from tests.conftest import Database
+
+PASSWORD = "correct horse battery"
+REPS = [
+    ["external_id", "name", "team", "territory", "capacity"],
+    ["ann", "Ann Lee", "East team", "East", "10"],
+    ["eve", "Eve Ng", "East team", "East", "10"],
+    ["wes", "Wes Tern", "West team", "West", "10"],
+]
+
+
+@dataclass
+class Dashboard:
+    client: TestClient
+    ann_lead: int  # Ann's, untouched
+    wes_lead: int  # Wes's, untouched
+
+    def login(self, email: str, password: str = PASSWORD) -> int:
+        self.client.cookies.clear()
+        form = self.client.get("/web/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        answer = self.client.post(
+            "/web/login", data={"email": email, "password": password, "csrf": csrf.group(1)},
+            follow_redirects=False,
+        )  # fmt: skip
+        return answer.status_code
+
+    def csrf(self, path: str) -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.client.get(path).text)
+        assert found is not None
+        return found.group(1)
+
+
+@pytest.fixture
+def dash(db: Database, write_csv) -> Iterator[Dashboard]:  # type: ignore[no-untyped-def]
+    assert db.cli("reps", "import", str(write_csv("reps.csv", REPS)))[0] == 0
+    settings = Settings()
+    with session_scope(db.engine) as s:
+        east = s.scalars(select(Team).where(Team.name == "East team")).one()
+        ann, wes = find_rep(s, ref="ann"), find_rep(s, ref="wes")
+        add_user(s, email="ann@example.com", name="Ann", role="rep", rep=ann, password=PASSWORD)
+        add_user(s, email="east@example.com", name="East", role="manager", team=east, password=PASSWORD)
+        add_user(s, email="forms@example.com", name="Forms", role="intake", password=PASSWORD)
+        records = [
+            {"email": "a@acme.example", "company": "Acme"},
+            {"email": "w@globex.example", "company": "Globex"},
+        ]
+        leads = capture_leads(s, settings=settings, records=records, channel="test", route=False).leads
+        owned = []
+        for captured, rep in zip(leads, (ann, wes), strict=True):
+            lead = s.get(Lead, captured.lead_id)
+            assert lead is not None
+            assign_lead(s, lead=lead, rep=rep, by="test", reason="test")
+            owned.append(lead.id)
+    yield Dashboard(TestClient(create_app(engine=db.engine, settings=settings)), *owned)
+
+
+def test_login_needs_the_right_password_and_a_dashboard_role(dash: Dashboard) -> None:
+    assert dash.client.get("/web/", follow_redirects=False).headers["location"] == "/web/login"
+    assert dash.login("east@example.com", "wrong password") == 401
+    assert "lf_session" not in dash.client.cookies
+    assert dash.login("forms@example.com") == 401  # intake only captures leads
+    assert dash.login("east@example.com") == 303
+    assert dash.client.get("/web/").status_code == 200
+
+
+def test_login_form_without_its_csrf_cookie_is_refused(dash: Dashboard) -> None:
+    answer = dash.client.post(
+        "/web/login", data={"email": "east@example.com", "password": PASSWORD, "csrf": "guess"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert answer.status_code == 403 and "lf_session" not in answer.cookies
+
+
+def test_a_form_without_the_sessions_csrf_token_writes_nothing(dash: Dashboard, db: Database) -> None:
+    assert dash.login("ann@example.com") == 303
+    path = f"/web/leads/{dash.ann_lead}/activity"
+    for forged in ("", "0" * 64):
+        answer = dash.client.post(path, data={"kind": "call", "csrf": forged}, follow_redirects=False)
+        assert answer.status_code in (403, 422)
+    with session_scope(db.engine) as s:
+        assert s.scalars(select(Activity).where(Activity.lead_id == dash.ann_lead)).first() is None
+    csrf = dash.csrf("/web/my")
+    answer = dash.client.post(
+        path + "?back=my", data={"kind": "call", "outcome": "connected", "csrf": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/web/my?message=")
+    with session_scope(db.engine) as s:
+        lead = s.get(Lead, dash.ann_lead)
+        assert lead is not None and lead.first_touch_at is not None
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.entity_id == str(dash.ann_lead))).all()
+        assert [a.action for a in audit] == ["log activity"] and audit[0].actor == "ann@example.com"
+
+
+def test_a_rep_sees_only_their_own_leads(dash: Dashboard) -> None:
+    dash.login("ann@example.com")
+    assert dash.client.get(f"/web/leads/{dash.ann_lead}").status_code == 200
+    assert dash.client.get(f"/web/leads/{dash.wes_lead}").status_code == 404
+    csrf = dash.csrf("/web/my")
+    answer = dash.client.post(f"/web/leads/{dash.wes_lead}/activity", data={"kind": "call", "csrf": csrf})
+    assert answer.status_code == 404
+    assert dash.client.get("/web/sla").status_code == 403
+
+
+def test_a_manager_reassigns_an_untouched_lead_of_their_team_only(dash: Dashboard, db: Database) -> None:
+    dash.login("east@example.com")
+    page = dash.client.get("/web/sla").text
+    assert "Acme" in page and "Globex" not in page  # West's lead is not in East's queue
+    csrf = dash.csrf("/web/sla")
+    assert dash.client.post(f"/web/sla/{dash.wes_lead}/reassign", data={"csrf": csrf}).status_code == 404
+    answer = dash.client.post(
+        f"/web/sla/{dash.ann_lead}/reassign", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    with session_scope(db.engine) as s:
+        lead = s.get(Lead, dash.ann_lead)
+        ann = find_rep(s, ref="ann")
+        assert lead is not None and lead.owner_id != ann.id
+        miss = s.scalars(select(SlaEvent).where(SlaEvent.lead_id == dash.ann_lead)).one()
+        assert miss.kind == "reassigned" and miss.rep_id == ann.id  # the miss stays on Ann's record
+    again = dash.client.post(f"/web/sla/{dash.ann_lead}/reassign", data={"csrf": csrf})
+    assert again.status_code in (404, 409)  # no longer Ann's untouched lead
+
+
+def test_plotly_is_served_from_the_installed_package(dash: Dashboard) -> None:
+    import plotly
+
+    script = dash.client.get("/web/static/plotly.min.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert f"v{plotly.__version__}".encode() in script.content[:2000] or b"plotly.js" in script.content[:2000]
+    assert dash.client.get("/web/static/../../etc/passwd").status_code == 404
