@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadflow.api import leads, reports, routing
 from leadflow.api.deps import SessionDep
-from leadflow.api.periodic import upkeep_forever
+from leadflow.api.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings
 from leadflow.web import assets, auth, pages, work
 from leadflow.web.render import templates
@@ -37,14 +37,20 @@ TITLES = {
 
 def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> FastAPI:
     """An app over this database and configuration; with ``upkeep``, it also runs the SLA
-    sweep, nurture re-entry and the reserve every ``sla.sweep_every_minutes``."""
+    sweep, nurture re-entry and the reserve every ``sla.sweep_every_minutes``, and sends due
+    notifications every ``notify.deliver_every_seconds``."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tasks = []
         every = settings.sla.sweep_every_minutes * 60
-        task = asyncio.create_task(upkeep_forever(engine, settings, every)) if upkeep and every else None
+        if upkeep and every:
+            tasks.append(asyncio.create_task(upkeep_forever(engine, settings, every)))
+        if upkeep and settings.notify.enabled and settings.notify.deliver_every_seconds:
+            every = settings.notify.deliver_every_seconds
+            tasks.append(asyncio.create_task(deliver_forever(engine, settings, every)))
         yield
-        if task is not None:
+        for task in tasks:
             task.cancel()
 
     app = FastAPI(

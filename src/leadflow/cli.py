@@ -37,6 +37,7 @@ from leadflow.intake.rejects import write_report
 from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open_import, preset_files
 from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.models import Team, utcnow
+from leadflow.notify.deliver import deliver_due, delivery_log
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.outcomes import requeue_due_nurture, set_stage
@@ -80,6 +81,10 @@ sla_app = typer.Typer(
 report_app = typer.Typer(help="Reports: what converts, with counts and intervals.", no_args_is_help=True)
 partners_app = typer.Typer(help="The partner channel: distributors' aggregate results.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
+notify_app = typer.Typer(
+    help="Notifications on assignment and escalation: send what is due, see the delivery log.",
+    no_args_is_help=True,
+)
 for name, sub in (
     ("leads", leads_app),
     ("reps", reps_app),
@@ -93,6 +98,7 @@ for name, sub in (
     ("sla", sla_app),
     ("partners", partners_app),
     ("users", users_app),
+    ("notify", notify_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -1177,6 +1183,35 @@ def simulate(
         fmt,
         title="routing policies on the same leads",
     )
+
+
+@notify_app.command("deliver")
+def notify_deliver() -> None:
+    """Send the notifications that are due (webhooks signed, emails through SMTP); a failure is
+    retried later with backoff. `leadflow serve` does this on its own every few seconds.
+
+    Example: LEADFLOW_WEBHOOK_SECRET=... leadflow notify deliver
+    """
+    with session_scope(state.engine()) as session, reported():
+        done = deliver_due(session, settings=state.settings())
+    console.print(
+        f"{len(done.delivered)} delivered, {len(done.retrying)} to retry, {len(done.failed)} failed",
+        highlight=False,
+    )
+
+
+@notify_app.command("log")
+def notify_log(
+    status: Annotated[str | None, typer.Option(help="Only pending, delivered or failed.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
+) -> None:
+    """The delivery log: each notification, where it went, its attempts and last error.
+
+    Example: leadflow notify log --status failed
+    """
+    with session_scope(state.engine()) as session:
+        render(delivery_log(session, status=status, limit=limit), fmt, title="notifications")
 
 
 @users_app.command("add")

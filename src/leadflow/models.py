@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -434,6 +435,32 @@ class SlaEvent(Base):
     kind: Mapped[str] = mapped_column(String(20))
     deadline: Mapped[datetime]
     at: Mapped[datetime]
+
+
+class Notification(Base):
+    """An outbound message about a lead (assigned, escalated) and its delivery: written in the
+    same transaction as what it reports (an outbox), sent afterwards with retries."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    channel: Mapped[str] = mapped_column(String(10))  # webhook | email
+    target: Mapped[str] = mapped_column(String(1000))  # the URL or the address
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','delivered','failed')", name="status"),
+        CheckConstraint("channel IN ('webhook','email')", name="channel"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
 
 
 class User(Base):

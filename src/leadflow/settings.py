@@ -215,6 +215,30 @@ class Sla(_Section):
     sweep_every_minutes: float = Field(default=5, ge=0)
 
 
+class Notify(_Section):
+    """Messages on assignment and on SLA escalation: a signed webhook and email through SMTP.
+
+    Secrets never sit in leadflow.toml: it names the environment variables that hold them."""
+
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    webhook_secret_env: str = "LEADFLOW_WEBHOOK_SECRET"  # HMAC-SHA256 key of the signature
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user_env: str = "LEADFLOW_SMTP_USER"
+    smtp_password_env: str = "LEADFLOW_SMTP_PASSWORD"
+    email_from: str = "leadflow@localhost"
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    backoff_seconds: float = Field(default=30, gt=0)  # doubled after each failed attempt
+    timeout_seconds: float = Field(default=5, gt=0)
+    deliver_every_seconds: float = Field(default=15, ge=0)  # in `leadflow serve`; 0: never
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any channel is configured (otherwise nothing is queued at all)."""
+        return bool(self.webhook_url or self.smtp_host)
+
+
 class Settings(_Section):
     """Everything leadflow.toml can say."""
 
@@ -223,6 +247,7 @@ class Settings(_Section):
     grades: Grades = Field(default_factory=Grades)
     routing: Routing = Field(default_factory=Routing)
     sla: Sla = Field(default_factory=Sla)
+    notify: Notify = Field(default_factory=Notify)
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from leadflow.db import is_sqlite, session_scope
+from leadflow.notify.deliver import DeliveryRound, deliver_due
 from leadflow.routing.upkeep import Upkeep, run_upkeep
 from leadflow.settings import Settings
 
@@ -50,4 +51,25 @@ async def upkeep_forever(engine: Engine, settings: Settings, every_seconds: floa
                 )  # fmt: skip
         except Exception:  # the server keeps serving; the next round tries again
             log.exception("upkeep round failed")
+        await asyncio.sleep(every_seconds)
+
+
+def deliver_once(engine: Engine, settings: Settings) -> DeliveryRound:
+    """Send the notifications that are due (rows another process is sending are skipped)."""
+    with session_scope(engine) as session:
+        return deliver_due(session, settings=settings)
+
+
+async def deliver_forever(engine: Engine, settings: Settings, every_seconds: float) -> None:
+    """Send due notifications every ``every_seconds`` until cancelled."""
+    while True:
+        try:
+            done = await asyncio.to_thread(deliver_once, engine, settings)
+            if done.delivered or done.retrying or done.failed:
+                log.info(
+                    "notifications: %d delivered, %d to retry, %d failed",
+                    len(done.delivered), len(done.retrying), len(done.failed),
+                )  # fmt: skip
+        except Exception:
+            log.exception("notification round failed")
         await asyncio.sleep(every_seconds)

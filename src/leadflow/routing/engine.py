@@ -41,6 +41,7 @@ from leadflow.models import (
     rep_territories,
     utcnow,
 )
+from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.routing.allocate import logit, optimal
 from leadflow.routing.estimates import SegmentRates, close_rates, segment_rates, team_prior
 from leadflow.routing.policies import (
@@ -896,6 +897,12 @@ def route_leads(
     )
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
+        events = [
+            LeadEvent("lead.assigned", d.lead_id, d.rep_id, {"policy": d.policy, "reason": d.reason})
+            for d in plan.decisions
+            if d.rep_id is not None
+        ]
+        queue_notifications(session, settings=settings, events=events, now=now)
     return plan
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from leadflow.db import is_sqlite
 from leadflow.errors import InvalidChange
 from leadflow.models import Assignment, Lead, Rep, SlaEvent, utcnow
+from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Settings, WorkingHours
 
@@ -202,4 +203,11 @@ def sla_sweep(
         )  # fmt: skip
         (result.escalated if step == "escalated" else result.capped).append(lead.lead_id)
     session.flush()
+    deadlines = {u.lead_id: u for u in overdue}
+    events = [
+        LeadEvent("lead.escalated", lead_id, deadlines[lead_id].owner_id,
+                  {"deadline": deadlines[lead_id].deadline.isoformat(timespec="minutes") + "Z"})
+        for lead_id in result.escalated
+    ]  # fmt: skip
+    queue_notifications(session, settings=settings, events=events, now=now)
     return result

@@ -1,0 +1,1 @@
+"""Notifications: an outbox written with what it reports, and its delivery with retries."""
