@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from leadflow.api import leads, reports, routing
+from leadflow.api import directory, leads, notifications, reports, routing
 from leadflow.api.deps import SessionDep
 from leadflow.api.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings
@@ -61,7 +61,7 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
     )
     app.state.engine = engine
     app.state.settings = settings
-    for router in (leads.router, reports.router, routing.router):
+    for router in (leads.router, reports.router, routing.router, directory.router, notifications.router):
         app.include_router(router)
     for router in (auth.router, pages.router, work.router, assets.router):
         app.include_router(router)

@@ -23,11 +23,12 @@ Z95 = float(norm.ppf(0.975))
 def wilson(
     won: np.ndarray[Any, Any], n: np.ndarray[Any, Any], z: float = Z95
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Wilson score interval for won / n, element-wise."""
+    """Wilson score interval for won / n, element-wise; NaN where n is 0 (no interval)."""
     n = n.astype(float)
     p = np.divide(won, n, out=np.zeros_like(n), where=n > 0)
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     return centre - half, centre + half
 
 

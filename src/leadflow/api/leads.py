@@ -14,19 +14,32 @@ from sqlalchemy.orm import Session
 from leadflow.access.scope import can_see_lead, owners_in_scope, sees_unassigned
 from leadflow.access.service import record_write
 from leadflow.api.deps import SessionDep, SettingsDep, allow
-from leadflow.api.schemas import ActivityIn, CapturedOut, LeadIn, LeadOut, LeadPage, StageIn
+from leadflow.api.schemas import (
+    ActivityIn,
+    AssignIn,
+    CapturedOut,
+    LeadEdit,
+    LeadIn,
+    LeadOut,
+    LeadPage,
+    StageIn,
+)
 from leadflow.errors import InvalidChange, NotFound
 from leadflow.intake.capture import capture_leads
 from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.models import IdempotentRequest, Lead, Rep, User, utcnow
 from leadflow.pipeline.activities import log_activity
+from leadflow.pipeline.assignments import assign_lead
+from leadflow.pipeline.edits import edit_lead
 from leadflow.pipeline.outcomes import set_stage
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads
+from leadflow.scoring.service import score_leads
 from leadflow.settings import Settings
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 Capturer = Annotated[User, Depends(allow("admin", "manager", "intake"))]
 Reader = Annotated[User, Depends(allow("admin", "manager", "rep"))]
+Assigner = Annotated[User, Depends(allow("admin", "manager"))]
 
 
 def _capture(
@@ -234,5 +247,46 @@ def move_stage(lead_ref: str, change: StageIn, session: SessionDep, user: Reader
     record_write(
         session, actor=user.email, action="set stage", entity="lead", entity_id=str(lead.id),
         before=before, after=jsonable_encoder(change.model_dump()),
+    )  # fmt: skip
+    return _lead_out(session, lead)
+
+
+@router.patch("/{lead_ref}", response_model=LeadOut)
+def edit(
+    lead_ref: str, edits: LeadEdit, session: SessionDep, settings: SettingsDep, user: Reader
+) -> dict[str, Any]:
+    """Record what was learned about a lead (BANT, title, size...); it is scored again at once."""
+    lead = _visible_lead(session, user, lead_ref)
+    changes = edits.model_dump(exclude_unset=True)
+    made = edit_lead(session, lead=lead, changes=changes, by=user.email)
+    if made:
+        score_leads(session, settings=settings, lead_ids=[lead.id], include_closed=True)
+        record_write(
+            session, actor=user.email, action="edit lead", entity="lead", entity_id=str(lead.id),
+            before=jsonable_encoder({k: old for k, (old, _) in made.items()}),
+            after=jsonable_encoder({k: new for k, (_, new) in made.items()}),
+        )  # fmt: skip
+    return _lead_out(session, lead)
+
+
+@router.post("/{lead_ref}/assign", response_model=LeadOut)
+def assign(lead_ref: str, order: AssignIn, session: SessionDep, user: Assigner) -> dict[str, Any]:
+    """Give a lead to a rep by hand (a manager within their team), with the reason on record."""
+    lead = _visible_lead(session, user, lead_ref)
+    try:
+        rep = find_rep(session, ref=order.rep)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    scope = owners_in_scope(session, user=user)
+    if scope is not None and rep.id not in scope:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{rep.name} is not in your team")
+    before = {"owner_id": lead.owner_id}
+    try:
+        assign_lead(session, lead=lead, rep=rep, by=user.email, reason=order.reason)
+    except InvalidChange as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    record_write(
+        session, actor=user.email, action="assign lead", entity="lead", entity_id=str(lead.id),
+        before=before, after={"owner_id": rep.id, "reason": order.reason},
     )  # fmt: skip
     return _lead_out(session, lead)

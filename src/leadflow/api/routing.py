@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -14,6 +15,7 @@ from leadflow.models import Team, User
 from leadflow.pipeline.queries import list_reps
 from leadflow.routing.engine import route_leads
 from leadflow.settings import PolicyName
+from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 Manager = Annotated[User, Depends(allow("admin", "manager"))]
@@ -76,3 +78,37 @@ def route(run: RouteIn, session: SessionDep, settings: SettingsDep, user: Manage
         "unassigned": plan.count("unassigned"),
         "decisions": decisions,
     }
+
+
+class SimulateIn(BaseModel):
+    """A backtest: the policies to compare on the leads created in [since, until)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime
+    until: datetime
+    policies: list[str] = Field(default_factory=lambda: list(BACKTEST_POLICIES), min_length=1, max_length=4)
+    draws: int = Field(default=300, ge=50, le=2000)
+    seed: int = Field(default=0, ge=0)
+
+
+@router.post("/routing/simulate")
+def simulate(run: SimulateIn, session: SessionDep, user: Manager) -> dict[str, Any]:
+    """What each policy would have won on a past period's closed leads, beside what the actual
+    routing won: a model-based (direct method) estimate with 95% intervals; writes nothing."""
+    unknown = sorted(set(run.policies) - set(BACKTEST_POLICIES))
+    if unknown or run.until <= run.since:
+        problem = f"unknown policies {unknown}" if unknown else "until must come after since"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+    try:
+        table = backtest_policies(
+            session,
+            since=run.since,
+            until=run.until,
+            policies=tuple(run.policies),
+            draws=run.draws,
+            seed=run.seed,
+        )
+    except TooLittleHistory as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return {"method": "direct (model-based)", "policies": jsonable_encoder(table.to_dicts())}

@@ -108,3 +108,27 @@ class StageIn(BaseModel):
     product: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=300)
     follow_up_at: datetime | None = None
+
+
+class LeadEdit(BaseModel):
+    """What a rep learned about a lead; only the fields sent change (null clears one)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, max_length=300)
+    industry: str | None = Field(default=None, max_length=100)
+    company_size: int | None = Field(default=None, ge=0, le=10_000_000)
+    annual_revenue: float | None = Field(default=None, ge=0, le=1e15)
+    budget: float | None = Field(default=None, ge=0, le=1e15)
+    authority: bool | None = None
+    need: str | None = Field(default=None, max_length=300)
+    timeline: str | None = Field(default=None, max_length=100)
+
+
+class AssignIn(BaseModel):
+    """A manual assignment or reassignment: to whom and why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    rep: str = Field(min_length=1, max_length=200, description="The rep's external id or name.")
+    reason: str = Field(min_length=1, max_length=500)

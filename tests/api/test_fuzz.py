@@ -1,0 +1,43 @@
+"""Property: no request to any operation in /openapi.json, with any role and malformed path,
+query or body, gets a 500."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.api.conftest import Api
+
+junk = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20), st.sampled_from(["", "-1", "0", "9" * 30, "2026-13-45", "rep", "East team", "%00"]),
+)  # fmt: skip
+bodies = st.recursive(
+    junk,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=12), c, max_size=4),
+    max_leaves=8,
+)
+names = st.sampled_from(["stage", "since", "until", "team", "by", "limit", "cursor", "policy", "status",
+                         "dry_run", "rep", "reason", "budget", "email", "kind", "amount", "x"])  # fmt: skip
+
+
+def _operations(api: Api) -> list[tuple[str, str]]:
+    spec = api.client.get("/openapi.json").json()
+    return sorted((method.upper(), path) for path, item in spec["paths"].items() for method in item)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_malformed_request_to_any_operation_gets_a_500(api: Api, data: Any) -> None:
+    method, path = data.draw(st.sampled_from(_operations(api)))
+    filled = re.sub(r"\{[^}]+\}", lambda _: quote(str(data.draw(junk)), safe="") or "0", path)
+    query = data.draw(st.dictionaries(names, junk.map(str), max_size=3))
+    role = data.draw(st.sampled_from(["admin", "east", "ann", "intake", "nobody"]))
+    headers = api.as_(role) if role != "nobody" else {}
+    body = data.draw(bodies) if method in ("POST", "PATCH", "PUT") else None
+    response = api.client.request(method, filled, params=query, json=body, headers=headers)
+    assert response.status_code < 500, (method, filled, query, body, response.text[:300])
