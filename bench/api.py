@@ -27,7 +27,9 @@ import httpx
 import numpy as np
 
 BIN = Path(sys.executable).parent / "leadflow"
-COUNTRIES = ["US", "DE", "SG", "BR"]
+REGIONS = ["North America", "EMEA", "APAC", "LATAM"]  # the demo's territories
+# Territory rules as a company would write them, so that every posted lead is really routed
+CONFIG = "".join(f'[[routing.territories]]\nname = "{r}"\nregions = ["{r}"]\n\n' for r in REGIONS)
 
 
 def free_port() -> int:
@@ -36,8 +38,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def post_all(url: str, token: str, count: int, concurrency: int, limit_s: float) -> list[float]:
+async def post_all(
+    url: str, token: str, count: int, concurrency: int, limit_s: float
+) -> tuple[list[float], list[bool]]:
     latencies: list[float] = []
+    routed: list[bool] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(count):
         queue.put_nowait(i)
@@ -53,7 +58,7 @@ async def post_all(url: str, token: str, count: int, concurrency: int, limit_s: 
                 "first_name": "Buyer",
                 "last_name": f"No{i}",
                 "company": f"Company {i}",
-                "country": COUNTRIES[i % len(COUNTRIES)],
+                "region": REGIONS[i % len(REGIONS)],
                 "industry": "software",
                 "company_size": 50 + i % 500,
                 "source": "Web form",
@@ -64,10 +69,11 @@ async def post_all(url: str, token: str, count: int, concurrency: int, limit_s: 
             latencies.append(time.perf_counter() - started)
             if response.status_code != 201:
                 raise SystemExit(f"lead {i}: {response.status_code} {response.text}")
+            routed.append(response.json()["owner"] is not None)
 
     async with httpx.AsyncClient(timeout=30) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-    return latencies
+    return latencies, routed
 
 
 def main() -> None:
@@ -75,10 +81,13 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=120, help="stop posting after this long")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'api.db'}"
-        env = {**os.environ, "LEADFLOW_DATABASE_URL": db}
+        config = Path(tmp) / "leadflow.toml"
+        config.write_text(CONFIG)
+        env = {**os.environ, "LEADFLOW_DATABASE_URL": db, "LEADFLOW_CONFIG": str(config)}
         demo = subprocess.run(
             [BIN, "demo", "--leads", "20000"], env=env, capture_output=True, text=True, check=True
         )
@@ -87,7 +96,10 @@ def main() -> None:
         assert token, demo.stdout
         port = free_port()
         server = subprocess.Popen(
-            [BIN, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [BIN, "serve", "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -98,7 +110,9 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             started = time.perf_counter()
-            latencies = asyncio.run(post_all(url, token.group(1), args.leads, args.concurrency, args.seconds))
+            latencies, routed = asyncio.run(
+                post_all(url, token.group(1), args.leads, args.concurrency, args.seconds)
+            )
             elapsed = time.perf_counter() - started
         finally:
             server.terminate()
@@ -118,6 +132,8 @@ def main() -> None:
         print(f"latency    : p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 under 100 ms)")
         twice = len(ids) - len(set(ids))
         print(f"stored     : {len(set(ids)):,} distinct of {len(latencies):,} posted, {twice} twice")
+        queued = len(routed) - sum(routed)
+        print(f"routed     : {sum(routed):,} to a rep, {queued:,} queued (reserve or unassigned)")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
@@ -15,7 +16,9 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadflow.api import directory, leads, notifications, reports, routing
+from leadflow.api.capturing import capture_in_own_transaction
 from leadflow.api.deps import SessionDep
+from leadflow.api.group_commit import GroupCommit
 from leadflow.api.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings
 from leadflow.web import assets, auth, pages, work
@@ -61,6 +64,7 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.capturer = GroupCommit(partial(capture_in_own_transaction, engine, settings))
     for router in (leads.router, reports.router, routing.router, directory.router, notifications.router):
         app.include_router(router)
     for router in (auth.router, pages.router, work.router, assets.router):

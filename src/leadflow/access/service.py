@@ -24,6 +24,7 @@ Role = Literal["admin", "manager", "rep", "intake"]
 ROLES: tuple[Role, ...] = ("admin", "manager", "rep", "intake")
 TOKEN_PREFIX = "lf_"
 WEB_SESSION = "dashboard session"
+LAST_USED_EVERY = timedelta(minutes=5)  # how fresh a token's last_used_at is kept
 _hasher = PasswordHasher()
 
 
@@ -118,7 +119,8 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
+        row.last_used_at = now  # not on every request: a write per read would serialise them
     return user
 
 

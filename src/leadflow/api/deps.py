@@ -30,10 +30,18 @@ SessionDep = Annotated[Session, Depends(db_session)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
-def current_user(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> User:
-    """The user whose API token is in the Authorization header (Bearer), else 401."""
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
+    """The user whose API token is in the Authorization header (Bearer), else 401.
+
+    Checked in a transaction of its own, so that a request waiting for something else (a group
+    commit) holds no database connection meanwhile; the user comes back detached, loaded."""
     scheme, _, token = (authorization or "").partition(" ")
-    user = authenticate(session, token=token.strip()) if scheme.lower() == "bearer" and token else None
+    user = None
+    if scheme.lower() == "bearer" and token:
+        with session_scope(request.app.state.engine) as session:
+            user = authenticate(session, token=token.strip())
+            if user is not None:
+                session.expunge(user)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from leadflow.access.scope import can_see_lead, owners_in_scope, sees_unassigned
 from leadflow.access.service import record_write
+from leadflow.api.capturing import Answer, CaptureRequest
 from leadflow.api.deps import SessionDep, SettingsDep, allow
+from leadflow.api.group_commit import GroupCommit
 from leadflow.api.schemas import (
     ActivityIn,
     AssignIn,
@@ -25,16 +26,14 @@ from leadflow.api.schemas import (
     StageIn,
 )
 from leadflow.errors import InvalidChange, NotFound
-from leadflow.intake.capture import capture_leads
 from leadflow.lookup import find_lead, find_product, find_rep
-from leadflow.models import IdempotentRequest, Lead, Rep, User, utcnow
+from leadflow.models import Lead, Rep, User
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.edits import edit_lead
 from leadflow.pipeline.outcomes import set_stage
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads
 from leadflow.scoring.service import score_leads
-from leadflow.settings import Settings
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 Capturer = Annotated[User, Depends(allow("admin", "manager", "intake"))]
@@ -42,92 +41,38 @@ Reader = Annotated[User, Depends(allow("admin", "manager", "rep"))]
 Assigner = Annotated[User, Depends(allow("admin", "manager"))]
 
 
-def _capture(
-    session: Session, settings: Settings, user: User, lead: LeadIn, key: str | None, response: Response
-) -> dict[str, Any]:
-    body = lead.model_dump(mode="json")
-    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    if key:
-        earlier = session.get(IdempotentRequest, (user.id, key))
-        if earlier is not None:
-            if earlier.fingerprint != fingerprint:
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT, "this Idempotency-Key was used with another body"
-                )
-            response.status_code = earlier.status_code
-            return earlier.response
-    try:
-        record = lead.record()
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    result = capture_leads(session, settings=settings, records=[record], channel=f"api:{user.email}")
-    if not result.leads:
-        problems = [{"field": r.column, "value": r.value, "reason": r.reason} for r in result.rejects]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
-    captured = result.leads[0]
-    out = CapturedOut(
-        id=captured.lead_id,
-        external_id=captured.external_id,
-        new=captured.new,
-        stage=captured.stage,
-        fit_score=captured.fit_score,
-        grade=captured.grade,
-        win_probability=captured.win_probability,
-        owner=captured.owner,
-        queue=captured.queue,
-        reason=captured.reason,
-    )
-    payload: dict[str, Any] = jsonable_encoder(out)
-    code = status.HTTP_201_CREATED if captured.new else status.HTTP_200_OK
-    record_write(
-        session,
-        actor=user.email,
-        action="capture lead" if captured.new else "merge captured lead",
-        entity="lead",
-        entity_id=str(captured.lead_id),
-        before=None,
-        after={"posted": body, "result": payload},
-    )
-    if key:
-        session.add(
-            IdempotentRequest(
-                user_id=user.id,
-                key=key,
-                fingerprint=fingerprint,
-                status_code=code,
-                response=payload,
-                created_at=utcnow(),
-            )
-        )
-    response.status_code = code
-    return payload
+def _submit(request: Request, user: User, lead: LeadIn, key: str | None, response: Response) -> Any:
+    """Capture through the app's group commit (one transaction for the requests arriving together)."""
+    capturer: GroupCommit[CaptureRequest, Answer] = request.app.state.capturer
+    answer = capturer.submit(CaptureRequest(user_id=user.id, actor=user.email, lead=lead, key=key))
+    if answer.status_code >= 400:
+        raise HTTPException(answer.status_code, answer.body["detail"])
+    response.status_code = answer.status_code
+    return answer.body
 
 
 @router.post("", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
 def capture(
     lead: LeadIn,
+    request: Request,
     response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
     user: Capturer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Capture one lead: validate, deduplicate, score and route it in one transaction.
 
     201 with the new lead, its score and its owner (or the queue it waits in, and why); 200
     when it merged into a known lead. An Idempotency-Key replays the first answer."""
-    return _capture(session, settings, user, lead, idempotency_key, response)
+    return _submit(request, user, lead, idempotency_key, response)
 
 
 @router.post("/form", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
 async def capture_form(
     request: Request,
     response: Response,
-    session: SessionDep,
-    settings: SettingsDep,
     user: Capturer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> Any:
     """Web-to-lead: the same capture from a form-encoded body; unknown fields become extras."""
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str) and v.strip()}
@@ -139,7 +84,7 @@ async def capture_form(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable_encoder(exc.errors(include_url=False))
         ) from exc
-    return _capture(session, settings, user, lead, idempotency_key, response)
+    return await run_in_threadpool(_submit, request, user, lead, idempotency_key, response)
 
 
 def _visible_lead(session: Session, user: User, ref: str) -> Lead:
