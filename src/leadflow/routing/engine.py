@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 from sqlalchemy import Text, case, cast, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -54,7 +55,7 @@ from leadflow.routing.policies import (
     weighted,
 )
 from leadflow.routing.territories import match_territory
-from leadflow.settings import PolicyName, Settings, TeamRouting
+from leadflow.settings import ConfigError, PolicyName, Settings, TeamRouting, TerritoryRule
 
 ROUTABLE_STAGES = ("inquiry", "lead")
 UNLIMITED = 10**9
@@ -256,6 +257,25 @@ def _reps(session: Session, roster: pl.DataFrame, *, everyone: bool, now: dateti
     return _Reps(frame, away)
 
 
+def territory_rules(session: Session, *, settings: Settings) -> list[TerritoryRule]:
+    """The territory rules in force: leadflow.toml's when it has any, else those kept on the
+    territories themselves (by priority), so that a ledger carries its own map."""
+    if settings.routing.territories:
+        return settings.routing.territories
+    rows = session.execute(
+        select(Territory.name, Territory.rules)
+        .where(Territory.rules.is_not(None))
+        .order_by(Territory.priority, Territory.id)
+    ).all()
+    found = []
+    for name, rules in rows:
+        try:
+            found.append(TerritoryRule.model_validate({**rules, "name": name}))
+        except ValidationError as exc:
+            raise ConfigError(f"territory {name!r}: its rules {rules} are not valid: {exc}") from exc
+    return found
+
+
 def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> str | None:
     if rep["id"] in exclude:
         return exclude[rep["id"]]
@@ -402,14 +422,15 @@ def plan_routes(
     plan = RoutePlan()
     if leads.is_empty():
         return plan
-    matched = match_territory(leads, routing.territories)
+    rules = territory_rules(session, settings=settings)
+    matched = match_territory(leads, rules)
     headquarters = leads.with_columns(
         pl.col("hq_country").alias("country"),
         *(pl.lit(None, dtype=pl.String).alias(c) for c in ("region", "state", "postal_code")),
     )
     leads = leads.with_columns(
         pl.coalesce("lead_territory", matched).alias("territory"),
-        match_territory(headquarters, routing.territories).alias("hq_territory"),
+        match_territory(headquarters, rules).alias("hq_territory"),
     )
     batch = lead_ids is None
     territories = (

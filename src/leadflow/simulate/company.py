@@ -601,7 +601,7 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     teams: dict[str, Team] = {}
     territories: dict[str, Territory] = {}
     for name, _country in TERRITORIES:
-        territories[name] = Territory(name=name, key=name.lower().replace(" ", ""), rules={"region": [name]})
+        territories[name] = Territory(name=name, key=name.lower().replace(" ", ""), rules={"regions": [name]})
         teams[name] = Team(name=f"{name} team", manager=f"{name} manager", policy="round_robin")
     session.add_all([*territories.values(), *teams.values()])
     session.flush()
