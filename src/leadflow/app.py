@@ -4,6 +4,8 @@ and the periodic upkeep."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -29,6 +31,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
+requests_log = logging.getLogger("leadflow.http")
 TITLES = {
     401: "Please log in",
     403: "Not for your role",
@@ -71,10 +74,19 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
         app.include_router(router)
 
     @app.middleware("http")
-    async def security_headers(
+    async def log_and_secure(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
         response = await call_next(request)
+        took = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "ms": took,
+        }
+        requests_log.info("%s %s %d", request.method, request.url.path, response.status_code, extra=fields)
         if request.url.path.startswith("/web"):
             response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
             response.headers["X-Content-Type-Options"] = "nosniff"

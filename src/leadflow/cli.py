@@ -35,6 +35,7 @@ from leadflow.errors import LeadflowError, NotFound
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
 from leadflow.intake.rejects import write_report
 from leadflow.intake.service import ImportSummary, bulk_mode, import_batch, open_import, preset_files
+from leadflow.logs import logging_config
 from leadflow.lookup import find_lead, find_product, find_rep
 from leadflow.models import Team, utcnow
 from leadflow.notify.deliver import deliver_due, delivery_log
@@ -1272,7 +1273,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
 ) -> None:
-    """Run the API (OpenAPI at /docs) with uvicorn.
+    """Run the API (OpenAPI at /docs) and the dashboard (/web/) with uvicorn; logs are JSON lines.
 
     Example: leadflow --db postgresql://localhost/leadflow serve --host 0.0.0.0 --workers 4
     """
@@ -1284,9 +1285,10 @@ def serve(
         os.environ["LEADFLOW_DATABASE_URL"] = state.db_url
         if state.config:
             os.environ["LEADFLOW_CONFIG"] = str(state.config)
-        uvicorn.run("leadflow.server:app", host=host, port=port, workers=workers)
+        uvicorn.run("leadflow.server:app", host=host, port=port, workers=workers, log_config=logging_config())
     else:
-        uvicorn.run(create_app(engine=state.engine(), settings=settings, upkeep=True), host=host, port=port)
+        app_ = create_app(engine=state.engine(), settings=settings, upkeep=True)
+        uvicorn.run(app_, host=host, port=port, log_config=logging_config())
 
 
 def run() -> None:

@@ -329,6 +329,18 @@ class FunnelReport:
         }
 
 
+def capacity_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
+    """Per rep: leads issued per month (over the months they got any) against their capacity."""
+    return (
+        capacity_use(session, filters=filters)
+        .group_by("rep", "capacity")
+        .agg(pl.col("month").n_unique().alias("months"), pl.col("leads").sum())
+        .with_columns((pl.col("leads") / pl.col("months")).alias("leads_per_month"))
+        .with_columns((pl.col("leads_per_month") / pl.col("capacity")).alias("capacity_use"))
+        .sort("rep")
+    )
+
+
 def _quantile_hours(hours: np.ndarray, weights: np.ndarray, q: float) -> float | None:
     if weights.sum() == 0:
         return None
@@ -374,14 +386,7 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     cost_of = _cost_per_lead_by_source(session, filters)
     never_cost = [cost_of.get(source_id) for source_id in never["source_id"].to_list()]
     known = [(c, n) for c, n in zip(never_cost, never["leads"].to_list(), strict=True) if c is not None]
-    use = capacity_use(session, filters=filters)
-    capacity = (
-        use.group_by("rep", "capacity")
-        .agg(pl.col("month").n_unique().alias("months"), pl.col("leads").sum())
-        .with_columns((pl.col("leads") / pl.col("months")).alias("leads_per_month"))
-        .with_columns((pl.col("leads_per_month") / pl.col("capacity")).alias("capacity_use"))
-        .sort("rep")
-    )
+    capacity = capacity_report(session, filters=filters)
     won = counts["won"]
     return FunnelReport(
         stages=stages,

@@ -17,6 +17,7 @@ from leadflow.access.service import record_write
 from leadflow.analytics.ledger import ReportFilter
 from leadflow.analytics.service import (
     HORIZONS_MONTHS,
+    capacity_report,
     cohorts_report,
     conversion_report,
     funnel_report,
@@ -93,14 +94,14 @@ def reps(
     """Weak leads or weak closer, close rates with intervals, capacity use and lagging flags."""
     period = Period(session, who.user, since, until, team)
     report = reps_report(session, filters=period.filter)
-    funnel = funnel_report(session, filters=period.filter)
+    capacity = capacity_report(session, filters=period.filter)
     table = report.table
     return page(
         request, "reps.html", user=who.user, csrf=who.csrf, active="reps", report=report,
         rows=table.to_dicts(),
         estimate_chart=charts.rep_estimates(table) if table.height else None,
         expected_chart=charts.actual_vs_expected(table) if report.scored and table.height else None,
-        capacity_chart=charts.capacity_use(funnel.capacity) if funnel.capacity.height else None,
+        capacity_chart=charts.capacity_use(capacity) if capacity.height else None,
         **period.context(),
     )  # fmt: skip
 
