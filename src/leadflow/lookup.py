@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.errors import NotFound
 from leadflow.keys import name_key
-from leadflow.models import Lead, LeadAlias, Product, Rep
+from leadflow.models import MAX_ID, Lead, LeadAlias, Product, Rep
 
 
 def find_lead(session: Session, *, ref: str | int) -> Lead:
@@ -18,8 +18,9 @@ def find_lead(session: Session, *, ref: str | int) -> Lead:
         alias = session.get(LeadAlias, text)
         if alias is not None:
             lead = session.get(Lead, alias.lead_id)
-    if lead is None and text.lstrip("#").isdigit():
-        lead = session.get(Lead, int(text.lstrip("#")))
+    number = text.lstrip("#")
+    if lead is None and number.isdigit() and int(number) <= MAX_ID:
+        lead = session.get(Lead, int(number))
     if lead is None:
         raise NotFound(f"no lead {text!r} (by id or external id)")
     return lead
@@ -37,7 +38,7 @@ def find_rep(session: Session, *, ref: str | int) -> Rep:
             )
         )
     ).all()
-    if not found and text.isdigit():
+    if not found and text.isdigit() and int(text) <= MAX_ID:
         rep = session.get(Rep, int(text))
         found = [rep] if rep else []
     if len(found) != 1:

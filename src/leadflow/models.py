@@ -69,6 +69,10 @@ ACTIVITY_OUTCOMES = (
 )
 
 
+# Ids are 32-bit integers on PostgreSQL: a larger number can be no row's id.
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     """Now, as the naive UTC timestamps the ledger stores."""
     return datetime.now(UTC).replace(tzinfo=None)

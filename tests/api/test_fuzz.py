@@ -41,3 +41,10 @@ def test_no_malformed_request_to_any_operation_gets_a_500(api: Api, data: Any) -
     body = data.draw(bodies) if method in ("POST", "PATCH", "PUT") else None
     response = api.client.request(method, filled, params=query, json=body, headers=headers)
     assert response.status_code < 500, (method, filled, query, body, response.text[:300])
+
+
+def test_ids_beyond_any_row_are_not_found_not_a_database_error(api: Api) -> None:
+    huge = "9" * 30
+    for path in (f"/v1/leads/{huge}", f"/v1/leads/{2**31}", f"/v1/leads/{huge}/story"):
+        assert api.client.get(path, headers=api.as_("admin")).status_code == 404, path
+    assert api.client.get(f"/v1/leads?cursor={huge}", headers=api.as_("admin")).status_code == 422

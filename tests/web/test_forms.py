@@ -117,6 +117,7 @@ def test_a_rep_sees_only_their_own_leads(dash: Dashboard) -> None:
     dash.login("ann@example.com")
     assert dash.client.get(f"/web/leads/{dash.ann_lead}").status_code == 200
     assert dash.client.get(f"/web/leads/{dash.wes_lead}").status_code == 404
+    assert dash.client.get(f"/web/leads/{'9' * 30}").status_code == 422  # no row has such an id
     csrf = dash.csrf("/web/my")
     answer = dash.client.post(f"/web/leads/{dash.wes_lead}/activity", data={"kind": "call", "csrf": csrf})
     assert answer.status_code == 404

@@ -27,7 +27,7 @@ from leadflow.api.schemas import (
 )
 from leadflow.errors import InvalidChange, NotFound
 from leadflow.lookup import find_lead, find_product, find_rep
-from leadflow.models import Lead, Rep, User
+from leadflow.models import MAX_ID, Lead, Rep, User
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.edits import edit_lead
@@ -112,12 +112,12 @@ def list_page(
     search: Annotated[str | None, Query(max_length=200)] = None,
     unassigned: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> dict[str, Any]:
     """Leads this user may see, oldest first, a page at a time (pass ``next_cursor`` back)."""
     filters = LeadFilter(
         stage=stage, source=source, search=search, unassigned=unassigned, limit=limit + 1,
-        after_id=int(cursor) if cursor else None, owner_in=owners_in_scope(session, user=user),
+        after_id=cursor, owner_in=owners_in_scope(session, user=user),
         with_unassigned=sees_unassigned(user),
     )  # fmt: skip
     rows = list_leads(session, filters=filters).to_dicts()

@@ -33,7 +33,7 @@ from leadflow.routing.sla import reassign_untouched, untouched_leads
 from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
 from leadflow.web import charts
 from leadflow.web.auth import ManagerVisitor, check_csrf
-from leadflow.web.render import page
+from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 
@@ -171,7 +171,7 @@ def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who:
 
 @router.post("/sla/{lead_id}/reassign")
 def reassign(
-    lead_id: int, session: SessionDep, settings: SettingsDep, who: ManagerVisitor,
+    lead_id: LeadId, session: SessionDep, settings: SettingsDep, who: ManagerVisitor,
     csrf: Annotated[str, Form(max_length=100)],
 ) -> Response:  # fmt: skip
     """Pass an untouched lead on to the next eligible rep now (the miss stays on the owner)."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path as FastApiPath
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from leadflow.models import User
+from leadflow.models import MAX_ID, User
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# a lead's id in a dashboard URL: a number that can be a row's id (else 422, not a database error)
+LeadId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
 
 
 def _pct(value: float | None, digits: int = 1) -> str:

@@ -25,7 +25,7 @@ from leadflow.pipeline.queries import lead_story
 from leadflow.pipeline.stages import TRANSITIONS
 from leadflow.routing.worklist import work_next
 from leadflow.web.auth import AnyVisitor, RepVisitor, check_csrf
-from leadflow.web.render import page
+from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
@@ -55,7 +55,7 @@ def _lead_for(session: Session, user: User, lead_id: int) -> Lead:
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
-def lead_page(request: Request, lead_id: int, session: SessionDep, who: AnyVisitor) -> Response:
+def lead_page(request: Request, lead_id: LeadId, session: SessionDep, who: AnyVisitor) -> Response:
     """One lead: its fields, its story (with why each rep got it), and forms to work it."""
     lead = _lead_for(session, who.user, lead_id)
     story = lead_story(session, lead_id=lead.id)
@@ -75,7 +75,7 @@ def _back(request: Request, lead_id: int, text: str) -> Response:
 
 @router.post("/leads/{lead_id}/activity")
 def add_activity(
-    request: Request, lead_id: int, session: SessionDep, who: AnyVisitor, csrf: Csrf,
+    request: Request, lead_id: LeadId, session: SessionDep, who: AnyVisitor, csrf: Csrf,
     kind: Annotated[str, Form(max_length=20)],
     outcome: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -104,7 +104,7 @@ def add_activity(
 
 @router.post("/leads/{lead_id}/stage")
 def move_stage(
-    request: Request, lead_id: int, session: SessionDep, who: AnyVisitor, csrf: Csrf,
+    request: Request, lead_id: LeadId, session: SessionDep, who: AnyVisitor, csrf: Csrf,
     stage: Annotated[str, Form(max_length=20)],
     amount: Annotated[str, Form(max_length=30)] = "",
     product: Annotated[str, Form(max_length=200)] = "",
