@@ -498,7 +498,9 @@ def assign(
             name = partner
         else:
             who = find_rep(session, ref=str(rep))
-            assign_lead(session, lead=target, rep=who, by=state.actor, reason=reason)
+            assign_lead(
+                session, lead=target, rep=who, by=state.actor, reason=reason, settings=state.settings()
+            )
             name = who.name
     console.print(f"lead {target.id} now belongs to {name}")
 

@@ -205,3 +205,18 @@ def test_escalation_emails_the_rep_and_their_manager(db: Database, write_csv, in
         ("ann@example.com", "New lead for you: Acme (grade D)"),
         ("boss@example.com", "First touch overdue: Acme"),
     ]
+
+
+def test_a_manual_assignment_notifies_the_rep(db: Database, write_csv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _ledger(db, write_csv)
+    config = tmp_path / "leadflow.toml"
+    config.write_text('[notify]\nwebhook_url = "http://127.0.0.1:9/hook"\n')
+    code, _, err = db.cli("--config", str(config), "assign", "L1", "ann", "--reason", "asked for her")
+    assert code == 0, err
+    with session_scope(db.engine) as s:
+        note = s.scalars(select(Notification)).one()
+        assert (note.event, note.payload["policy"], note.payload["reason"]) == (
+            "lead.assigned",
+            "manual",
+            "asked for her",
+        )

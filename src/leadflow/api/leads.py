@@ -215,7 +215,9 @@ def edit(
 
 
 @router.post("/{lead_ref}/assign", response_model=LeadOut)
-def assign(lead_ref: str, order: AssignIn, session: SessionDep, user: Assigner) -> dict[str, Any]:
+def assign(
+    lead_ref: str, order: AssignIn, session: SessionDep, settings: SettingsDep, user: Assigner
+) -> dict[str, Any]:
     """Give a lead to a rep by hand (a manager within their team), with the reason on record."""
     lead = _visible_lead(session, user, lead_ref)
     try:
@@ -227,7 +229,7 @@ def assign(lead_ref: str, order: AssignIn, session: SessionDep, user: Assigner) 
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{rep.name} is not in your team")
     before = {"owner_id": lead.owner_id}
     try:
-        assign_lead(session, lead=lead, rep=rep, by=user.email, reason=order.reason)
+        assign_lead(session, lead=lead, rep=rep, by=user.email, reason=order.reason, settings=settings)
     except InvalidChange as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     record_write(

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from leadflow.errors import InvalidChange
 from leadflow.models import Assignment, Lead, Rep, utcnow
+from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.pipeline.stages import move
+from leadflow.settings import Settings
 
 
 def end_assignment(session: Session, *, lead: Lead, at: datetime) -> None:
@@ -22,9 +24,17 @@ def end_assignment(session: Session, *, lead: Lead, at: datetime) -> None:
 
 
 def assign_lead(
-    session: Session, *, lead: Lead, rep: Rep, by: str, reason: str, policy: str = "manual"
+    session: Session,
+    *,
+    lead: Lead,
+    rep: Rep,
+    by: str,
+    reason: str,
+    policy: str = "manual",
+    settings: Settings | None = None,
 ) -> Assignment:
-    """Give a lead to a rep (or move it from another), keeping the earlier assignment as history."""
+    """Give a lead to a rep (or move it from another), keeping the earlier assignment as history;
+    with ``settings``, the rep is notified as for a routed lead."""
     if not rep.active:
         raise InvalidChange(f"rep {rep.name} is not active and cannot be given leads")
     if lead.stage in ("won", "lost", "disqualified"):
@@ -49,4 +59,7 @@ def assign_lead(
     if lead.stage == "inquiry":
         move(session, lead=lead, to_stage="lead", by=by, reason="assigned", at=now)
     session.flush()
+    if settings is not None:
+        event = LeadEvent("lead.assigned", lead.id, rep.id, {"policy": policy, "reason": assignment.reason})
+        queue_notifications(session, settings=settings, events=[event], now=now)
     return assignment
