@@ -154,10 +154,10 @@ def main() -> None:
             f"({plan.count(None):,} assigned, {plan.count('reserve'):,} to the reserve); target under 60 s"
         )
         print(f"solve alone     : {solve_time:.2f} s (target under 10 s)")
-        one_lead(engine, settings)
-        if args.keep:
+        if args.keep:  # before the one-lead runs, so that a kept ledger still has their 200 leads queued
             engine.dispose()
             shutil.copy(Path(tmp) / "route.db", args.keep)
+        one_lead(engine, settings)
 
 
 def one_lead(engine: Engine, settings: Settings) -> None:

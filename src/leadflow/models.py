@@ -7,7 +7,7 @@ Timestamps are naive UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -322,6 +323,17 @@ class Assignment(Base):
         Index("ix_assignments_role_at_rep", "role", "at", "rep_id"),
         CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),
     )
+
+
+class RepLoad(Base):
+    """Leads issued to each rep (owner assignments) per day: what capacity counts, kept as each
+    assignment is written, so that one lead's routing sums a month of days per candidate rep
+    instead of counting their assignments."""
+
+    __tablename__ = "rep_load"
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Activity(Base):

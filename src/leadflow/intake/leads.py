@@ -31,6 +31,7 @@ from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
 from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
 from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
+from leadflow.pipeline.assignments import record_issued
 from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
 
@@ -295,6 +296,7 @@ class LeadWriter:
             pl.format(f"import {self.file}:{{}}", pl.col("_line")).alias("by"),
         )
         bulk_insert(session, "assignments", assignments.columns, driver_rows(session, assignments))
+        record_issued(session, issued=assignments.select("rep_id", "at"))
 
     def _merge(self, session: Session, incoming: pl.DataFrame) -> tuple[int, int]:
         """Merge rows into the leads they duplicate; return (leads changed, leads unchanged)."""

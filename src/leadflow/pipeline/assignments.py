@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import polars as pl
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from leadflow.db import is_sqlite
 from leadflow.errors import InvalidChange
-from leadflow.models import Assignment, Lead, Rep, utcnow
+from leadflow.models import Assignment, Lead, Rep, RepLoad, utcnow
 from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.pipeline.stages import move
 from leadflow.settings import Settings
@@ -55,6 +59,7 @@ def assign_lead(
         credit_share=1.0,
     )
     session.add(assignment)
+    record_issued(session, issued=pl.DataFrame({"rep_id": [rep.id], "at": [now]}))
     lead.owner_id, lead.assigned_at = rep.id, now
     if lead.stage == "inquiry":
         move(session, lead=lead, to_stage="lead", by=by, reason="assigned", at=now)
@@ -63,3 +68,23 @@ def assign_lead(
         event = LeadEvent("lead.assigned", lead.id, rep.id, {"policy": policy, "reason": assignment.reason})
         queue_notifications(session, settings=settings, events=[event], now=now)
     return assignment
+
+
+def record_issued(session: Session, *, issued: pl.DataFrame) -> None:
+    """Count owner assignments (``rep_id``, ``at``) into each rep's load per day: every writer of
+    assignments calls this in the same transaction, so capacity never has to count them again."""
+    issued = issued.filter(pl.col("rep_id").is_not_null())
+    if issued.is_empty():
+        return
+    per_day = (
+        issued.group_by(pl.col("rep_id").cast(pl.Int64), pl.col("at").cast(pl.Date).alias("day"))
+        .agg(pl.len().cast(pl.Int64).alias("issued"))
+        .sort("rep_id", "day")
+    )
+    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
+    statement = insert(RepLoad)
+    statement = statement.on_conflict_do_update(
+        index_elements=[RepLoad.rep_id, RepLoad.day],
+        set_={"issued": RepLoad.issued + statement.excluded.issued},
+    )
+    session.execute(statement, per_day.to_dicts())

@@ -35,6 +35,7 @@ from leadflow.models import (
     Lead,
     QueuedLead,
     Rep,
+    RepLoad,
     RoutingRun,
     RoutingState,
     Team,
@@ -43,6 +44,7 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.notify.outbox import LeadEvent, queue_notifications
+from leadflow.pipeline.assignments import record_issued
 from leadflow.routing.allocate import logit, optimal
 from leadflow.routing.estimates import SegmentRates, close_rates, segment_rates, team_prior
 from leadflow.routing.policies import (
@@ -222,24 +224,15 @@ def _reps(session: Session, roster: pl.DataFrame, *, everyone: bool, now: dateti
     On PostgreSQL the candidates' rows are locked in id order first, so that two workers
     counting the same rep's capacity take turns; workers routing to other reps do not wait."""
     candidates = None if everyone else roster["id"].to_list()
-    rep_filter = [] if candidates is None else [Assignment.rep_id.in_(candidates)]
     if not is_sqlite(session):
         lock = select(Rep.id).order_by(Rep.id).with_for_update()
         if candidates is not None:
             lock = lock.where(Rep.id.in_(candidates))
         session.execute(lock).all()
-    used = dict(
-        session.execute(
-            select(Assignment.rep_id, func.count())
-            .where(
-                Assignment.at >= start,
-                Assignment.rep_id.is_not(None),
-                Assignment.role == "owner",
-                *rep_filter,
-            )
-            .group_by(Assignment.rep_id)
-        ).all()
-    )
+    load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= start.date())
+    if candidates is not None:
+        load = load.where(RepLoad.rep_id.in_(candidates))
+    used = {rep_id: int(n) for rep_id, n in session.execute(load.group_by(RepLoad.rep_id)).all()}
     frame = roster.with_columns(
         pl.col("id").replace_strict(used, default=0, return_dtype=pl.Int64).alias("used")
     ).with_columns(
@@ -819,6 +812,7 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
             )
             rows = pl.concat([rows, credit_rows])
         bulk_insert(session, "assignments", rows.columns, driver_rows(session, rows))
+        record_issued(session, issued=rows.filter(pl.col("role") == "owner").select("rep_id", "at"))
         ids = [d.lead_id for d in assigned]
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]

@@ -29,6 +29,7 @@ from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.leads import DATA, KEYS, with_keys
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
+from leadflow.pipeline.assignments import record_issued
 from leadflow.scoring.service import score_leads
 from leadflow.settings import Settings
 
@@ -677,6 +678,7 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         pl.lit("demo").alias("by"),
     )
     bulk_insert(session, "assignments", assignments.columns, driver_rows(session, assignments))
+    record_issued(session, issued=assignments.select("rep_id", "at"))
     stages = company.stages.select(
         pl.Series("lead_id", ids[company.stages["lead"].to_numpy()]),
         "from_stage",
