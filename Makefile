@@ -27,6 +27,7 @@ demo: $(STAMP)
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report profile"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report reps"
 	@echo "  $(BIN)/leadflow --db sqlite:///demo.db report conversion --by territory,month"
+	@echo "  $(BIN)/leadflow --db sqlite:///demo.db serve    # then open http://127.0.0.1:8000/web/ with a login above"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -190,7 +190,7 @@ def time_to_close(cohorts: pl.DataFrame, months: list[int]) -> Markup:
             x=x, y=y, mode="lines+markers", name=f"won, {row['cohort']}",
             line={"width": 3 if overall else 1.5, "color": GREEN if overall else None},
         )  # fmt: skip
-    figure.update_layout(title="Share won by months since creation (open leads censored, lost competing)")
+    figure.update_layout(title="Share won by months since creation")
     figure.update_yaxes(tickformat=".0%", rangemode="tozero")
     figure.update_xaxes(title="months")
     return _html(figure)
