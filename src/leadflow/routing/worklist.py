@@ -17,7 +17,12 @@ WHY = {0: "first touch due", 1: "follow-up due", 2: "open", 3: "nurture"}
 
 
 def work_next(
-    session: Session, *, settings: Settings, rep_id: int, now: datetime | None = None, limit: int = 200
+    session: Session,
+    *,
+    settings: Settings,
+    rep_id: int,
+    now: datetime | None = None,
+    limit: int | None = None,
 ) -> pl.DataFrame:
     """The rep's open leads in the order to work them, with ``next`` (why it is there) and
     ``due_at`` (the first-touch deadline or the follow-up date)."""
@@ -53,4 +58,5 @@ def work_next(
             nulls_last=True,
         )
     )
-    return ranked.drop("deadline").head(limit)
+    ranked = ranked.drop("deadline")
+    return ranked if limit is None else ranked.head(limit)

@@ -29,6 +29,7 @@ from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
+SHOWN = 200  # leads on "my leads", the first to work
 # The one-click buttons on "my leads": (label, kind, outcome)
 QUICK = [("Call: connected", "call", "connected"), ("Call: no answer", "call", "no answer"),
          ("Email sent", "email", None)]  # fmt: skip
@@ -38,11 +39,13 @@ QUICK = [("Call: connected", "call", "connected"), ("Call: no answer", "call", "
 def my_leads(request: Request, session: SessionDep, settings: SettingsDep, who: RepVisitor) -> Response:
     """The rep's open leads, what to work next first, with one-click logging."""
     now = utcnow()
-    rows = work_next(session, settings=settings, rep_id=who.user.rep_id or -1, now=now).to_dicts()
+    ranked = work_next(session, settings=settings, rep_id=who.user.rep_id or -1, now=now)
+    rows = ranked.head(SHOWN).to_dicts()
     for row in rows:
         row["left"] = row["due_at"] - now if row["due_at"] is not None else None
     return page(
         request, "my_leads.html", user=who.user, csrf=who.csrf, active="my_leads", rows=rows, quick=QUICK,
+        total=ranked.height,
         message=request.query_params.get("message"),
     )  # fmt: skip
 
