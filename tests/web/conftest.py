@@ -129,7 +129,8 @@ class Visit:
         self.page.goto(f"{self.site.url}/web/login")
         self.page.fill("input[name=email]", email)
         self.page.fill("input[name=password]", password)
-        self.page.click("button[type=submit]")
+        with self.page.expect_navigation():
+            self.page.click("button[type=submit]")
         self.page.wait_for_load_state("networkidle")
 
     def shot(self, name: str) -> None:

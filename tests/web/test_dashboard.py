@@ -51,16 +51,16 @@ def test_rep_logs_a_call_and_the_lead_moves_on(visit: Any, site: Site) -> None:
     fresh = v.page.locator(f"li.lead[data-lead='{site.fresh_lead}']")
     assert "first touch due" in fresh.locator(".next").inner_text()
     v.shot("rep-my-leads")
-    fresh.get_by_role("button", name="Call: connected").click()
-    v.page.wait_for_load_state("networkidle")
+    with v.page.expect_navigation():
+        fresh.get_by_role("button", name="Call: connected").click()
     assert "Logged call: connected on Analytical Engines" in v.page.locator(".message").inner_text()
     moved = v.page.locator(f"li.lead[data-lead='{site.fresh_lead}']")
     assert "first touch due" not in moved.locator(".next").inner_text()
     v.page.goto(f"{site.url}/web/leads/{site.fresh_lead}")
     assert "call, connected" in v.page.locator("ul.activities").inner_text()
     v.page.select_option("select[name=stage]", "qualified")
-    v.page.get_by_role("button", name="Save").click()
-    v.page.wait_for_load_state("networkidle")
+    with v.page.expect_navigation():
+        v.page.get_by_role("button", name="Save").click()
     assert v.page.locator("h1 .stage").inner_text() == "qualified"
     v.shot("rep-lead")
     assert v.errors == []
@@ -81,8 +81,8 @@ def test_logging_out_ends_the_session(visit: Any, site: Site) -> None:
     v.login("manager")
     cookie = next(c for c in v.context.cookies() if c["name"] == "lf_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    v.page.get_by_role("button", name="Log out").click()
-    v.page.wait_for_load_state("networkidle")
+    with v.page.expect_navigation():
+        v.page.get_by_role("button", name="Log out").click()
     assert v.page.url.endswith("/web/login")
     # the old cookie no longer opens anything, even if a copy of it was kept
     v.context.add_cookies([{**cookie}])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import polars as pl
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,13 +66,19 @@ Until = Annotated[date | None, Query()]
 TeamName = Annotated[str | None, Query(max_length=200)]
 
 
+def period_of(
+    session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None, team: TeamName = None
+) -> Period:
+    """The period and team from the query string, held to the manager's own team."""
+    return Period(session, who.user, since, until, team)
+
+
+PeriodDep = Annotated[Period, Depends(period_of)]
+
+
 @router.get("/", response_class=HTMLResponse)
-def overview(
-    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
-    team: TeamName = None,
-) -> Response:  # fmt: skip
+def overview(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Leads in, worked, won, the conversion trend, speed to lead, and unworked leads' cost."""
-    period = Period(session, who.user, since, until, team)
     months = conversion_report(session, by=["month"], filters=period.filter)
     months = months.filter(pl.col("channel") == "distributed").sort("month")
     totals = conversion_report(session, by=[], filters=period.filter)
@@ -87,12 +93,8 @@ def overview(
 
 
 @router.get("/reps", response_class=HTMLResponse)
-def reps(
-    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
-    team: TeamName = None,
-) -> Response:  # fmt: skip
+def reps(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Weak leads or weak closer, close rates with intervals, capacity use and lagging flags."""
-    period = Period(session, who.user, since, until, team)
     report = reps_report(session, filters=period.filter)
     capacity = capacity_report(session, filters=period.filter)
     table = report.table
@@ -107,12 +109,8 @@ def reps(
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def sources(
-    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
-    team: TeamName = None,
-) -> Response:  # fmt: skip
+def sources(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Source ROI and conversion with intervals; sources that stopped working flagged."""
-    period = Period(session, who.user, since, until, team)
     table = sources_report(session, filters=period.filter).table
     return page(
         request, "sources.html", user=who.user, csrf=who.csrf, active="sources", rows=table.to_dicts(),
@@ -123,12 +121,8 @@ def sources(
 
 
 @router.get("/funnel", response_class=HTMLResponse)
-def funnel(
-    request: Request, session: SessionDep, who: ManagerVisitor, since: Since = None, until: Until = None,
-    team: TeamName = None,
-) -> Response:  # fmt: skip
+def funnel(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Stage ratios, speed to lead, and the time-to-close curves."""
-    period = Period(session, who.user, since, until, team)
     report = funnel_report(session, filters=period.filter)
     cohorts = cohorts_report(session, filters=period.filter)
     return page(
