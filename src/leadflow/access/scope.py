@@ -6,7 +6,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.models import Lead, Rep, User
+from leadflow.models import Lead, Rep, Team, User
+
+
+def own_team(session: Session, *, user: User) -> Team | None:
+    """The team a manager is held to (None for a manager without one, and for other roles)."""
+    if user.role != "manager" or user.team_id is None:
+        return None
+    return session.get(Team, user.team_id)
 
 
 def owners_in_scope(session: Session, *, user: User) -> tuple[int, ...] | None:

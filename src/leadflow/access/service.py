@@ -71,9 +71,17 @@ def add_user(
     return user
 
 
+def _user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == email.strip().lower())).first()
+
+
+def _token_row(session: Session, token: str) -> ApiToken | None:
+    return session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+
+
 def find_user(session: Session, *, email: str) -> User:
     """The user with this email address."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    user = _user_by_email(session, email)
     if user is None:
         raise NotFound(f"no user {email!r}")
     return user
@@ -81,7 +89,7 @@ def find_user(session: Session, *, email: str) -> User:
 
 def check_password(session: Session, *, email: str, password: str) -> User | None:
     """The active user if the password is theirs, else None (the same answer for an unknown email)."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    user = _user_by_email(session, email)
     if user is None or not user.active or user.password_hash is None:
         _hasher.hash(password)  # as slow as a real check, so timing does not tell who exists
         return None
@@ -113,7 +121,7 @@ def issue_token(
 def authenticate(session: Session, *, token: str, now: datetime | None = None) -> User | None:
     """The active user holding this unexpired, unrevoked token, or None."""
     now = now or utcnow()
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    row = _token_row(session, token)
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     user = session.get(User, row.user_id)
@@ -133,7 +141,7 @@ def start_web_session(session: Session, *, user: User, hours: float = 12) -> str
 
 def end_web_session(session: Session, *, token: str) -> None:
     """Log out: the session's token stops working (unknown or already ended: nothing to do)."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
+    row = _token_row(session, token)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
 

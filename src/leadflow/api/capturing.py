@@ -113,9 +113,9 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
                 )  # fmt: skip
     for position, request in enumerate(requests):
         if position not in answers and request.key:
-            first = answers[first_with_key[(request.user_id, request.key)]]
-            same = requests[first_with_key[(request.user_id, request.key)]].fingerprint == request.fingerprint
-            answers[position] = first if same else _reused_key()
+            first = first_with_key[(request.user_id, request.key)]
+            same = requests[first].fingerprint == request.fingerprint
+            answers[position] = answers[first] if same else _reused_key()
     session.flush()
     return [answers[p] for p in range(len(requests))]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.orm import Session
 
+from leadflow.access.scope import own_team
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
 from leadflow.analytics.service import (
     cohorts_report,
@@ -18,7 +19,7 @@ from leadflow.analytics.service import (
     sources_report,
 )
 from leadflow.api.deps import SessionDep, allow
-from leadflow.models import Team, User
+from leadflow.models import User
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Viewer = Annotated[User, Depends(allow("admin", "manager"))]
@@ -37,7 +38,7 @@ def scoped_filter(
 ) -> ReportFilter:
     """Report filters for this user: a manager sees their own team only (another team: 404)."""
     if user.role == "manager":
-        own = session.get(Team, user.team_id) if user.team_id else None
+        own = own_team(session, user=user)
         if own is None or (team is not None and team != own.name):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
         team = own.name

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadflow.access.scope import own_team
 from leadflow.access.service import record_write
 from leadflow.api.deps import SessionDep, SettingsDep, allow
-from leadflow.models import Team, User
+from leadflow.models import User
 from leadflow.pipeline.queries import list_reps
 from leadflow.routing.engine import route_leads
 from leadflow.settings import PolicyName
@@ -37,7 +38,7 @@ def reps(session: SessionDep, user: Manager) -> list[dict[str, Any]]:
     """Reps with team, territories, capacity and leads owned (a manager sees their team)."""
     table = list_reps(session)
     if user.role == "manager":
-        team = session.get(Team, user.team_id) if user.team_id else None
+        team = own_team(session, user=user)
         table = table.filter(table["team"] == (team.name if team else ""))
     rows: list[dict[str, Any]] = jsonable_encoder(table.to_dicts())
     return rows

@@ -912,6 +912,7 @@ def route_leads(
     )
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
+    if not dry_run and settings.notify.enabled:  # no event objects for a batch nobody hears of
         events = [
             LeadEvent("lead.assigned", d.lead_id, d.rep_id, {"policy": d.policy, "reason": d.reason})
             for d in plan.decisions

@@ -70,10 +70,16 @@ class Untouched:
 
 
 def untouched_leads(
-    session: Session, *, settings: Settings, owner_in: tuple[int, ...] | None = None, lock: bool = False
+    session: Session,
+    *,
+    settings: Settings,
+    owner_in: tuple[int, ...] | None = None,
+    lead_ids: list[int] | None = None,
+    lock: bool = False,
 ) -> list[Untouched]:
-    """Assigned leads not yet touched (of these reps, or all), each with its first-touch
-    deadline, soonest first; with ``lock``, on PostgreSQL, rows another worker holds are skipped."""
+    """Assigned leads not yet touched (of these reps, or these leads, or all), each with its
+    first-touch deadline, soonest first; with ``lock``, on PostgreSQL, rows another worker holds
+    are skipped."""
     sla = settings.sla
     current = (
         select(Assignment.lead_id, func.max(Assignment.id).label("assignment_id"))
@@ -95,6 +101,8 @@ def untouched_leads(
     )
     if owner_in is not None:
         query = query.where(Lead.owner_id.in_(owner_in))
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(lead_ids))
     if lock and not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
     found = []
@@ -156,7 +164,7 @@ def reassign_untouched(
     """A manager's reassignment of an untouched lead from the SLA queue: passed on as the sweep
     would, whether or not its deadline has come; the new rep, or None if it queued."""
     now = now or utcnow()
-    found = [u for u in untouched_leads(session, settings=settings, lock=True) if u.lead_id == lead_id]
+    found = untouched_leads(session, settings=settings, lead_ids=[lead_id], lock=True)
     if not found:
         raise InvalidChange("this lead is not waiting for its first touch (touched, closed or unassigned)")
     return _pass_on(

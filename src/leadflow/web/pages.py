@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.access.scope import owners_in_scope
+from leadflow.access.scope import own_team, owners_in_scope
 from leadflow.access.service import record_write
 from leadflow.analytics.ledger import ReportFilter
 from leadflow.analytics.service import (
@@ -199,7 +199,7 @@ def routing(
     """Each team's policy, and what other policies would have won on a past period."""
     team_names = list(session.scalars(select(Team.name).order_by(Team.name)))
     if who.user.role == "manager":
-        own = session.get(Team, who.user.team_id) if who.user.team_id else None
+        own = own_team(session, user=who.user)
         team_names = [own.name] if own else []
     teams = [{"name": n, "routing": settings.routing.for_team(n)} for n in team_names]
     latest = latest_date(session).date()
