@@ -977,20 +977,13 @@ def route(
             seed=seed,
             by=state.actor,
         )
-    decisions = pl.DataFrame(
-        [
-            (
-                d.lead_external_id or str(d.lead_id),
-                d.rep_external_id,
-                d.policy,
-                d.win_probability,
-                d.reason,
-                d.queue,
-            )
-            for d in plan.decisions
-        ],
-        schema=["lead_external_id", "rep_external_id", "policy", "win_probability", "reason", "queue"],
-        orient="row",
+    decisions = plan.table.select(
+        pl.coalesce("lead_external_id", pl.col("lead_id").cast(pl.String)).alias("lead_external_id"),
+        "rep_external_id",
+        "policy",
+        "win_probability",
+        "reason",
+        "queue",
     )
     if export_to is not None:
         decisions.drop("queue").write_csv(export_to)

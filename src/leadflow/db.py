@@ -101,14 +101,16 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     connection.exec_driver_sql(sql, rows)
 
 
-def bulk_update(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """Update many rows by id; each row is the new values of ``columns`` followed by the id."""
+def bulk_update(
+    session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]], *, key: str = "id"
+) -> None:
+    """Update many rows by ``key``; each row is the new values of ``columns`` followed by the key."""
     if not rows:
         return
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
-    sql = f"UPDATE {table} SET {assignments} WHERE id = {mark}"  # noqa: S608
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = {mark}"  # noqa: S608
     connection.exec_driver_sql(sql, rows)
 
 

@@ -54,18 +54,9 @@ def route(run: RouteIn, session: SessionDep, settings: SettingsDep, user: Manage
         session, settings=settings, policy=run.policy, limit=run.limit, dry_run=run.dry_run, seed=run.seed,
         by=user.email,
     )  # fmt: skip
-    decisions = [
-        {
-            "lead_id": d.lead_id,
-            "lead_external_id": d.lead_external_id,
-            "rep_external_id": d.rep_external_id,
-            "queue": d.queue,
-            "policy": d.policy,
-            "win_probability": d.win_probability,
-            "reason": d.reason,
-        }
-        for d in plan.decisions
-    ]
+    decisions = plan.table.select(
+        "lead_id", "lead_external_id", "rep_external_id", "queue", "policy", "win_probability", "reason"
+    ).to_dicts()
     if not run.dry_run:
         record_write(
             session, actor=user.email, action="route", entity="routing", entity_id=None, before=None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,13 +80,57 @@ class Decision:
     credit: tuple[int, str, float] | None = None  # split credit: (rep id, external id, share)
 
 
+# One row per lead of a plan. Built column-wise: a batch decides a million leads at once.
+PLAN_SCHEMA: dict[str, pl.DataType] = {
+    "lead_id": pl.Int64(),
+    "lead_external_id": pl.String(),
+    "rep_id": pl.Int64(),  # null: queued
+    "rep_external_id": pl.String(),
+    "policy": pl.String(),
+    "reason": pl.String(),
+    "win_probability": pl.Float64(),
+    "queue": pl.String(),  # "reserve" or "unassigned" when nobody got the lead
+    "group": pl.String(),  # the territory or fallback team whose reps were considered
+    "inputs": pl.String(),  # JSON: what the choice of this lead used beyond its group's inputs
+    "from_stage": pl.String(),  # the lead's stage before routing
+    "queued": pl.String(),  # the queue the lead was waiting in, if any
+    "queued_attempts": pl.Int64(),
+    "credit_rep_id": pl.Int64(),  # split credit: the headquarters' rep, external id and share
+    "credit_rep_external_id": pl.String(),
+    "credit_share": pl.Float64(),
+}
+
+
 @dataclass
 class RoutePlan:
-    """The decisions of one routing run, and the policy state to keep for the next."""
+    """The decisions of one routing run (a row per lead), the inputs each group of leads
+    shares (its team, policy, eligible and excluded reps, seed), and the policy state to keep."""
 
-    decisions: list[Decision] = field(default_factory=list)
+    table: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PLAN_SCHEMA))
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: dict[str, dict[str, Any]] = field(default_factory=dict)  # the state as read
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Each decision as an object with all its inputs (for a handful of leads)."""
+        return [
+            Decision(
+                lead_id=row["lead_id"],
+                lead_external_id=row["lead_external_id"],
+                rep_id=row["rep_id"],
+                rep_external_id=row["rep_external_id"],
+                policy=row["policy"],
+                reason=row["reason"],
+                win_probability=row["win_probability"],
+                inputs={**self.shared.get(row["group"], {}), **json.loads(row["inputs"])},
+                queue=row["queue"],
+                credit=(row["credit_rep_id"], row["credit_rep_external_id"], row["credit_share"])
+                if row["credit_rep_id"] is not None
+                else None,
+            )
+            for row in self.table.iter_rows(named=True)
+        ]
 
     def changed_state(self) -> dict[str, dict[str, Any]]:
         """The keys this run set: only those are written, so that workers routing to other reps
@@ -97,7 +142,8 @@ class RoutePlan:
 
     def count(self, queue: str | None) -> int:
         """How many leads were assigned (None), reserved or left unassigned."""
-        return sum(1 for d in self.decisions if d.queue == queue)
+        column = pl.col("queue")
+        return self.table.filter(column.is_null() if queue is None else column == queue).height
 
 
 def period_start(now: datetime, period: str) -> datetime:
@@ -131,6 +177,8 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
             Lead.lead_type,
             cast(Lead.source_id, Text).label("source"),
             cast(Lead.product_id, Text).label("product"),
+            QueuedLead.kind.label("queued"),
+            QueuedLead.attempts.label("queued_attempts"),
         )
         .outerjoin(Territory, Lead.territory_id == Territory.id)
         .outerjoin(Company, Lead.company_id == Company.id)
@@ -153,7 +201,7 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         query = query.limit(limit)
     if not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()  # Core rows: no ORM loading per row
     schema = {
         "id": pl.Int64,
         "external_id": pl.String,
@@ -170,6 +218,8 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         "lead_type": pl.String,
         "source": pl.String,
         "product": pl.String,
+        "queued": pl.String,
+        "queued_attempts": pl.Int64,
     }
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     extra = pl.col("extra")
@@ -450,9 +500,6 @@ def plan_routes(
         _open_leads(session, None if batch else roster["id"].to_list()) if "load_balance" in needs else {}
     )
     rep_rows = reps.frame.to_dicts()
-    lead_rows = leads.select("id", "external_id", "win_probability", "territory", "hq_territory").rows(
-        named=True
-    )
     by_territory: dict[str, list[int]] = defaultdict(list)
     by_team: dict[str, list[int]] = defaultdict(list)
     for index, rep in enumerate(rep_rows):
@@ -473,27 +520,55 @@ def plan_routes(
     effect = logit(estimates.mean) - logit(np.array([estimates.prior.mean]))
     base_rate = float(leads["win_probability"].drop_nulls().mean() or estimates.prior.mean)  # type: ignore[arg-type]
 
-    groups: dict[str, list[int]] = defaultdict(list)
-    candidates_of: dict[str, list[int]] = {}
-    for position, (territory,) in enumerate(leads.select("territory").iter_rows()):
+    # each territory's group of reps: its own, else the fallback team's, else none (unassigned)
+    fallback = routing.fallback_team if routing.fallback_team and by_team.get(routing.fallback_team) else None
+    members_of: dict[str, list[int]] = {}
+    territories_seen = leads["territory"].unique(maintain_order=True).to_list()
+    keys: list[str | None] = []
+    for territory in territories_seen:
         if territory is not None and by_territory.get(territory):
-            key, members = f"territory {territory}", by_territory[territory]
-        elif routing.fallback_team and by_team.get(routing.fallback_team):
-            key, members = f"fallback team {routing.fallback_team}", by_team[routing.fallback_team]
+            key: str | None = f"territory {territory}"
+            members_of[f"territory {territory}"] = by_territory[territory]
+        elif fallback:
+            key = f"fallback team {fallback}"
+            members_of[key] = by_team[fallback]
         else:
-            where = f"territory {territory} has no reps" if territory else "no territory rule matches"
-            fallback = (
-                f"; fallback team {routing.fallback_team} has no reps"
-                if routing.fallback_team
-                else "; no fallback team"
-            )
-            _queue_decision(plan, lead_rows[position], "unassigned", where + fallback, {})
-            continue
-        groups[key].append(position)
-        candidates_of[key] = members
+            key = None
+        keys.append(key)
+    keyed = (
+        leads.select("territory")
+        .with_row_index("position")
+        .join(
+            pl.DataFrame(
+                {"territory": territories_seen, "group": keys},
+                schema={"territory": pl.String, "group": pl.String},
+            ),
+            on="territory",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+    )
+    parts: list[pl.DataFrame] = []
+    unrouted = keyed.filter(pl.col("group").is_null())["position"]
+    if not unrouted.is_empty():
+        nowhere = (
+            f"; fallback team {routing.fallback_team} has no reps"
+            if routing.fallback_team
+            else "; no fallback team"
+        )
+        reason = pl.when(pl.col("territory").is_null()).then(pl.lit("no territory rule matches")).otherwise(
+            pl.format("territory {} has no reps", pl.col("territory"))
+        ) + pl.lit(nowhere)
+        parts.append(
+            _queued(_rows(leads, unrouted), queue="unassigned", reason=reason, policy="none", group=None)
+        )
 
-    for key, positions in groups.items():
-        members = candidates_of[key]
+    grouped = (
+        keyed.filter(pl.col("group").is_not_null()).group_by("group", maintain_order=True).agg("position")
+    )
+    for key, positions in grouped.iter_rows():
+        members = members_of[key]
         team = Counter(rep_rows[i]["team"] for i in members).most_common(1)[0][0]
         config = routing.for_team(team)
         name: PolicyName = policy if policy is not None else config.policy
@@ -503,7 +578,7 @@ def plan_routes(
             if (why := _exclusion(rep_rows[i], reps.away, exclude or {}))
         }
         ok = np.array([rep_rows[i]["external_id"] not in excluded for i in members])
-        group_leads = leads[positions]
+        group_leads = _rows(leads, positions)
         p_lead = group_leads["win_probability"].fill_null(base_rate).to_numpy()
         # Without a lead probability or any closed history there is no honest P(win) to show.
         known = group_leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
@@ -527,130 +602,200 @@ def plan_routes(
             estimates.mean, last, open_leads, deal_value, plan.state, f"{name}:{key}", seed,
             estimates.exploring(max_width=config.exploration_width),
         )  # fmt: skip
-        eligible_ids = [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good]
-        row_of = np.zeros(len(positions), dtype=np.int64) if lead_group is None else lead_group
-        p_with_rep = 1 / (
-            1 + np.exp(-(logit(p_lead) + group_effect[row_of, np.where(choice >= 0, choice, 0)]))
-        )
-        for offset, position in enumerate(positions):
-            pick = int(choice[offset])
-            base_inputs: dict[str, Any] = {
-                "group": key,
-                "team": team,
-                "policy": name,
-                "eligible": eligible_ids,
-                "excluded": excluded,
-                "seed": seed,
-            }
-            if pick == UNASSIGNED:
-                open_reps = [rep_rows[i] for i, good in zip(members, ok, strict=True) if good]
-                if open_reps:
-                    listed = ", ".join(f"{r['external_id']} ({r['capacity']} this period)" for r in open_reps)
-                    reason, queue = f"every eligible rep is at capacity: {listed}", "reserve"
-                else:
-                    listed = "; ".join(f"{k} {v}" for k, v in excluded.items())
-                    full = any("capacity" in v for v in excluded.values())
-                    reason, queue = (
-                        f"nobody in {key} can take it: {listed}",
-                        "reserve" if full else "unassigned",
-                    )
-                _queue_decision(plan, lead_rows[position], queue, reason, base_inputs)
-                continue
-            rep = rep_rows[members[pick]]
-            capacity[members[pick]] -= 1
-            p_win = round(float(p_with_rep[offset]), 4) if known[offset] else None
-            inputs = {
-                **base_inputs,
-                "estimates": {
-                    "close_rate": round(float(estimates.mean[members[pick]]), 4),
-                    "close_rate_interval": [
-                        round(float(estimates.low[members[pick]]), 4),
-                        round(float(estimates.high[members[pick]]), 4),
-                    ],
-                    "lead_win_probability": round(float(p_lead[offset]), 4) if known[offset] else None,
-                    "win_probability_with_rep": p_win,
-                },
-                "capacity_left_before": int(capacity[members[pick]] + 1),
-            }
-            if by_segment is not None and by_segment.values[row_of[offset]] is not None:
-                row = int(row_of[offset])
-                inputs["estimates"]["segment"] = {
-                    "by": config.segment_by,
-                    "value": by_segment.values[row],
-                    "close_rate": round(float(by_segment.rates.mean[row, pick]), 4),
-                    "close_rate_interval": [
-                        round(float(by_segment.rates.low[row, pick]), 4),
-                        round(float(by_segment.rates.high[row, pick]), 4),
-                    ],
-                    "closed_leads": int(by_segment.closed[row, pick]),
-                }
-            plan.decisions.append(
-                Decision(
-                    lead_id=lead_rows[position]["id"],
-                    lead_external_id=lead_rows[position]["external_id"],
-                    rep_id=int(rep["id"]),
-                    rep_external_id=rep["external_id"],
-                    policy=name,
-                    reason=f"{name} in {key}: {note(offset, pick)}",
-                    win_probability=p_win,
-                    inputs=inputs,
-                    credit=_credit(
-                        plan,
-                        lead_rows[position],
-                        by_territory,
-                        rep_rows,
-                        reps.away,
-                        routing.headquarters_share,
-                    ),
+        plan.shared[key] = {
+            "team": team,
+            "policy": name,
+            "eligible": [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good],
+            "excluded": excluded,
+            "seed": seed,
+        }
+        group_parts = []
+        left_out = choice == UNASSIGNED
+        if left_out.any():
+            open_reps = [rep_rows[i] for i, good in zip(members, ok, strict=True) if good]
+            if open_reps:
+                listed = ", ".join(f"{r['external_id']} ({r['capacity']} this period)" for r in open_reps)
+                reason_text, queue = f"every eligible rep is at capacity: {listed}", "reserve"
+            else:
+                listed = "; ".join(f"{k} {v}" for k, v in excluded.items())
+                full = any("capacity" in v for v in excluded.values())
+                reason_text, queue = (
+                    f"nobody in {key} can take it: {listed}",
+                    "reserve" if full else "unassigned",
                 )
+            group_parts.append(
+                _queued(
+                    group_leads.filter(pl.Series(left_out)),
+                    queue=queue,
+                    reason=pl.lit(reason_text),
+                    policy=name,
+                    group=key,
+                ).with_columns(pl.Series("_offset", np.flatnonzero(left_out)))
             )
+        if not left_out.all():
+            offsets = np.flatnonzero(~left_out)
+            picks = choice[offsets]
+            chosen = np.asarray(members)[picks]
+            # capacity each rep had left when given each of its leads, in lead order
+            per_rep = np.bincount(picks, minlength=len(members))
+            order = np.argsort(picks, kind="stable")
+            rank = np.empty(picks.size, dtype=np.int64)
+            rank[order] = np.arange(picks.size) - np.repeat(np.cumsum(per_rep) - per_rep, per_rep)
+            left_before = capacity[chosen] - rank
+            capacity[members] -= per_rep
+            row_of = np.zeros(len(positions), dtype=np.int64) if lead_group is None else lead_group
+            p_with_rep = 1 / (1 + np.exp(-(logit(p_lead[offsets]) + group_effect[row_of[offsets], picks])))
+            shown = known[offsets]
+            p_win = _rounded(p_with_rep, shown)
+            estimate_fields = [
+                pl.Series("close_rate", np.round(estimates.mean[chosen], 4)),
+                _interval(estimates.low[chosen], estimates.high[chosen]),
+                _rounded(p_lead[offsets], shown).alias("lead_win_probability"),
+                p_win.alias("win_probability_with_rep"),
+            ]
+            if by_segment is not None:
+                estimate_fields.append(_segment_inputs(by_segment, config.segment_by, row_of[offsets], picks))
+            inputs = pl.select(
+                pl.struct(
+                    pl.lit(key).alias("group"),
+                    pl.struct(*estimate_fields).alias("estimates"),
+                    pl.Series("capacity_left_before", left_before.astype(np.int64)),
+                )
+                .struct.json_encode()
+                .alias("inputs")
+            ).to_series()
+            taken = _rows(group_leads, offsets)
+            group_parts.append(
+                pl.DataFrame(
+                    {
+                        "lead_id": taken["id"],
+                        "lead_external_id": taken["external_id"],
+                        "rep_id": reps.frame["id"].gather(chosen),
+                        "rep_external_id": reps.frame["external_id"].gather(chosen),
+                        "reason": pl.Series(note(offsets, picks), dtype=pl.String),
+                        "win_probability": p_win,
+                        "inputs": inputs,
+                        "from_stage": taken["stage"],
+                        "queued": taken["queued"],
+                        "queued_attempts": taken["queued_attempts"],
+                        "_offset": offsets,
+                    }
+                )
+                .with_columns(
+                    pl.lit(name).alias("policy"),
+                    (pl.lit(f"{name} in {key}: ") + pl.col("reason")).alias("reason"),
+                    pl.lit(None, dtype=pl.String).alias("queue"),
+                    pl.lit(key).alias("group"),
+                )
+                .hstack(_credits(plan, taken, by_territory, rep_rows, reps.away, routing.headquarters_share))
+            )
+        parts.append(pl.concat(group_parts, how="diagonal_relaxed").sort("_offset").drop("_offset"))
+    plan.table = pl.concat([plan.table, *parts], how="diagonal_relaxed").select(list(PLAN_SCHEMA))
     return plan
 
 
-def _credit(
+def _rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
+    """The rows of ``frame`` at ``positions``, in that order."""
+    return frame.select(pl.all().gather(positions))
+
+
+def _interval(low: np.ndarray[Any, Any], high: np.ndarray[Any, Any]) -> pl.Series:
+    """Credible intervals as [low, high] pairs, to 4 places."""
+    bounds = pl.DataFrame({"low": np.round(low, 4), "high": np.round(high, 4)})
+    return bounds.select(pl.concat_list("low", "high").alias("close_rate_interval")).to_series()
+
+
+def _rounded(values: np.ndarray[Any, Any], shown: np.ndarray[Any, Any]) -> pl.Series:
+    """Probabilities to 4 places, null where there is no honest one to show."""
+    return pl.Series(np.where(shown, np.round(values, 4), np.nan)).fill_nan(None)
+
+
+def _segment_inputs(
+    segments: _SegmentEffects, segment_by: str | None, rows: np.ndarray[Any, Any], picks: np.ndarray[Any, Any]
+) -> pl.Series:
+    """What each lead's segment says of its rep (null for leads without a value)."""
+    values = np.array(segments.values, dtype=object)[rows]
+    frame = pl.DataFrame(
+        {
+            "by": pl.repeat(segment_by, rows.size, dtype=pl.String, eager=True),
+            "value": pl.Series(values.tolist(), dtype=pl.String),
+            "close_rate": np.round(segments.rates.mean[rows, picks], 4),
+            "close_rate_interval": _interval(
+                segments.rates.low[rows, picks], segments.rates.high[rows, picks]
+            ),
+            "closed_leads": segments.closed[rows, picks].astype(np.int64),
+        }
+    )
+    return frame.select(
+        pl.when(pl.col("value").is_not_null()).then(pl.struct(pl.all())).alias("segment")
+    ).to_series()
+
+
+def _credits(
     plan: RoutePlan,
-    lead: dict[str, Any],
+    leads: pl.DataFrame,
     by_territory: dict[str, list[int]],
     rep_rows: list[dict[str, Any]],
     away: dict[int, datetime],
     share: float,
-) -> tuple[int, str, float] | None:
-    """The headquarters' rep and share when the company's headquarters lie in another territory.
+) -> pl.DataFrame:
+    """For each lead, the headquarters' rep and share when the company's headquarters lie in
+    another territory (else nulls).
 
     Reps of that territory take turns (their own rotation, kept with the policies' state);
     inactive and away reps are skipped; capacity does not apply to a share of credit.
     """
-    territory, headquarters = lead["territory"], lead["hq_territory"]
-    if share <= 0 or headquarters is None or headquarters == territory or not by_territory.get(headquarters):
-        return None
-    members = [
-        i for i in by_territory[headquarters] if rep_rows[i]["active"] and rep_rows[i]["id"] not in away
-    ]
-    if not members:
-        return None
-    key = f"credit:territory {headquarters}"
-    ids = [rep_rows[i]["external_id"] for i in members]
-    last = plan.state.get(key, {}).get("last")
-    pick = (ids.index(last) + 1) % len(ids) if last in ids else 0
-    plan.state[key] = {"last": ids[pick]}
-    return int(rep_rows[members[pick]]["id"]), ids[pick], share
+    rep_id = np.full(leads.height, -1, dtype=np.int64)
+    external = np.full(leads.height, None, dtype=object)
+    if share > 0:
+        headquarters, territory = leads["hq_territory"], leads["territory"]
+        elsewhere = (
+            headquarters.is_not_null() & (territory.is_null() | (headquarters != territory))
+        ).fill_null(False)
+        for place in headquarters.filter(elsewhere).unique(maintain_order=True).to_list():
+            members = [
+                i
+                for i in by_territory.get(place, [])
+                if rep_rows[i]["active"] and rep_rows[i]["id"] not in away
+            ]
+            if not members:
+                continue
+            at = np.flatnonzero((elsewhere & (headquarters == place)).fill_null(False).to_numpy())
+            key = f"credit:territory {place}"
+            ids = [rep_rows[i]["external_id"] for i in members]
+            last = plan.state.get(key, {}).get("last")
+            turns = ((ids.index(last) + 1 if last in ids else 0) + np.arange(at.size)) % len(ids)
+            plan.state[key] = {"last": ids[turns[-1]]}
+            rep_id[at] = np.array([rep_rows[i]["id"] for i in members])[turns]
+            external[at] = np.array(ids, dtype=object)[turns]
+    credited = rep_id >= 0
+    return pl.DataFrame(
+        {
+            "credit_rep_id": pl.Series(rep_id).set(pl.Series(~credited), None),
+            "credit_rep_external_id": pl.Series(external.tolist(), dtype=pl.String),
+            "credit_share": pl.Series(np.where(credited, share, np.nan)).fill_nan(None),
+        }
+    )
 
 
-def _queue_decision(
-    plan: RoutePlan, lead: dict[str, Any], queue: str, reason: str, inputs: dict[str, Any]
-) -> None:
-    plan.decisions.append(
-        Decision(
-            lead_id=lead["id"],
-            lead_external_id=lead["external_id"],
-            rep_id=None,
-            rep_external_id=None,
-            policy=str(inputs.get("policy", "none")),
-            reason=reason,
-            win_probability=lead["win_probability"],
-            inputs=inputs,
-            queue=queue,
-        )
+def _queued(
+    leads: pl.DataFrame, *, queue: str, reason: pl.Expr, policy: str, group: str | None
+) -> pl.DataFrame:
+    """Leads nobody got, for the reserve or the unassigned queue, with the reason."""
+    return leads.select(
+        pl.col("id").alias("lead_id"),
+        pl.col("external_id").alias("lead_external_id"),
+        pl.lit(None, dtype=pl.Int64).alias("rep_id"),
+        pl.lit(None, dtype=pl.String).alias("rep_external_id"),
+        pl.lit(policy).alias("policy"),
+        reason.alias("reason"),
+        "win_probability",
+        pl.lit(queue).alias("queue"),
+        pl.lit(group, dtype=pl.String).alias("group"),
+        pl.lit(json.dumps({"group": group} if group else {})).alias("inputs"),
+        pl.col("stage").alias("from_stage"),
+        "queued",
+        "queued_attempts",
     )
 
 
@@ -712,7 +857,8 @@ def _run_policy(
     seed: int,
     exploring: np.ndarray[Any, Any],
 ) -> tuple[np.ndarray[Any, Any], Any]:
-    """Run one policy over a group of leads; the choices and a function explaining each."""
+    """Run one policy over a group of leads: the choices, and a function that explains the
+    choice of each lead (given the leads' offsets and their picks) as an array of text."""
     n = p_lead.size
     eligible = np.broadcast_to(ok, (n, ok.size))
     ids = [rep_rows[i]["external_id"] for i in members]
@@ -721,17 +867,17 @@ def _run_policy(
         pointer = ids.index(saved["last"]) if saved.get("last") in ids else -1
         choice, pointer = round_robin(eligible, capacity, pointer=pointer)
         state[state_key] = {"last": ids[pointer] if pointer >= 0 else None}
-        return choice, lambda i, j: f"next in rotation ({ids[j]})"
+        return choice, _per_rep([f"next in rotation ({x})" for x in ids])
     if name == "weighted":
         weights = np.array([config.weights.get(x, 1.0) for x in ids])
         current = np.array([saved.get("current", {}).get(x, 0.0) for x in ids])
         choice, current = weighted(eligible, capacity, weights=weights, current=current)
         state[state_key] = {"current": {x: float(v) for x, v in zip(ids, current, strict=True)}}
-        return choice, lambda i, j: f"weight {weights[j]:g} of {weights[ok].sum():g}"
+        return choice, _per_rep([f"weight {w:g} of {weights[ok].sum():g}" for w in weights])
     if name == "load_balance":
         loads = np.array([open_leads.get(rep_rows[i]["id"], 0) for i in members])
         choice = load_balance(eligible, capacity, open_leads=loads)
-        return choice, lambda i, j: f"fewest open leads ({loads[j]} before this batch)"
+        return choice, _per_rep([f"fewest open leads ({n} before this batch)" for n in loads])
     if name == "merit":
         won = np.array([last.get(rep_rows[i]["id"], (0, 0))[0] for i in members], dtype=float)
         closed = np.array([last.get(rep_rows[i]["id"], (0, 0))[1] for i in members], dtype=float)
@@ -740,7 +886,9 @@ def _run_policy(
         schedule = MeritSchedule(spread=config.merit_spread, proportional=config.merit_proportional)
         choice = merit(eligible, capacity, close_rates=rates, schedule=schedule)
         shares = merit_shares(rates, schedule)
-        return choice, lambda i, j: f"close rate last period {rates[j]:.0%}, share {shares[j]:.0%}"
+        return choice, _per_rep(
+            [f"close rate last period {r:.0%}, share {s:.0%}" for r, s in zip(rates, shares, strict=True)]
+        )
     floor = np.where(exploring[members], max(config.min_share, config.exploration_share), config.min_share)
     choice, value, segment = optimal(
         ok,
@@ -752,114 +900,102 @@ def _run_policy(
         min_share=floor,
         seed=seed,
     )
-    return (
-        choice,
-        lambda i, j: (
-            f"most expected value within capacity (rep close rate {close_mean[members[j]]:.0%}, "
-            f"expected value {value[segment[i], j]:,.0f}"
-            + (", exploring: few closed leads yet)" if exploring[members[j]] else ")")
-        ),
-    )
+    opening = [f"most expected value within capacity (rep close rate {close_mean[i]:.0%}, " for i in members]
+    closing = [", exploring: few closed leads yet)" if exploring[i] else ")" for i in members]
+
+    def explain(offsets: np.ndarray[Any, Any], picks: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        # the values are per (segment, rep): each distinct pair is written out once
+        pairs, index = np.unique(segment[offsets] * len(members) + picks, return_inverse=True)
+        rows, reps = np.divmod(pairs, len(members))
+        texts = np.array(
+            [
+                f"{opening[j]}expected value {value[r, j]:,.0f}{closing[j]}"
+                for r, j in zip(rows.tolist(), reps.tolist(), strict=True)
+            ],
+            dtype=object,
+        )
+        return texts[index.reshape(-1)]
+
+    return choice, explain
+
+
+def _per_rep(
+    texts: list[str],
+) -> Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
+    """A note that depends only on the rep picked."""
+    table = np.array(texts, dtype=object)
+    return lambda _offsets, picks: table[picks]
 
 
 def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | None = None) -> None:
     """Write a plan: assignments with their reasons, owners, first stage, queue and policy state."""
     now = now or utcnow()
-    assigned = [d for d in plan.decisions if d.rep_id is not None]
-    if assigned:
+    at = pl.lit(now, dtype=pl.Datetime("us")).alias("at")
+    # in lead order: the leads' rows and index entries are then written in one pass, not one per group
+    assigned = plan.table.filter(pl.col("rep_id").is_not_null()).sort("lead_id")
+    if not assigned.is_empty():
         # what a group's leads share is written once, with the run; each assignment keeps its own
-        context = {d.inputs["group"]: {k: d.inputs[k] for k in SHARED_INPUTS} for d in assigned}
-        run = RoutingRun(at=now, by=by, context=context)
+        groups = assigned["group"].unique(maintain_order=True).to_list()
+        run = RoutingRun(at=now, by=by, context={g: plan.shared[g] for g in groups})
         session.add(run)
         session.flush()
-        rows = pl.DataFrame(
-            {
-                "lead_id": [d.lead_id for d in assigned],
-                "rep_id": [d.rep_id for d in assigned],
-                "at": [now] * len(assigned),
-                "policy": [d.policy for d in assigned],
-                "reason": [d.reason for d in assigned],
-                "inputs": [
-                    _json({k: v for k, v in d.inputs.items() if k not in SHARED_INPUTS}) for d in assigned
-                ],
-                "run_id": [run.id] * len(assigned),
-                "credit_share": [1.0 - (d.credit[2] if d.credit else 0.0) for d in assigned],
-                "role": ["owner"] * len(assigned),
-                "by": [by] * len(assigned),
-            },
-            schema_overrides={"at": pl.Datetime("us")},
+        owners = assigned.select(
+            "lead_id",
+            "rep_id",
+            at,
+            "policy",
+            "reason",
+            "inputs",
+            pl.lit(run.id).alias("run_id"),
+            (1.0 - pl.col("credit_share").fill_null(0.0)).alias("credit_share"),
+            pl.lit("owner").alias("role"),
+            pl.lit(by).alias("by"),
         )
-        credited = [d for d in assigned if d.credit]
-        if credited:
-            credit_rows = pl.DataFrame(
-                {
-                    "lead_id": [d.lead_id for d in credited],
-                    "rep_id": [d.credit[0] for d in credited if d.credit],
-                    "at": [now] * len(credited),
-                    "policy": ["split credit"] * len(credited),
-                    "reason": [
-                        f"company headquarters in another territory: {d.credit[2]:.0%} of the credit"
-                        for d in credited
-                        if d.credit
-                    ],
-                    "inputs": [_json({"owner": d.rep_external_id}) for d in credited],
-                    "run_id": [run.id] * len(credited),
-                    "credit_share": [d.credit[2] for d in credited if d.credit],
-                    "role": ["credit"] * len(credited),
-                    "by": [by] * len(credited),
-                },
-                schema_overrides={"at": pl.Datetime("us")},
-            )
-            rows = pl.concat([rows, credit_rows])
+        credits = assigned.filter(pl.col("credit_rep_id").is_not_null()).select(
+            "lead_id",
+            pl.col("credit_rep_id").alias("rep_id"),
+            at,
+            pl.lit("split credit").alias("policy"),
+            pl.format(
+                "company headquarters in another territory: {}% of the credit",
+                (pl.col("credit_share") * 100).round(0).cast(pl.Int64),
+            ).alias("reason"),
+            pl.struct(pl.col("rep_external_id").alias("owner")).struct.json_encode().alias("inputs"),
+            pl.lit(run.id).alias("run_id"),
+            "credit_share",
+            pl.lit("credit").alias("role"),
+            pl.lit(by).alias("by"),
+        )
+        rows = pl.concat([owners, credits])
         bulk_insert(session, "assignments", rows.columns, driver_rows(session, rows))
-        record_issued(session, issued=rows.filter(pl.col("role") == "owner").select("rep_id", "at"))
-        ids = [d.lead_id for d in assigned]
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            inquiries = session.scalars(
-                select(Lead.id).where(Lead.id.in_(chunk), Lead.stage == "inquiry")
-            ).all()
-            moved = pl.DataFrame(
-                {
-                    "lead_id": list(inquiries),
-                    "from_stage": ["inquiry"] * len(inquiries),
-                    "to_stage": ["lead"] * len(inquiries),
-                    "at": [now] * len(inquiries),
-                    "by": [by] * len(inquiries),
-                    "reason": ["routed"] * len(inquiries),
-                },
-                schema_overrides={"lead_id": pl.Int64, "at": pl.Datetime("us")},
-            )
-            bulk_insert(session, "stage_changes", moved.columns, driver_rows(session, moved))
-            session.execute(delete(QueuedLead).where(QueuedLead.lead_id.in_(chunk)))
-        bulk_update(
-            session,
-            "leads",
-            ["owner_id", "assigned_at", "stage"],
-            driver_rows(
-                session,
-                pl.DataFrame(
-                    {
-                        "owner_id": [d.rep_id for d in assigned],
-                        "assigned_at": [now] * len(assigned),
-                        "stage": ["lead"] * len(assigned),
-                        "id": ids,
-                    },
-                    schema_overrides={"assigned_at": pl.Datetime("us")},
-                ),
-            ),
+        record_issued(session, issued=owners.select("rep_id", "at"))
+        moved = assigned.filter(pl.col("from_stage") == "inquiry").select(
+            "lead_id",
+            pl.col("from_stage"),
+            pl.lit("lead").alias("to_stage"),
+            at,
+            pl.lit(by).alias("by"),
+            pl.lit("routed").alias("reason"),
         )
-    for decision in plan.decisions:
-        if decision.queue is None:
-            continue
-        queued = session.get(QueuedLead, decision.lead_id)
-        if queued is None:
-            session.add(
-                QueuedLead(lead_id=decision.lead_id, kind=decision.queue, reason=decision.reason, since=now)
-            )
-        else:
-            queued.kind, queued.reason, queued.attempts = decision.queue, decision.reason, queued.attempts + 1
-    session.flush()
+        bulk_insert(session, "stage_changes", moved.columns, driver_rows(session, moved))
+        waited = assigned.filter(pl.col("queued").is_not_null())["lead_id"].to_list()
+        for start in range(0, len(waited), 5000):
+            session.execute(delete(QueuedLead).where(QueuedLead.lead_id.in_(waited[start : start + 5000])))
+        owned = assigned.select("rep_id", at.alias("assigned_at"), pl.lit("lead").alias("stage"), "lead_id")
+        bulk_update(session, "leads", ["owner_id", "assigned_at", "stage"], driver_rows(session, owned))
+    queued = plan.table.filter(pl.col("queue").is_not_null())
+    if not queued.is_empty():
+        fresh = queued.filter(pl.col("queued").is_null()).select(
+            "lead_id", pl.col("queue").alias("kind"), "reason", at.alias("since"), pl.lit(1).alias("attempts")
+        )
+        bulk_insert(session, QueuedLead.__tablename__, fresh.columns, driver_rows(session, fresh))
+        again = queued.filter(pl.col("queued").is_not_null()).select(
+            pl.col("queue").alias("kind"), "reason", pl.col("queued_attempts") + 1, "lead_id"
+        )
+        bulk_update(
+            session, QueuedLead.__tablename__, ["kind", "reason", "attempts"], driver_rows(session, again),
+            key="lead_id",
+        )  # fmt: skip
     changed = plan.changed_state()
     if changed:
         # an upsert: workers routing to different reps do not wait for each other, and may both
@@ -874,10 +1010,6 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
                 set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
             )
         )
-
-
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, default=str)
 
 
 def load_state(session: Session) -> dict[str, dict[str, Any]]:
