@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
+from sqlalchemy import select
 
 from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import NEVER_WORKED_AFTER, funnel_report
+from leadflow.analytics.service import NEVER_WORKED_AFTER, capacity_report, funnel_report
 from leadflow.db import session_scope
+from leadflow.models import Assignment, Rep
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
 from tests.conftest import Database
@@ -55,3 +57,37 @@ def test_funnel_counts_speed_and_never_worked_match_the_generated_company(db: Da
     assert code == 0, err
     assert json.loads(out)["never_worked"] == report.never_worked
     assert cutoff == report.as_of - timedelta(days=7)
+
+
+def test_capacity_use_counts_every_lead_issued_to_each_rep_per_month(db: Database) -> None:
+    spec = CompanySpec(n_leads=3_000, n_reps=6, seed=3, end=date(2026, 10, 1))
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=spec, settings=Settings())
+    with session_scope(db.engine) as s:
+        issued = pl.DataFrame(
+            s.execute(
+                select(Rep.name, Assignment.at)
+                .join(Rep, Rep.id == Assignment.rep_id)
+                .where(Assignment.role == "owner")
+            ).all(),
+            schema={"rep": pl.String, "at": pl.Datetime("us")},
+            orient="row",
+        )
+        periods = [
+            ReportFilter(),
+            ReportFilter(
+                since=datetime(2026, 3, 1), until=datetime(2026, 6, 1)
+            ),  # whole days: the daily load
+            ReportFilter(since=datetime(2026, 3, 1, 12), until=datetime(2026, 6, 1)),  # not: the assignments
+        ]
+        for filters in periods:
+            report = capacity_report(s, filters=filters).select("rep", "months", "leads")
+            start, end = filters.since or datetime.min, filters.until or datetime.max
+            expected = (
+                issued.filter((pl.col("at") >= start) & (pl.col("at") < end))
+                .group_by("rep")
+                .agg(pl.col("at").dt.strftime("%Y-%m").n_unique().alias("months"), pl.len().alias("leads"))
+                .with_columns(pl.col("months").cast(report["months"].dtype), pl.col("leads").cast(pl.Float64))
+            )
+            assert expected.height > 0
+            assert report.sort("rep").equals(expected.sort("rep")), filters

@@ -167,8 +167,10 @@ HORIZONS_MONTHS = (1, 2, 3, 6, 9, 12)
 
 def latest_date(session: Session) -> datetime:
     """The newest date the ledger knows (a lead created, won or lost): "now" for its history."""
-    dates = [session.scalar(select(func.max(c))) for c in (Lead.created_at, Lead.won_at, Lead.lost_at)]
-    known = [d for d in dates if d is not None]
+    # the newest lead from the start of the reports' index; won and lost in one scan of it
+    created = session.scalar(select(func.max(Lead.created_at)))
+    won, lost = session.execute(select(func.max(Lead.won_at), func.max(Lead.lost_at))).one()
+    known = [d for d in (created, won, lost) if d is not None]
     return max(known) if known else utcnow()
 
 
