@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_insert, bulk_update, driver_rows, is_sqlite
+from leadflow.db import bulk_insert, bulk_update, driver_rows, is_sqlite, read_frame
 from leadflow.models import (
     Absence,
     Assignment,
@@ -201,27 +201,7 @@ def _queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> p
         query = query.limit(limit)
     if not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
-    rows = session.connection().execute(query).all()  # Core rows: no ORM loading per row
-    schema = {
-        "id": pl.Int64,
-        "external_id": pl.String,
-        "country": pl.String,
-        "region": pl.String,
-        "industry": pl.String,
-        "company": pl.String,
-        "company_size": pl.Int64,
-        "extra": pl.String,
-        "win_probability": pl.Float64,
-        "lead_territory": pl.String,
-        "stage": pl.String,
-        "hq_country": pl.String,
-        "lead_type": pl.String,
-        "source": pl.String,
-        "product": pl.String,
-        "queued": pl.String,
-        "queued_attempts": pl.Int64,
-    }
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    frame = read_frame(session, query)
     extra = pl.col("extra")
     return frame.with_columns(
         extra.str.json_path_match("$.state").alias("state"),

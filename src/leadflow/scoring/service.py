@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_update, driver_rows
+from leadflow.db import bulk_update, driver_rows, read_frame
 from leadflow.errors import LeadflowError
 from leadflow.models import CLOSED_STAGES, Activity, Lead, ScoreModel, Source, utcnow
 from leadflow.scoring.evaluate import (
@@ -72,8 +72,8 @@ def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool
         select(
             Lead.id,
             *[getattr(Lead, a) for a in ATTRIBUTES],
-            Source.name,
-            cast(Lead.extra, Text),
+            Source.name.label("source"),
+            cast(Lead.extra, Text).label("extra"),
             Lead.created_at,
             Lead.stage,
             Lead.won_at,
@@ -85,9 +85,7 @@ def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool
         query = query.where(Lead.stage.not_in(CLOSED_STAGES))
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
-    schema = ["id", *ATTRIBUTES, "source", "extra", "created_at", "stage", "won_at"]
-    frame = pl.DataFrame(session.execute(query).all(), schema=schema, orient="row", infer_schema_length=None)
-    return frame.with_columns(pl.col("created_at", "won_at").cast(pl.Datetime("us")))
+    return read_frame(session, query)
 
 
 def _engagement(
@@ -98,11 +96,7 @@ def _engagement(
     )
     if lead_ids is not None:
         query = query.where(Activity.lead_id.in_(lead_ids))
-    rows = session.execute(query).all()
-    frame = pl.DataFrame(
-        rows, schema={"lead_id": pl.Int64, "at": pl.Datetime("us"), "outcome": pl.String}, orient="row"
-    )
-    return engagement(frame, settings.profile.behaviour, now=now)
+    return engagement(read_frame(session, query), settings.profile.behaviour, now=now)
 
 
 def _with_engagement(
