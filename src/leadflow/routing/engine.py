@@ -47,7 +47,7 @@ from leadflow.models import (
 from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.pipeline.assignments import record_issued
 from leadflow.routing.allocate import logit, optimal
-from leadflow.routing.estimates import SegmentRates, close_rates, segment_rates, team_prior
+from leadflow.routing.estimates import CloseRates, SegmentRates, close_rates, segment_rates, team_prior
 from leadflow.routing.policies import (
     UNASSIGNED,
     MeritSchedule,
@@ -529,25 +529,28 @@ def plan_routes(
             maintain_order="left",
         )
     )
-    parts: list[pl.DataFrame] = []
     unrouted = keyed.filter(pl.col("group").is_null())["position"]
-    if not unrouted.is_empty():
-        nowhere = (
-            f"; fallback team {routing.fallback_team} has no reps"
-            if routing.fallback_team
-            else "; no fallback team"
-        )
-        reason = pl.when(pl.col("territory").is_null()).then(pl.lit("no territory rule matches")).otherwise(
-            pl.format("territory {} has no reps", pl.col("territory"))
-        ) + pl.lit(nowhere)
-        parts.append(
-            _queued(_rows(leads, unrouted), queue="unassigned", reason=reason, policy="none", group=None)
-        )
+    nowhere = (
+        f"; fallback team {routing.fallback_team} has no reps"
+        if routing.fallback_team
+        else "; no fallback team"
+    )
+    unrouted_reason = pl.when(pl.col("territory").is_null()).then(
+        pl.lit("no territory rule matches")
+    ).otherwise(pl.format("territory {} has no reps", pl.col("territory"))) + pl.lit(nowhere)
+    # Each group's choices are gathered as arrays, and the plan's table is built once from them:
+    # frame operations cost the same for 16 leads as for 16,000, so none are done per group.
+    groups: list[tuple[str, str]] = []  # (key, policy) by group number
+    left: list[tuple[int, np.ndarray[Any, Any], str, str]] = []  # (group, positions, queue, reason)
+    took: dict[str, list[np.ndarray[Any, Any]]] = defaultdict(list)
+    notes: list[np.ndarray[Any, Any]] = []
+    segmented = False
 
     grouped = (
         keyed.filter(pl.col("group").is_not_null()).group_by("group", maintain_order=True).agg("position")
     )
-    for key, positions in grouped.iter_rows():
+    for key, group_positions in grouped.iter_rows():
+        positions = np.asarray(group_positions, dtype=np.int64)
         members = members_of[key]
         team = Counter(rep_rows[i]["team"] for i in members).most_common(1)[0][0]
         config = routing.for_team(team)
@@ -589,88 +592,87 @@ def plan_routes(
             "excluded": excluded,
             "seed": seed,
         }
-        group_parts = []
+        number = len(groups)
+        groups.append((key, name))
         left_out = choice == UNASSIGNED
         if left_out.any():
             open_reps = [rep_rows[i] for i, good in zip(members, ok, strict=True) if good]
             if open_reps:
                 listed = ", ".join(f"{r['external_id']} ({r['capacity']} this period)" for r in open_reps)
-                reason_text, queue = f"every eligible rep is at capacity: {listed}", "reserve"
+                reason, queue = f"every eligible rep is at capacity: {listed}", "reserve"
             else:
                 listed = "; ".join(f"{k} {v}" for k, v in excluded.items())
                 full = any("capacity" in v for v in excluded.values())
-                reason_text, queue = (
-                    f"nobody in {key} can take it: {listed}",
-                    "reserve" if full else "unassigned",
-                )
-            group_parts.append(
-                _queued(
-                    group_leads.filter(pl.Series(left_out)),
-                    queue=queue,
-                    reason=pl.lit(reason_text),
-                    policy=name,
-                    group=key,
-                ).with_columns(pl.Series("_offset", np.flatnonzero(left_out)))
+                reason, queue = f"nobody in {key} can take it: {listed}", "reserve" if full else "unassigned"
+            left.append((number, positions[left_out], queue, reason))
+        if left_out.all():
+            continue
+        offsets = np.flatnonzero(~left_out)
+        picks = choice[offsets]
+        chosen = np.asarray(members)[picks]
+        # capacity each rep had left when given each of its leads, in lead order
+        per_rep = np.bincount(picks, minlength=len(members))
+        order = np.argsort(picks, kind="stable")
+        rank = np.empty(picks.size, dtype=np.int64)
+        rank[order] = np.arange(picks.size) - np.repeat(np.cumsum(per_rep) - per_rep, per_rep)
+        took["left_before"].append(capacity[chosen] - rank)
+        capacity[members] -= per_rep
+        row_of = np.zeros(len(positions), dtype=np.int64) if lead_group is None else lead_group
+        took["p_win"].append(
+            1 / (1 + np.exp(-(logit(p_lead[offsets]) + group_effect[row_of[offsets], picks])))
+        )
+        took["position"].append(positions[offsets])
+        took["rep"].append(chosen)
+        took["group"].append(np.full(offsets.size, number))
+        took["p_lead"].append(p_lead[offsets])
+        took["shown"].append(known[offsets])
+        notes.append(note(offsets, picks))
+        if by_segment is not None:
+            segmented = True
+            rows = row_of[offsets]
+            took["segment_by"].append(np.full(offsets.size, config.segment_by, dtype=object))
+            took["segment_value"].append(np.array(by_segment.values, dtype=object)[rows])
+            for field, values in (
+                ("segment_rate", by_segment.rates.mean),
+                ("segment_low", by_segment.rates.low),
+                ("segment_high", by_segment.rates.high),
+                ("segment_closed", by_segment.closed),
+            ):
+                took[field].append(values[rows, picks].astype(float))
+        else:
+            took["segment_by"].append(np.full(offsets.size, None, dtype=object))
+            took["segment_value"].append(np.full(offsets.size, None, dtype=object))
+            for field in ("segment_rate", "segment_low", "segment_high", "segment_closed"):
+                took[field].append(np.full(offsets.size, np.nan))
+
+    named = pl.DataFrame(
+        {"number": range(len(groups)), "group": [k for k, _ in groups], "policy": [p for _, p in groups]},
+        schema={"number": pl.Int64, "group": pl.String, "policy": pl.String},
+    )
+    parts = [_unrouted(_rows(leads, unrouted.to_numpy()), unrouted.to_numpy(), reason=unrouted_reason)]
+    parts.append(_queued_in_groups(leads, left, named))
+    if took:
+        arrays = {k: np.concatenate(v) for k, v in took.items()}
+        parts.append(
+            _assigned(
+                plan,
+                leads,
+                reps,
+                rep_rows,
+                estimates,
+                named,
+                by_territory,
+                routing.headquarters_share,
+                arrays,
+                np.concatenate(notes),
+                segmented,
             )
-        if not left_out.all():
-            offsets = np.flatnonzero(~left_out)
-            picks = choice[offsets]
-            chosen = np.asarray(members)[picks]
-            # capacity each rep had left when given each of its leads, in lead order
-            per_rep = np.bincount(picks, minlength=len(members))
-            order = np.argsort(picks, kind="stable")
-            rank = np.empty(picks.size, dtype=np.int64)
-            rank[order] = np.arange(picks.size) - np.repeat(np.cumsum(per_rep) - per_rep, per_rep)
-            left_before = capacity[chosen] - rank
-            capacity[members] -= per_rep
-            row_of = np.zeros(len(positions), dtype=np.int64) if lead_group is None else lead_group
-            p_with_rep = 1 / (1 + np.exp(-(logit(p_lead[offsets]) + group_effect[row_of[offsets], picks])))
-            shown = known[offsets]
-            p_win = _rounded(p_with_rep, shown)
-            estimate_fields = [
-                pl.Series("close_rate", np.round(estimates.mean[chosen], 4)),
-                _interval(estimates.low[chosen], estimates.high[chosen]),
-                _rounded(p_lead[offsets], shown).alias("lead_win_probability"),
-                p_win.alias("win_probability_with_rep"),
-            ]
-            if by_segment is not None:
-                estimate_fields.append(_segment_inputs(by_segment, config.segment_by, row_of[offsets], picks))
-            inputs = pl.select(
-                pl.struct(
-                    pl.lit(key).alias("group"),
-                    pl.struct(*estimate_fields).alias("estimates"),
-                    pl.Series("capacity_left_before", left_before.astype(np.int64)),
-                )
-                .struct.json_encode()
-                .alias("inputs")
-            ).to_series()
-            taken = _rows(group_leads, offsets)
-            group_parts.append(
-                pl.DataFrame(
-                    {
-                        "lead_id": taken["id"],
-                        "lead_external_id": taken["external_id"],
-                        "rep_id": reps.frame["id"].gather(chosen),
-                        "rep_external_id": reps.frame["external_id"].gather(chosen),
-                        "reason": pl.Series(note(offsets, picks), dtype=pl.String),
-                        "win_probability": p_win,
-                        "inputs": inputs,
-                        "from_stage": taken["stage"],
-                        "queued": taken["queued"],
-                        "queued_attempts": taken["queued_attempts"],
-                        "_offset": offsets,
-                    }
-                )
-                .with_columns(
-                    pl.lit(name).alias("policy"),
-                    (pl.lit(f"{name} in {key}: ") + pl.col("reason")).alias("reason"),
-                    pl.lit(None, dtype=pl.String).alias("queue"),
-                    pl.lit(key).alias("group"),
-                )
-                .hstack(_credits(plan, taken, by_territory, rep_rows, reps.away, routing.headquarters_share))
-            )
-        parts.append(pl.concat(group_parts, how="diagonal_relaxed").sort("_offset").drop("_offset"))
-    plan.table = pl.concat([plan.table, *parts], how="diagonal_relaxed").select(list(PLAN_SCHEMA))
+        )
+    plan.table = (
+        pl.concat([plan.table, *parts], how="diagonal_relaxed")
+        .sort("_number", "_position", nulls_last=False)
+        .select(list(PLAN_SCHEMA))
+    )
     return plan
 
 
@@ -679,10 +681,9 @@ def _rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
     return frame.select(pl.all().gather(positions))
 
 
-def _interval(low: np.ndarray[Any, Any], high: np.ndarray[Any, Any]) -> pl.Series:
+def _interval(low: np.ndarray[Any, Any], high: np.ndarray[Any, Any]) -> pl.Expr:
     """Credible intervals as [low, high] pairs, to 4 places."""
-    bounds = pl.DataFrame({"low": np.round(low, 4), "high": np.round(high, 4)})
-    return bounds.select(pl.concat_list("low", "high").alias("close_rate_interval")).to_series()
+    return pl.concat_list(pl.lit(pl.Series(np.round(low, 4))), pl.lit(pl.Series(np.round(high, 4))))
 
 
 def _rounded(values: np.ndarray[Any, Any], shown: np.ndarray[Any, Any]) -> pl.Series:
@@ -690,25 +691,66 @@ def _rounded(values: np.ndarray[Any, Any], shown: np.ndarray[Any, Any]) -> pl.Se
     return pl.Series(np.where(shown, np.round(values, 4), np.nan)).fill_nan(None)
 
 
-def _segment_inputs(
-    segments: _SegmentEffects, segment_by: str | None, rows: np.ndarray[Any, Any], picks: np.ndarray[Any, Any]
-) -> pl.Series:
-    """What each lead's segment says of its rep (null for leads without a value)."""
-    values = np.array(segments.values, dtype=object)[rows]
+def _assigned(
+    plan: RoutePlan,
+    leads: pl.DataFrame,
+    reps: _Reps,
+    rep_rows: list[dict[str, Any]],
+    estimates: CloseRates,
+    named: pl.DataFrame,
+    by_territory: dict[str, list[int]],
+    share: float,
+    took: dict[str, np.ndarray[Any, Any]],
+    notes: np.ndarray[Any, Any],
+    segmented: bool,
+) -> pl.DataFrame:
+    """The plan's rows for the leads given to a rep, with what each choice used (JSON)."""
+    rep, shown = took["rep"], took["shown"]
+    p_win = _rounded(took["p_win"], shown)
+    estimate_fields: list[pl.Expr | pl.Series] = [
+        pl.Series("close_rate", np.round(estimates.mean[rep], 4)),
+        _interval(estimates.low[rep], estimates.high[rep]).alias("close_rate_interval"),
+        _rounded(took["p_lead"], shown).alias("lead_win_probability"),
+        p_win.alias("win_probability_with_rep"),
+    ]
+    if segmented:
+        value = pl.Series(took["segment_value"].tolist(), dtype=pl.String)
+        segment = pl.struct(
+            pl.lit(pl.Series(took["segment_by"].tolist(), dtype=pl.String)).alias("by"),
+            pl.lit(value).alias("value"),
+            pl.lit(pl.Series(np.round(took["segment_rate"], 4))).alias("close_rate"),
+            _interval(took["segment_low"], took["segment_high"]).alias("close_rate_interval"),
+            pl.lit(pl.Series(took["segment_closed"]).fill_nan(None).cast(pl.Int64)).alias("closed_leads"),
+        )
+        estimate_fields.append(pl.when(pl.lit(value).is_not_null()).then(segment).alias("segment"))
+    taken = _rows(leads, took["position"])
     frame = pl.DataFrame(
         {
-            "by": pl.repeat(segment_by, rows.size, dtype=pl.String, eager=True),
-            "value": pl.Series(values.tolist(), dtype=pl.String),
-            "close_rate": np.round(segments.rates.mean[rows, picks], 4),
-            "close_rate_interval": _interval(
-                segments.rates.low[rows, picks], segments.rates.high[rows, picks]
-            ),
-            "closed_leads": segments.closed[rows, picks].astype(np.int64),
+            "_number": took["group"],
+            "_position": took["position"],
+            "lead_id": taken["id"],
+            "lead_external_id": taken["external_id"],
+            "rep_id": reps.frame["id"].gather(rep),
+            "rep_external_id": reps.frame["external_id"].gather(rep),
+            "note": pl.Series(notes, dtype=pl.String),
+            "win_probability": p_win,
+            "capacity_left_before": took["left_before"].astype(np.int64),
+            "from_stage": taken["stage"],
+            "queued": taken["queued"],
+            "queued_attempts": taken["queued_attempts"],
         }
-    )
-    return frame.select(
-        pl.when(pl.col("value").is_not_null()).then(pl.struct(pl.all())).alias("segment")
-    ).to_series()
+    ).join(named.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
+    return frame.with_columns(
+        pl.format("{} in {}: {}", "policy", "group", "note").alias("reason"),
+        pl.lit(None, dtype=pl.String).alias("queue"),
+        pl.struct(
+            "group",
+            pl.struct(*estimate_fields).alias("estimates"),
+            "capacity_left_before",
+        )
+        .struct.json_encode()
+        .alias("inputs"),
+    ).hstack(_credits(plan, taken, by_territory, rep_rows, reps.away, share))
 
 
 def _credits(
@@ -758,21 +800,58 @@ def _credits(
     )
 
 
-def _queued(
-    leads: pl.DataFrame, *, queue: str, reason: pl.Expr, policy: str, group: str | None
+def _queued_in_groups(
+    leads: pl.DataFrame, left: list[tuple[int, np.ndarray[Any, Any], str, str]], named: pl.DataFrame
 ) -> pl.DataFrame:
-    """Leads nobody got, for the reserve or the unassigned queue, with the reason."""
+    """The plan's rows for leads of a group that no rep of it could take, with the reason."""
+    if not left:
+        return pl.DataFrame()
+    numbers = np.concatenate([np.full(p.size, n) for n, p, _, _ in left])
+    positions = np.concatenate([p for _, p, _, _ in left])
+    reasons = pl.DataFrame(
+        {
+            "_number": [n for n, *_ in left],
+            "queue": [q for *_, q, _ in left],
+            "reason": [r for *_, r in left],
+        },
+        schema={"_number": pl.Int64, "queue": pl.String, "reason": pl.String},
+    )
+    frame = _rows(leads, positions).with_columns(
+        pl.Series("_number", numbers, dtype=pl.Int64), pl.Series("_position", positions)
+    )
+    return (
+        frame.join(reasons, on="_number", how="left", maintain_order="left")
+        .join(named.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
+        .select(
+            "_number",
+            "_position",
+            pl.col("id").alias("lead_id"),
+            pl.col("external_id").alias("lead_external_id"),
+            "policy",
+            "reason",
+            "win_probability",
+            "queue",
+            "group",
+            pl.struct("group").struct.json_encode().alias("inputs"),
+            pl.col("stage").alias("from_stage"),
+            "queued",
+            "queued_attempts",
+        )
+    )
+
+
+def _unrouted(leads: pl.DataFrame, positions: np.ndarray[Any, Any], *, reason: pl.Expr) -> pl.DataFrame:
+    """The plan's rows for leads no group of reps covers: the unassigned queue, with the reason."""
     return leads.select(
+        pl.lit(-1, dtype=pl.Int64).alias("_number"),
+        pl.Series("_position", positions, dtype=pl.Int64),
         pl.col("id").alias("lead_id"),
         pl.col("external_id").alias("lead_external_id"),
-        pl.lit(None, dtype=pl.Int64).alias("rep_id"),
-        pl.lit(None, dtype=pl.String).alias("rep_external_id"),
-        pl.lit(policy).alias("policy"),
+        pl.lit("none").alias("policy"),
         reason.alias("reason"),
         "win_probability",
-        pl.lit(queue).alias("queue"),
-        pl.lit(group, dtype=pl.String).alias("group"),
-        pl.lit(json.dumps({"group": group} if group else {})).alias("inputs"),
+        pl.lit("unassigned").alias("queue"),
+        pl.lit("{}").alias("inputs"),
         pl.col("stage").alias("from_stage"),
         "queued",
         "queued_attempts",
