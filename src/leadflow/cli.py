@@ -58,6 +58,7 @@ from leadflow.scoring.service import (
 from leadflow.settings import ConfigError, PolicyName, Settings, database_url, load_settings, write_profile
 from leadflow.simulate.backward import BACKTEST_POLICIES, backtest_policies
 from leadflow.simulate.company import CompanySpec, add_demo_logins, generate_company, write_demo
+from leadflow.simulate.fitted import fit_company
 from leadflow.simulate.forward import POLICIES, simulate_policies
 
 console = Console()
@@ -1091,6 +1092,12 @@ def simulate(
     history: Annotated[
         bool, typer.Option("--history", help="Backtest on this ledger's own closed leads instead.")
     ] = False,
+    fitted: Annotated[
+        bool,
+        typer.Option(
+            "--fitted", help="Forward on a company fitted to this ledger's history (its last month)."
+        ),
+    ] = False,
     since: Annotated[datetime | None, typer.Option(help="--history: leads created from this date.")] = None,
     until: Annotated[datetime | None, typer.Option(help="--history: leads created before this date.")] = None,
     leads: Annotated[int, typer.Option(help="Leads in the synthetic company's year.")] = 50_000,
@@ -1110,14 +1117,23 @@ def simulate(
     wins and revenue with 95% intervals, the gain over the first policy (paired draws), leads per
     rep (Gini), leads over capacity and SLA misses.
 
+    Forward on this ledger (--fitted): the same, on a company fitted to its history: its last
+    month's distributed leads with their win probabilities, and each rep's effect on them,
+    first-touch speed and capacity estimated from the leads before (simulate/fitted.py). The
+    intervals cover the draws, not the estimates' own error; and since `optimal` routes on those
+    same estimates, its gain here is what the history implies at best.
+
     Backward (--history), on this ledger: what each policy would have won on the leads created
     in [--since, --until) that have closed, estimated from their win probabilities and the reps'
     close rates before the period (a model-based, "direct method" estimate), beside the routing
     that actually happened and its actual wins.
 
     Example: leadflow simulate --policy round_robin --policy optimal
+    Example: leadflow --db sqlite:///crm.db simulate --fitted
     Example: leadflow --db sqlite:///crm.db simulate --history --since 2017-07-01 --until 2018-01-01
     """
+    if history and fitted:
+        fail("choose one: --history (backward) or --fitted (forward on this ledger)", 2)
     if history:
         names = tuple(policy or BACKTEST_POLICIES)
         if since is None or until is None:
@@ -1150,7 +1166,11 @@ def simulate(
     if unknown:
         fail(f"unknown policy {', '.join(unknown)}; choose from {', '.join(POLICIES)}", 2)
     with console.status("simulating..."):
-        company = generate_company(CompanySpec(n_leads=leads, n_reps=reps, seed=seed))
+        if fitted:
+            with session_scope(state.engine()) as session, reported():
+                company = fit_company(session)
+        else:
+            company = generate_company(CompanySpec(n_leads=leads, n_reps=reps, seed=seed))
         table = simulate_policies(
             company, policies=names, sla_hours=sla_hours, replications=replications, seed=seed
         )
@@ -1158,10 +1178,19 @@ def simulate(
         render(table, fmt, title="simulation")
         return
     first = names[0]
+    whose = (
+        "this ledger's last month (a company fitted to its history)" if fitted else "the company's last month"
+    )
     console.print(
-        f"{table['leads'][0]:,} leads of the company's last month, {replications} draws of the truth each.",
+        f"{table['leads'][0]:,} leads of {whose}, {replications} draws of the outcomes each.",
         highlight=False,
     )
+    if fitted:
+        console.print(
+            "The reps' effects, speed and capacity are estimated from the history; `optimal` routes on "
+            "those same estimates, so its gain here is the best the history supports.",
+            highlight=False,
+        )
     render(
         table.select(
             "policy",
