@@ -68,6 +68,6 @@ def test_a_company_fitted_to_the_demo_ledger_recovers_its_reps_and_its_wins(db: 
 
 
 def test_simulate_fitted_command_says_why_it_cannot_fit_an_empty_ledger(db: Database) -> None:
-    code, out, err = db.cli("simulate", "--fitted")
+    code, _out, err = db.cli("simulate", "--fitted")
     assert code != 0 and "Traceback" not in err
     assert "there is nobody to route to" in err
