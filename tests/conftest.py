@@ -19,8 +19,11 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from leadflow.cli import app
-from leadflow.db import make_engine
+from leadflow.db import make_engine, session_scope
 from leadflow.schema_admin import upgrade
+from leadflow.scoring.service import score_leads, train_model
+from leadflow.settings import Settings
+from leadflow.simulate.company import CompanySpec, write_demo
 
 MAVEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
 needs_maven = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"reference data missing at {MAVEN}")
@@ -113,3 +116,13 @@ def write_csv(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+def write_scored_demo(db: Database, spec: CompanySpec) -> None:
+    """The demo company in the ledger, a model trained on it, and every lead scored (closed ones
+    too), each step in its own transaction as the CLI runs them."""
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=spec, settings=Settings())
+    with session_scope(db.engine) as s:
+        train_model(s)
+        score_leads(s, settings=Settings(), include_closed=True)

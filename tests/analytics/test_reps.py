@@ -14,21 +14,15 @@ from scipy.stats import chi2_contingency, spearmanr
 from leadflow.analytics.ledger import ReportFilter
 from leadflow.analytics.service import reps_report
 from leadflow.db import session_scope
-from leadflow.scoring.service import score_leads, train_model
-from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, generate_company, write_demo
-from tests.conftest import MAVEN, Database, needs_maven
+from leadflow.simulate.company import CompanySpec, generate_company
+from tests.conftest import MAVEN, Database, needs_maven, write_scored_demo
 
 SPEC = CompanySpec(n_leads=40_000, n_reps=16, seed=21, end=date(2026, 10, 1))
 
 
 def test_demo_reps_laggards_skill_and_real_differences(db: Database) -> None:
     truth = generate_company(SPEC)
-    with session_scope(db.engine) as s:
-        write_demo(s, spec=SPEC, settings=Settings())
-    with session_scope(db.engine) as s:
-        train_model(s)
-        score_leads(s, settings=Settings(), include_closed=True)
+    write_scored_demo(db, SPEC)
     with session_scope(db.engine) as s:
         report = reps_report(s, filters=ReportFilter())
     table = report.table.join(truth.reps.select(pl.col("name").alias("rep"), "skill", "laggard"), on="rep")

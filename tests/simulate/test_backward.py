@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 
 from leadflow.db import session_scope
-from leadflow.scoring.service import score_leads, train_model
-from leadflow.settings import Settings
 from leadflow.simulate.backward import TooLittleHistory, backtest_policies, policy_value
-from leadflow.simulate.company import CompanySpec, write_demo
-from tests.conftest import Database
+from leadflow.simulate.company import CompanySpec
+from tests.conftest import Database, write_scored_demo
 
 SPEC = CompanySpec(n_leads=24_000, n_reps=12, seed=9, end=date(2026, 10, 1))
 
@@ -28,11 +26,7 @@ def test_policy_value_is_the_sum_of_probabilities_with_an_outcome_interval() -> 
 
 
 def test_backtest_on_the_demo_ledger(db: Database) -> None:
-    with session_scope(db.engine) as s:
-        write_demo(s, spec=SPEC, settings=Settings())
-    with session_scope(db.engine) as s:
-        train_model(s)
-        score_leads(s, settings=Settings(), include_closed=True)
+    write_scored_demo(db, SPEC)
     with session_scope(db.engine) as s:
         table = backtest_policies(s, since=datetime(2026, 1, 1), until=datetime(2026, 5, 1), draws=100)
     rows = {r["policy"]: r for r in table.iter_rows(named=True)}

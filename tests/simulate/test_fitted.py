@@ -10,12 +10,10 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from leadflow.db import session_scope
-from leadflow.scoring.service import score_leads, train_model
-from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from leadflow.simulate.company import CompanySpec, generate_company
 from leadflow.simulate.fitted import fit_company, rep_effects
 from leadflow.simulate.forward import simulate_policies
-from tests.conftest import Database
+from tests.conftest import Database, write_scored_demo
 
 SPEC = CompanySpec(n_leads=20_000, n_reps=16, seed=5, end=date(2026, 10, 1))
 
@@ -43,12 +41,7 @@ def test_rep_effects_maximise_the_penalised_likelihood_of_each_reps_closed_leads
 
 def test_a_company_fitted_to_the_demo_ledger_recovers_its_reps_and_its_wins(db: Database) -> None:
     truth = generate_company(SPEC)
-    with session_scope(db.engine) as s:
-        write_demo(s, spec=SPEC, settings=Settings())
-    with session_scope(db.engine) as s:
-        train_model(s)
-    with session_scope(db.engine) as s:
-        score_leads(s, settings=Settings(), include_closed=True)
+    write_scored_demo(db, SPEC)
     with session_scope(db.engine) as s:
         fitted = fit_company(s)
     # the same reps, in the same territories, skill recovered from their closed leads alone
