@@ -107,6 +107,7 @@ class RoutePlan:
     shares (its team, policy, eligible and excluded reps, seed), and the policy state to keep."""
 
     table: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PLAN_SCHEMA))
+    # by group: stored once per run (RoutingRun.context), not with each assignment
     shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: dict[str, dict[str, Any]] = field(default_factory=dict)  # the state as read
@@ -312,8 +313,6 @@ def _exclusion(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int
 
 
 ESTIMATES_KEY = "estimates"
-# decision inputs the leads of one group share: stored once per run (RoutingRun), not per lead
-SHARED_INPUTS = ("team", "policy", "eligible", "excluded", "seed")
 SEGMENT_COLUMNS = {
     "industry": Lead.industry,
     "source": Lead.source_id,
@@ -507,13 +506,13 @@ def plan_routes(
     keys: list[str | None] = []
     for territory in territories_seen:
         if territory is not None and by_territory.get(territory):
-            key: str | None = f"territory {territory}"
-            members_of[f"territory {territory}"] = by_territory[territory]
+            key, members = f"territory {territory}", by_territory[territory]
         elif fallback:
-            key = f"fallback team {fallback}"
-            members_of[key] = by_team[fallback]
+            key, members = f"fallback team {fallback}", by_team[fallback]
         else:
-            key = None
+            keys.append(None)
+            continue
+        members_of[key] = members
         keys.append(key)
     keyed = (
         leads.select("territory")
@@ -670,10 +669,21 @@ def plan_routes(
         )
     plan.table = (
         pl.concat([plan.table, *parts], how="diagonal_relaxed")
-        .sort("_number", "_position", nulls_last=False)
+        .sort("_number", "_position")
         .select(list(PLAN_SCHEMA))
     )
     return plan
+
+
+def _lead_fields() -> list[pl.Expr]:
+    """What every row of a plan takes from the queued lead itself."""
+    return [
+        pl.col("id").alias("lead_id"),
+        pl.col("external_id").alias("lead_external_id"),
+        pl.col("stage").alias("from_stage"),
+        pl.col("queued"),
+        pl.col("queued_attempts"),
+    ]
 
 
 def _rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
@@ -724,21 +734,15 @@ def _assigned(
         )
         estimate_fields.append(pl.when(pl.lit(value).is_not_null()).then(segment).alias("segment"))
     taken = _rows(leads, took["position"])
-    frame = pl.DataFrame(
-        {
-            "_number": took["group"],
-            "_position": took["position"],
-            "lead_id": taken["id"],
-            "lead_external_id": taken["external_id"],
-            "rep_id": reps.frame["id"].gather(rep),
-            "rep_external_id": reps.frame["external_id"].gather(rep),
-            "note": pl.Series(notes, dtype=pl.String),
-            "win_probability": p_win,
-            "capacity_left_before": took["left_before"].astype(np.int64),
-            "from_stage": taken["stage"],
-            "queued": taken["queued"],
-            "queued_attempts": taken["queued_attempts"],
-        }
+    frame = taken.select(
+        pl.Series("_number", took["group"]),
+        pl.Series("_position", took["position"]),
+        *_lead_fields(),
+        reps.frame["id"].gather(rep).alias("rep_id"),
+        reps.frame["external_id"].gather(rep).alias("rep_external_id"),
+        pl.Series("note", notes, dtype=pl.String),
+        p_win.alias("win_probability"),
+        pl.Series("capacity_left_before", took["left_before"].astype(np.int64)),
     ).join(named.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
     return frame.with_columns(
         pl.format("{} in {}: {}", "policy", "group", "note").alias("reason"),
@@ -825,17 +829,13 @@ def _queued_in_groups(
         .select(
             "_number",
             "_position",
-            pl.col("id").alias("lead_id"),
-            pl.col("external_id").alias("lead_external_id"),
+            *_lead_fields(),
             "policy",
             "reason",
             "win_probability",
             "queue",
             "group",
             pl.struct("group").struct.json_encode().alias("inputs"),
-            pl.col("stage").alias("from_stage"),
-            "queued",
-            "queued_attempts",
         )
     )
 
@@ -845,16 +845,12 @@ def _unrouted(leads: pl.DataFrame, positions: np.ndarray[Any, Any], *, reason: p
     return leads.select(
         pl.lit(-1, dtype=pl.Int64).alias("_number"),
         pl.Series("_position", positions, dtype=pl.Int64),
-        pl.col("id").alias("lead_id"),
-        pl.col("external_id").alias("lead_external_id"),
+        *_lead_fields(),
         pl.lit("none").alias("policy"),
         reason.alias("reason"),
         "win_probability",
         pl.lit("unassigned").alias("queue"),
         pl.lit("{}").alias("inputs"),
-        pl.col("stage").alias("from_stage"),
-        "queued",
-        "queued_attempts",
     )
 
 

@@ -109,9 +109,10 @@ def fit_company(session: Session, *, as_of: datetime | None = None) -> Company:
             f"company needs at least {MIN_CLOSED}"
         )
     base_rate = float((closed["stage"] == "won").mean())  # type: ignore[arg-type]
-    own_chance = closed["win_probability"].fill_null(base_rate).clip(1e-4, 1 - 1e-4).to_numpy()
+    # a lead's own chance: its win probability, else the ledger's close rate (never 0 or 1)
+    own_chance = pl.col("win_probability").fill_null(base_rate).clip(1e-4, 1 - 1e-4)
     skill = rep_effects(
-        logit(own_chance),
+        logit(closed.select(own_chance).to_series().to_numpy()),
         (closed["stage"] == "won").to_numpy().astype(float),
         closed["owner"].to_numpy(),
         reps.height,
@@ -128,7 +129,7 @@ def fit_company(session: Session, *, as_of: datetime | None = None) -> Company:
         )
     mean_amount = closed.filter(pl.col("stage") == "won")["amount"].mean()
     ledger = pl.concat([history, stream]).with_columns(pl.col("amount").fill_null(mean_amount))
-    chance = ledger["win_probability"].fill_null(base_rate).clip(1e-4, 1 - 1e-4).to_numpy()
+    chance = ledger.select(own_chance).to_series().to_numpy()
     # A lead's win probability is an average over how leads were worked (some never, most late);
     # the simulation works each lead itself, so that average is taken out of the lead's own odds.
     own = logit(np.clip(chance / max(1.0 - never_worked, 1e-3), 1e-4, 1 - 1e-4)) - touch_effect
