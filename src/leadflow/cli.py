@@ -198,7 +198,7 @@ def _run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: P
             disable=not errors.is_terminal,
         ) as progress:
             task = progress.add_task("import", total=job.reader.size)
-            with bulk_mode():
+            with bulk_mode(engine, job=job):
                 for batch in job.batches():
                     with session_scope(engine) as session:
                         import_batch(session, job=job, batch=batch)

@@ -90,8 +90,8 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
 def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert many rows with one driver-level executemany: the fast path for imports and the demo.
 
-    Values must already be in the driver's form: on SQLite, datetimes as SQLAlchemy's text
-    (:data:`SQLITE_DATETIME_FORMAT`) and JSON as text.
+    Values must already be in the driver's form (:func:`driver_rows`): on SQLite, datetimes and
+    dates as SQLAlchemy's text (:data:`SQLITE_DATETIME_FORMAT`) and JSON as text.
     """
     if not rows:
         return
@@ -99,6 +99,24 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     style = connection.dialect.paramstyle
     marks = ", ".join(["?" if style == "qmark" else "%s"] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, rows)
+
+
+def bulk_increment(
+    session: Session, table: str, key: list[str], column: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Add each row's amount (the key's values, then the amount) to ``column`` of the row with
+    that key, inserting the row where there is none: counters kept per key, in one executemany."""
+    if not rows:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join([*key, column])
+    marks = ", ".join([mark] * (len(key) + 1))
+    sql = (
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {column} = {table}.{column} + excluded.{column}"
+    )
     connection.exec_driver_sql(sql, rows)
 
 
@@ -124,6 +142,7 @@ def driver_rows(session: Session, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
     if is_sqlite(session):
         frame = frame.with_columns(
             pl.col(pl.Datetime).dt.strftime(SQLITE_DATETIME_FORMAT),
+            pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
             pl.col(pl.Boolean).cast(pl.Int8),
         )
     # Column lists zipped in C are several times faster than building row tuples one by one.

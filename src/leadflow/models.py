@@ -233,9 +233,11 @@ class Lead(Base):
     timeline: Mapped[str | None] = mapped_column(String(100))
     extra: Mapped[dict[str, Any] | None]
 
-    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
-    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
-    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
+    # No one-column indexes on these: reports read them from ix_leads_report, nothing looks leads
+    # up by them alone, and every import, capture and routing write would pay for each.
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
 
@@ -317,8 +319,6 @@ class Assignment(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("routing_runs.id"))
 
     __table_args__ = (
-        # one rep's owner assignments this period: a range in the index, for routing one lead
-        Index("ix_assignments_rep_role_at", "rep_id", "role", "at"),
         # capacity used this period: a range over owner assignments, covered by the index
         Index("ix_assignments_role_at_rep", "role", "at", "rep_id"),
         CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),

@@ -31,6 +31,10 @@ class _Section(BaseModel):
 class ImportSettings(_Section):
     batch_size: int = Field(default=50_000, ge=100, le=1_000_000)
     max_cell_bytes: int = Field(default=1_000_000, ge=1_000)
+    # A leads file of at least this many rows, more than the ledger holds, is written without the
+    # indexes of leads, stage changes and assignments, which are built once at its end (a bulk load).
+    defer_indexes: bool = True
+    defer_indexes_from_rows: int = Field(default=100_000, ge=1)
     # Day-first formats are tried after month-first ones, so 03/04/2024 reads as March 4th.
     date_formats: list[str] = Field(
         default_factory=lambda: [

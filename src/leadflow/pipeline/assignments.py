@@ -6,13 +6,11 @@ from datetime import datetime
 
 import polars as pl
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from leadflow.db import is_sqlite
+from leadflow.db import bulk_increment, driver_rows
 from leadflow.errors import InvalidChange
-from leadflow.models import Assignment, Lead, Rep, RepLoad, utcnow
+from leadflow.models import Assignment, Lead, Rep, utcnow
 from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.pipeline.stages import move
 from leadflow.settings import Settings
@@ -81,10 +79,4 @@ def record_issued(session: Session, *, issued: pl.DataFrame) -> None:
         .agg(pl.len().cast(pl.Int64).alias("issued"))
         .sort("rep_id", "day")
     )
-    insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-    statement = insert(RepLoad)
-    statement = statement.on_conflict_do_update(
-        index_elements=[RepLoad.rep_id, RepLoad.day],
-        set_={"issued": RepLoad.issued + statement.excluded.issued},
-    )
-    session.execute(statement, per_day.to_dicts())
+    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", driver_rows(session, per_day))
