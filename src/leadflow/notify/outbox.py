@@ -50,10 +50,9 @@ def queue_notifications(
     found = session.execute(
         select(Rep.id, Rep.external_id, Rep.name, Rep.email, Rep.team_id).where(Rep.id.in_(rep_ids))
     ).all()
-    reps = {r: {"id": r, "external_id": external_id, "name": name, "email": email}
+    reps: dict[int, dict[str, Any]] = {r: {"id": r, "external_id": external_id, "name": name, "email": email}
             for r, external_id, name, email, _ in found}  # fmt: skip
-    emails: dict[int, str | None] = {r: email for r, _, _, email, _ in found}
-    teams: dict[int, int | None] = {r: team for r, _, _, _, team in found}
+    team_of: dict[int, int | None] = {r: team for r, *_, team in found}
     managers: dict[int | None, list[str]] = {}
     if notify.smtp_host and any(e.event == "lead.escalated" for e in events):
         for team_id, email in session.execute(
@@ -74,10 +73,11 @@ def queue_notifications(
         if notify.webhook_url:
             rows.append((e.event, e.lead_id, e.rep_id, "webhook", notify.webhook_url, text))
         if notify.smtp_host:
-            address = emails.get(e.rep_id)
+            address: str | None = rep.get("email")
             to = [address] if address else []
-            if e.event == "lead.escalated" and teams.get(e.rep_id) is not None:
-                to += managers.get(teams.get(e.rep_id), [])
+            team = team_of.get(e.rep_id)
+            if e.event == "lead.escalated" and team is not None:
+                to += managers.get(team, [])
             rows += [(e.event, e.lead_id, e.rep_id, "email", address, text) for address in to]
     if rows:
         frame = pl.DataFrame(
