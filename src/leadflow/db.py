@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select, sqltypes
@@ -87,6 +87,11 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     return [r[0] for r in rows]
 
 
+def _placeholder(connection: Connection) -> str:
+    """The driver's mark for a parameter: sqlite3's ``?`` or psycopg's ``%s``."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
 def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert many rows with one driver-level executemany: the fast path for imports and the demo.
 
@@ -96,8 +101,7 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     if not rows:
         return
     connection = session.connection()
-    style = connection.dialect.paramstyle
-    marks = ", ".join(["?" if style == "qmark" else "%s"] * len(columns))
+    marks = ", ".join([_placeholder(connection)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
     connection.exec_driver_sql(sql, rows)
 
@@ -110,7 +114,7 @@ def bulk_increment(
     if not rows:
         return
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(connection)
     names = ", ".join([*key, column])
     marks = ", ".join([mark] * (len(key) + 1))
     sql = (
@@ -127,7 +131,7 @@ def bulk_update(
     if not rows:
         return
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(connection)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     sql = f"UPDATE {table} SET {assignments} WHERE {key} = {mark}"  # noqa: S608
     connection.exec_driver_sql(sql, rows)
