@@ -38,10 +38,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA temp_store=MEMORY")
-    # 256 MB of page cache (allocated only as used): bulk imports update many indexes at random.
-    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    # SQLite's default page cache (2 MB) and temporary files on purpose: its GROUP BY sorter takes
+    # its memory budget from the page cache, and sorts a million rows twice as fast in small
+    # runs merged from (OS-cached) files as in one list in memory. Bulk writes, which update
+    # indexes at random, get a larger cache from write_cache().
+    # Up to two helper threads sort a large GROUP BY's runs in parallel (10-30% off a report).
+    cursor.execute("PRAGMA threads=2")
     cursor.close()
+
+
+@contextmanager
+def write_cache(engine: Engine) -> Iterator[None]:
+    """Give connections taken from ``engine`` meanwhile a 256 MB page cache (on SQLite).
+
+    An import updates every index of a table with a million rows at random, and keeps 10% of its
+    speed with the pages in SQLite's own cache. The connections are closed afterwards, so the
+    reports that run next on this engine sort with the default cache again."""
+    if not is_sqlite(engine):
+        yield
+        return
+
+    def enlarge(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+    event.listen(engine, "checkout", enlarge)
+    try:
+        yield
+    finally:
+        event.remove(engine, "checkout", enlarge)
+        if engine.url.database not in (None, "", ":memory:"):  # an in-memory database lives in its connection
+            engine.dispose()
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
@@ -180,26 +206,33 @@ def read_frame(session: Session, query: Select[*tuple[Any, ...]]) -> pl.DataFram
     """Run a select and return its rows as a frame, each column typed from the select's.
 
     For reads of whole ledgers: the driver's rows are taken as they come, without SQLAlchemy's
-    row objects and per-value conversions, turned into columns in C, and each column typed at
-    once; on SQLite, timestamps and dates stay their stored text until Polars parses a whole
-    column. A million leads with twenty columns: 3-4 s instead of 13 s."""
+    row objects and per-value conversions, and Polars turns them into typed columns; on SQLite,
+    timestamps and dates stay their stored text until Polars parses a whole column. A million
+    leads with twenty columns: 7 s instead of 13 s, of which 5 s is SQLite handing them over."""
     result = session.connection().execute(query)
     try:
         rows = result.cursor.fetchall() if result.cursor is not None else []
     finally:
         result.close()
     schema = frame_schema(query)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    sqlite = is_sqlite(session)
-    series = []
-    for (name, dtype), values in zip(schema.items(), columns, strict=True):
-        if sqlite and dtype == pl.Datetime:
-            text = pl.Series(name, values, dtype=pl.String)
-            series.append(text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us").cast(dtype))
-        elif sqlite and dtype == pl.Date:
-            series.append(pl.Series(name, values, dtype=pl.String).str.to_date("%Y-%m-%d"))
-        elif sqlite and dtype == pl.Boolean:
-            series.append(pl.Series(name, values, dtype=pl.Int8).cast(pl.Boolean))
-        else:
-            series.append(pl.Series(name, values, dtype=dtype))
-    return pl.DataFrame(series)
+    if not is_sqlite(session):
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    # SQLite hands timestamps and dates over as text and booleans as 0 and 1
+    stored = {name: _SQLITE_STORED.get(dtype.base_type(), dtype) for name, dtype in schema.items()}
+    frame = pl.DataFrame(rows, schema=stored, orient="row")
+    return frame.with_columns(
+        pl.col(name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us").cast(dtype)
+        if dtype.base_type() == pl.Datetime
+        else pl.col(name).str.to_date("%Y-%m-%d")
+        if dtype == pl.Date
+        else pl.col(name).cast(dtype)
+        for name, dtype in schema.items()
+        if stored[name] != dtype
+    )
+
+
+_SQLITE_STORED: dict[Any, pl.DataType] = {
+    pl.Datetime: pl.String(),
+    pl.Date: pl.String(),
+    pl.Boolean: pl.Int8(),
+}

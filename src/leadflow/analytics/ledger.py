@@ -457,63 +457,70 @@ def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement
     return func.floor(func.extract("epoch", end - start) / 3600.0)
 
 
-def funnel_counts(session: Session, *, filters: ReportFilter) -> dict[str, float]:
-    """Leads that reached each stage (inquiry: all; lead: assigned or moved on; opportunity;
-    won), the lost, activities and calls on won leads."""
+def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
+    """The funnel's one pass over the leads: counted by source id, creation month, whether the lead
+    is timed for speed to lead (``timed``: assigned before ``assigned_before``, not self-sourced)
+    and, if so, whole hours from assignment to first touch (null: never touched); with how many of
+    them reached the lead stage (assigned or moved on), are opportunities now, won and lost.
+
+    One GROUP BY rather than one per figure: on SQLite each sorts every lead (0.5-1 s a million)."""
+    q = lead_query(session, by=["month"], filters=filters)
+    timed = and_(Lead.assigned_at < assigned_before, Lead.self_sourced.is_(False))
+    timed_flag = case((timed, 1), else_=0)
+    hours = case((timed, whole_hours_between(session, Lead.assigned_at, Lead.first_touch_at)))
     reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
+    month = q.keys["month"]
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1.0), else_=0.0))
 
-    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
-        return (
-            q.select_from,
-            {
-                "inquiry": func.count(),
-                "lead": count(reached_lead),
-                "opportunity": count(opportunity_now()),
-                "won": count(Lead.stage == "won"),
-                "lost": count(Lead.stage == "lost"),
-            },
-            [],
+    query = (
+        select(
+            Lead.source_id,
+            month,
+            timed_flag,
+            hours,
+            func.count(),
+            count(reached_lead),
+            count(opportunity_now()),
+            count(Lead.stage == "won"),
+            count(Lead.stage == "lost"),
         )
+        .select_from(q.select_from)
+        .where(*q.where)
+        .group_by(Lead.source_id, month, timed_flag, hours)
+    )
+    columns = ["source_id", "month", "timed", "hours", "leads", "reached_lead", "opportunity", "won", "lost"]
+    frame = grouped(session, query, columns)
+    return frame.with_columns(
+        pl.col("source_id").cast(pl.Int64),
+        pl.col("month").cast(pl.String),
+        pl.col("timed").cast(pl.Boolean),
+        *(pl.col(c).cast(pl.Float64) for c in columns[3:]),
+    )
 
-    counts = aggregate(session, by=[], filters=filters, measures=measures).row(0, named=True)
-    earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
+
+def won_activities(session: Session, *, filters: ReportFilter) -> tuple[float, float]:
+    """Activities, and calls among them, logged on won leads."""
     won_leads = select(Lead.id).where(*lead_conditions(session, filters), Lead.stage == "won")
     activities, calls = session.execute(
         select(func.count(), func.sum(case((Activity.kind == "call", 1.0), else_=0.0))).where(
             Activity.lead_id.in_(won_leads.scalar_subquery())
         )
     ).one()
-    return {
-        **{k: float(v or 0.0) for k, v in counts.items()},
-        "opportunity": float(counts["opportunity"] or 0.0) + float(earlier or 0.0),
-        "won_activities": float(activities or 0),
-        "won_calls": float(calls or 0),
-    }
+    return float(activities or 0), float(calls or 0)
 
 
-def speed_to_lead(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
-    """Leads assigned before ``assigned_before`` by whole hours from assignment to first touch
-    (null: never touched), with won and lost among them, and the source's id (to cost the
-    never-worked)."""
-    q = lead_query(session, by=[], filters=filters)
-    hours = whole_hours_between(session, Lead.assigned_at, Lead.first_touch_at)
+def monthly_leads(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
+    """Leads counted by source id and creation month."""
+    month = month_of(session, Lead.created_at)
     query = (
-        select(
-            hours.label("hours"),
-            Lead.source_id,
-            func.count(),
-            func.sum(case((Lead.stage == "won", 1.0), else_=0.0)),
-            func.sum(case((Lead.stage == "lost", 1.0), else_=0.0)),
-        )
-        .select_from(q.select_from)
-        .where(*q.where, Lead.assigned_at < assigned_before, Lead.self_sourced.is_(False))
-        .group_by(hours, Lead.source_id)
+        select(Lead.source_id, month, func.count())
+        .where(*lead_conditions(session, filters))
+        .group_by(Lead.source_id, month)
     )
-    frame = grouped(session, query, ["hours", "source_id", "leads", "won", "lost"])
-    return frame.with_columns(pl.col(c).cast(pl.Float64) for c in ("hours", "leads", "won", "lost"))
+    frame = grouped(session, query, ["source_id", "month", "leads"])
+    return frame.with_columns(pl.col("source_id").cast(pl.Int64), pl.col("leads").cast(pl.Float64))
 
 
 def capacity_use(session: Session, *, filters: ReportFilter) -> pl.DataFrame:

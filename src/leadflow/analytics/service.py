@@ -13,15 +13,16 @@ from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import (
     ReportFilter,
-    aggregate,
     capacity_use,
     closing_times,
     count_by,
-    funnel_counts,
+    earlier_opportunities,
+    funnel_leads,
     lead_conditions,
+    monthly_leads,
     rep_outcomes,
     source_outcomes,
-    speed_to_lead,
+    won_activities,
 )
 from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
@@ -355,7 +356,15 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     """Inquiry to lead to opportunity to won, how fast leads are first touched and what that
     does to conversion, how much of each rep's capacity is used, and what unworked leads cost."""
     as_of = as_of or latest_date(session)
-    counts = funnel_counts(session, filters=filters)
+    leads = funnel_leads(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    totals = leads.select(pl.col("leads", "reached_lead", "opportunity", "won").sum()).row(0, named=True)
+    earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
+    counts = {
+        "inquiry": totals["leads"],
+        "lead": totals["reached_lead"],
+        "opportunity": totals["opportunity"] + float(earlier or 0.0),
+        "won": totals["won"],
+    }
     steps = [("inquiry", "lead"), ("lead", "opportunity"), ("opportunity", "won"), ("inquiry", "opportunity")]
     stages = with_ratio(
         pl.DataFrame(
@@ -368,7 +377,9 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
         won="reached",
         closed="from",
     )
-    speed = speed_to_lead(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    speed = (
+        leads.filter(pl.col("timed")).group_by("hours", "source_id").agg(pl.col("leads", "won", "lost").sum())
+    )
     touched = speed.filter(pl.col("hours").is_not_null())
     hours, weights = touched["hours"].to_numpy(), touched["leads"].to_numpy()
     bucket = pl.lit("never worked")
@@ -385,19 +396,20 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
         .sort(pl.col("speed").replace_strict(order, list(range(len(order)))))
     )
     never = speed.filter(pl.col("hours").is_null())
-    cost_of = _cost_per_lead_by_source(session, filters)
+    cost_of = _cost_per_lead(session, leads.group_by("source_id", "month").agg(pl.col("leads").sum()))
     never_cost = [cost_of.get(source_id) for source_id in never["source_id"].to_list()]
     known = [(c, n) for c, n in zip(never_cost, never["leads"].to_list(), strict=True) if c is not None]
     capacity = capacity_report(session, filters=filters)
     won = counts["won"]
+    activities, calls = won_activities(session, filters=filters)
     return FunnelReport(
         stages=stages,
         speed=with_ratio(by_speed),
         speed_hours={f"p{int(q * 100)}": _quantile_hours(hours, weights, q) for q in (0.5, 0.75, 0.9)},
         capacity=capacity,
         # no activity at all on won leads means none were recorded, not deals won without contact
-        activities_per_won=counts["won_activities"] / won if won and counts["won_activities"] else None,
-        calls_per_won=counts["won_calls"] / won if won and counts["won_activities"] else None,
+        activities_per_won=activities / won if won and activities else None,
+        calls_per_won=calls / won if won and activities else None,
         assigned=float(speed["leads"].sum()),
         never_worked=float(never["leads"].sum()),
         never_worked_cost=sum(c * n for c, n in known) if known else None,
@@ -418,15 +430,9 @@ def source_cost() -> pl.Expr:
     )
 
 
-def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[int, float]:
-    """What each source's leads cost apiece over these leads (see :func:`source_cost`), by id."""
-    monthly = aggregate(
-        session,
-        by=["source", "month"],
-        filters=filters,
-        measures=lambda q: (q.select_from, {"leads": func.count()}, []),
-    )
-    per_source = monthly.group_by("source").agg(pl.col("leads").sum(), pl.len().alias("months"))
+def _cost_per_lead(session: Session, monthly: pl.DataFrame) -> dict[int, float]:
+    """What each source's leads cost apiece (see :func:`source_cost`), by source id, from leads
+    counted by ``source_id`` and ``month``; sources sharing a name are costed together."""
     sources = pl.DataFrame(
         session.execute(select(Source.id, Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
         schema={
@@ -437,12 +443,13 @@ def _cost_per_lead_by_source(session: Session, filters: ReportFilter) -> dict[in
         },
         orient="row",
     )
-    apiece = (
-        per_source.join(sources, on="source")
-        .filter(pl.col("leads") > 0)
-        .with_columns(source_cost())
-        .drop_nulls("cost")
+    per_source = (
+        monthly.filter(pl.col("leads") > 0)
+        .join(sources.select("source_id", "source"), on="source_id")
+        .group_by("source")
+        .agg(pl.col("leads").sum(), pl.col("month").n_unique().alias("months"))
     )
+    apiece = per_source.join(sources, on="source").with_columns(source_cost()).drop_nulls("cost")
     return dict(zip(apiece["source_id"].to_list(), (apiece["cost"] / apiece["leads"]).to_list(), strict=True))
 
 
@@ -451,7 +458,7 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     partner reported worked, won and earned for periods inside it, what those leads cost, the
     conversion won / issued with its 95% interval, and ROI. Partners report only in aggregate,
     so the direct reps' row uses the same measure (won / leads issued), not won / closed."""
-    cost_of = _cost_per_lead_by_source(session, filters)
+    cost_of = _cost_per_lead(session, monthly_leads(session, filters=filters))
     issued_at = []
     if filters.since:
         issued_at.append(Assignment.at >= filters.since)

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from leadflow.db import write_cache
 from leadflow.intake.activities import ActivityWriter
 from leadflow.intake.columns import SPECS, FileMapping, Kind, Preset, resolve_header
 from leadflow.intake.leads import LeadWriter
@@ -128,20 +129,21 @@ def bulk_mode(engine: Engine, *, job: FileImport) -> Iterator[None]:
 
     Python's cyclic garbage collector pauses: an import holds millions of small lists and tuples
     at once, and the collector would scan them all again and again (it halves the import's speed)
-    though none of them form cycles. A leads file larger than the ledger (and than
-    ``imports.defer_indexes_from_rows``) is a bulk load: it writes without the indexes of the
-    tables it fills and builds them once at its end, which is several times faster than updating
-    them row by row.
+    though none of them form cycles. Its connections get a large page cache (``write_cache``).
+    A leads file larger than the ledger (and than ``imports.defer_indexes_from_rows``) is a bulk
+    load: it writes without the indexes of the tables it fills and builds them once at its end,
+    which is several times faster than updating them row by row.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
-        if defers_indexes(engine, job=job):
-            with indexes_deferred(engine, tables=DEFERRED_TABLES, keep=KEPT_INDEXES):
+        with write_cache(engine):
+            if defers_indexes(engine, job=job):
+                with indexes_deferred(engine, tables=DEFERRED_TABLES, keep=KEPT_INDEXES):
+                    yield
+            else:
+                restore_indexes(engine)
                 yield
-        else:
-            restore_indexes(engine)
-            yield
     finally:
         if enabled:
             gc.enable()
