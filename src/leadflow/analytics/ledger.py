@@ -449,12 +449,12 @@ def source_outcomes(
 
 
 def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
-    """Whole hours from ``start`` to ``end`` (floored), in this database's dialect; on SQLite
-    rounded to the second first, as its day fractions are not exact."""
+    """Whole hours from ``start`` to ``end`` (truncated toward zero), in this database's dialect;
+    on SQLite rounded to the second first, as its day fractions are not exact."""
     if is_sqlite(session):
         seconds = cast(func.round((func.julianday(end) - func.julianday(start)) * 86400.0), Integer)
-        return cast(func.round((seconds - seconds % 3600) / 3600), Integer)
-    return func.floor(func.extract("epoch", end - start) / 3600.0)
+        return seconds // 3600  # integer division: truncated toward zero
+    return func.trunc(func.extract("epoch", end - start) / 3600.0)
 
 
 def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
