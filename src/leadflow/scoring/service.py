@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import joblib
 import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from leadflow.db import bulk_update, driver_rows, read_frame
 from leadflow.errors import LeadflowError
@@ -23,7 +24,7 @@ from leadflow.scoring.evaluate import (
     summary,
 )
 from leadflow.scoring.fit import ENGAGEMENT, check_profile, engagement, factors, fit_breakdown, grade
-from leadflow.scoring.model import MISSING, WinModel, feature_frame
+from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_frame
 from leadflow.settings import Settings
 
 # Lead attributes a profile criterion may name (plus extra.NAME).
@@ -43,6 +44,9 @@ ATTRIBUTES = [
     "timeline",
     "self_sourced",
 ]
+
+# the attributes a win probability learns from (scoring.model's features)
+LEARNED_ATTRIBUTES = [a for a in ATTRIBUTES if a in CATEGORICAL or a in NUMERIC]
 
 
 def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None = None) -> pl.DataFrame:
@@ -67,11 +71,18 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
     )
 
 
-def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool) -> pl.DataFrame:
+def _lead_frame(
+    session: Session,
+    lead_ids: list[int] | None,
+    *,
+    open_only: bool,
+    attributes: list[str] = ATTRIBUTES,
+    where: list[ColumnElement[bool]] | None = None,
+) -> pl.DataFrame:
     query = (
         select(
             Lead.id,
-            *[getattr(Lead, a) for a in ATTRIBUTES],
+            *[getattr(Lead, a) for a in attributes],
             Source.name.label("source"),
             cast(Lead.extra, Text).label("extra"),
             Lead.created_at,
@@ -85,7 +96,7 @@ def _lead_frame(session: Session, lead_ids: list[int] | None, *, open_only: bool
         query = query.where(Lead.stage.not_in(CLOSED_STAGES))
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
-    return read_frame(session, query)
+    return read_frame(session, query.where(*(where or [])))
 
 
 def _engagement(
@@ -237,14 +248,30 @@ MIN_LABELLED = 200
 def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl.DataFrame, float, datetime]:
     """Leads whose outcome is known and fair to learn from (``label`` 1 won, 0 not), oldest first,
     with the usual time to close in days and the date they are judged at."""
-    leads = _lead_frame(session, None, open_only=False).filter(pl.col("created_at").is_not_null())
     # The ledger's own present: its latest event. For an imported export that is the export's date,
     # not today's, so deals still open when it was taken are not mistaken for lost ones.
     latest = session.scalar(select(func.max(func.coalesce(Lead.won_at, Lead.lost_at, Lead.created_at))))
     now = now or min(utcnow(), latest or utcnow())
-    won = leads.filter(pl.col("stage") == "won").filter(pl.col("won_at").is_not_null())
+    won = read_frame(
+        session,
+        select(Lead.created_at, Lead.won_at).where(
+            Lead.stage == "won", Lead.won_at.is_not(None), Lead.created_at.is_not(None)
+        ),
+    )
     days = ((won["won_at"] - won["created_at"]).dt.total_seconds() / 86_400).to_numpy()
     horizon = maturity_horizon_days(days)
+    # Only leads that can carry a label, with only what the model learns from: a day's margin on
+    # the maturity line, which outcome_labels then draws exactly.
+    leads = _lead_frame(
+        session,
+        None,
+        open_only=False,
+        attributes=LEARNED_ATTRIBUTES,
+        where=[
+            Lead.stage.in_(CLOSED_STAGES),
+            Lead.created_at <= now - timedelta(days=horizon - 1),
+        ],
+    )
     labelled = (
         leads.with_columns(outcome_labels(leads, as_of=now, horizon_days=horizon))
         .drop_nulls("label")
