@@ -24,7 +24,7 @@ import polars as pl
 from sqlalchemy.engine import Engine
 
 import leadflow.routing.engine as engine_module
-from leadflow.db import bulk_insert, driver_rows, make_engine, reserve_ids, session_scope
+from leadflow.db import bulk_insert, driver_rows, make_engine, reserve_ids, session_scope, write_cache
 from leadflow.models import Rep, Territory, rep_territories
 from leadflow.routing.engine import route_leads
 from leadflow.schema_admin import upgrade
@@ -146,7 +146,7 @@ def main() -> None:
         )
         engine = make_engine(url)
         started = time.perf_counter()
-        with session_scope(engine) as session:
+        with write_cache(engine), session_scope(engine) as session:  # as `leadflow route` does
             plan = route_leads(session, settings=settings, limit=args.leads, now=NOW, by="bench")
         total = time.perf_counter() - started
         print(

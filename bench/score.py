@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from leadflow.db import make_engine, session_scope
+from leadflow.db import make_engine, session_scope, write_cache
 from leadflow.schema_admin import upgrade
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import latest_model, score_leads, train_model
@@ -70,7 +70,7 @@ def main() -> None:
             f"{len(probabilities):,}; target above 100,000 leads/s)"
         )
         started = time.perf_counter()
-        with session_scope(engine) as session:
+        with write_cache(engine), session_scope(engine) as session:  # as `leadflow score` does
             count = score_leads(session, settings=settings, include_closed=True, now=datetime(2026, 1, 1))
         total = time.perf_counter() - started
         print(

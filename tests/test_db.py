@@ -1,13 +1,15 @@
-"""Reading whole tables into frames: every type the ledger stores, as SQLAlchemy would read it."""
+"""Reading whole tables into frames: every type the ledger stores, as SQLAlchemy would read it;
+and SQLite's page cache: small for reports, large only for bulk writes."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import polars as pl
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
-from leadflow.db import read_frame, session_scope
+from leadflow.db import SQLITE_CACHE_KIB, read_frame, session_scope, write_cache
 from leadflow.models import Lead, Rep, RepLoad
 from tests.conftest import Database
 
@@ -47,3 +49,22 @@ def test_read_frame_gives_the_values_and_types_the_orm_reads(db: Database) -> No
     with session_scope(db.engine) as s:
         empty = read_frame(s, query.where(Lead.stage == "lost"))
     assert empty.is_empty() and empty.schema == frame.schema
+
+
+def _cache_size(db: Database) -> int:
+    with session_scope(db.engine) as s:
+        return int(s.execute(text("PRAGMA cache_size")).scalar_one())
+
+
+def test_only_bulk_writes_get_the_large_sqlite_page_cache(db: Database) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("page cache pragmas are SQLite's")
+    default = _cache_size(db)
+    assert default != -SQLITE_CACHE_KIB  # reports sort with SQLite's own default
+    with write_cache(db.engine):
+        assert _cache_size(db) == -SQLITE_CACHE_KIB
+        with db.engine.connect() as other:  # every connection taken meanwhile
+            assert other.execute(text("PRAGMA cache_size")).scalar_one() == -SQLITE_CACHE_KIB
+    assert _cache_size(db) == default  # pooled connections do not keep it
+    with session_scope(db.engine) as s:
+        assert s.execute(text("PRAGMA threads")).scalar_one() == 2

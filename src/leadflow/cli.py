@@ -30,7 +30,7 @@ from leadflow.analytics.service import (
     sources_report,
 )
 from leadflow.app import create_app
-from leadflow.db import make_engine, session_scope
+from leadflow.db import make_engine, session_scope, write_cache
 from leadflow.errors import LeadflowError, NotFound
 from leadflow.intake.columns import Kind, load_preset, single_file_mapping
 from leadflow.intake.rejects import write_report
@@ -570,7 +570,8 @@ def score(
     Example: leadflow score --train
     """
     settings = _settings()
-    with session_scope(state.engine()) as session:
+    engine = state.engine()
+    with write_cache(engine), session_scope(engine) as session:
         if train:
             try:
                 result = train_model(session)
@@ -968,7 +969,8 @@ def route(
     settings = _settings()
     if policy is not None and policy not in get_args(PolicyName):
         fail(f"unknown policy {policy!r}; policies: {', '.join(get_args(PolicyName))}", 2)
-    with session_scope(state.engine()) as session, reported():
+    engine = state.engine()
+    with write_cache(engine), session_scope(engine) as session, reported():
         plan = route_leads(
             session,
             settings=settings,
