@@ -75,7 +75,6 @@ def _lead_frame(
     session: Session,
     lead_ids: list[int] | None,
     *,
-    open_only: bool,
     attributes: list[str] = ATTRIBUTES,
     where: list[ColumnElement[bool]] | None = None,
 ) -> pl.DataFrame:
@@ -92,8 +91,6 @@ def _lead_frame(
         .outerjoin(Source, Lead.source_id == Source.id)
         .order_by(Lead.id)
     )
-    if open_only:
-        query = query.where(Lead.stage.not_in(CLOSED_STAGES))
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
     return read_frame(session, query.where(*(where or [])))
@@ -133,7 +130,8 @@ def score_leads(
         [lead_ids[i : i + 5000] for i in range(0, len(lead_ids), 5000)] if lead_ids is not None else [None]
     )
     for chunk in chunks:
-        leads = _lead_frame(session, chunk, open_only=chunk is None and not include_closed)
+        open_only = chunk is None and not include_closed
+        leads = _lead_frame(session, chunk, where=[Lead.stage.not_in(CLOSED_STAGES)] if open_only else [])
         if leads.is_empty():
             continue
         scored = score_frame(_with_engagement(session, leads, settings, now, chunk), settings, model)
@@ -163,9 +161,7 @@ def explain_lead(
 ) -> Explanation:
     """Explain one lead's fit score and, when a model is trained, its win probability."""
     now = now or utcnow()
-    leads = _with_engagement(
-        session, _lead_frame(session, [lead_id], open_only=False), settings, now, [lead_id]
-    )
+    leads = _with_engagement(session, _lead_frame(session, [lead_id]), settings, now, [lead_id])
     check_profile(settings.profile, [*leads.columns, "source"])
     breakdown = fit_breakdown(leads, settings.profile).row(0, named=True)
     score = float(breakdown.pop("fit_score"))
@@ -265,7 +261,6 @@ def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl
     leads = _lead_frame(
         session,
         None,
-        open_only=False,
         attributes=LEARNED_ATTRIBUTES,
         where=[
             Lead.stage.in_(CLOSED_STAGES),
