@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -15,9 +15,12 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api import directory, leads, notifications, reports, routing
+from leadflow.api.capture_worker import CaptureWorker
 from leadflow.api.capturing import capture_in_own_transaction
 from leadflow.api.deps import SessionDep
 from leadflow.api.group_commit import GroupCommit
@@ -41,13 +44,55 @@ TITLES = {
 }
 
 
-def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> FastAPI:
+class LogAndSecure:
+    """Log each request (method, path, status, milliseconds) and give dashboard pages their
+    security headers; plain ASGI, so that it adds no task or stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method, path = scope["method"], scope["path"]
+        status_code = 500  # unless a response starts
+
+        async def send_secured(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                if path.startswith("/web"):
+                    headers = MutableHeaders(scope=message)
+                    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+                    headers["X-Content-Type-Options"] = "nosniff"
+                    headers["Referrer-Policy"] = "same-origin"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_secured)
+        finally:
+            took = round((time.perf_counter() - started) * 1000, 1)
+            fields = {"method": method, "path": path, "status": status_code, "ms": took}
+            requests_log.info("%s %s %d", method, path, status_code, extra=fields)
+
+
+def create_app(
+    *, engine: Engine, settings: Settings, upkeep: bool = False, capture_worker: bool = False
+) -> FastAPI:
     """An app over this database and configuration; with ``upkeep``, it also runs the SLA
     sweep, nurture re-entry and the reserve every ``sla.sweep_every_minutes``, and sends due
-    notifications every ``notify.deliver_every_seconds``."""
+    notifications every ``notify.deliver_every_seconds``; with ``capture_worker``, posted leads
+    are captured in a process of its own (capture_worker.py), as `leadflow serve` does."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if capture_worker:
+            worker = CaptureWorker(engine.url.render_as_string(hide_password=False), settings)
+            await asyncio.to_thread(worker.warm_up)
+            app.state.capturer = GroupCommit(worker.process)
         tasks = []
         every = settings.sla.sweep_every_minutes * 60
         if upkeep and every:
@@ -58,6 +103,8 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
         yield
         for task in tasks:
             task.cancel()
+        if worker is not None:
+            await asyncio.to_thread(worker.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -73,25 +120,7 @@ def create_app(*, engine: Engine, settings: Settings, upkeep: bool = False) -> F
     for router in (auth.router, pages.router, work.router, assets.router):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def log_and_secure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        took = round((time.perf_counter() - started) * 1000, 1)
-        fields = {
-            "method": request.method,
-            "path": request.url.path,
-            "status": response.status_code,
-            "ms": took,
-        }
-        requests_log.info("%s %s %d", request.method, request.url.path, response.status_code, extra=fields)
-        if request.url.path.startswith("/web"):
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "same-origin"
-        return response
+    app.add_middleware(LogAndSecure)
 
     @app.exception_handler(StarletteHTTPException)
     async def page_or_json(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1313,7 +1313,7 @@ def serve(
             os.environ["LEADFLOW_CONFIG"] = str(state.config)
         uvicorn.run("leadflow.server:app", host=host, port=port, workers=workers, log_config=logging_config())
     else:
-        app_ = create_app(engine=state.engine(), settings=settings, upkeep=True)
+        app_ = create_app(engine=state.engine(), settings=settings, upkeep=True, capture_worker=True)
         uvicorn.run(app_, host=host, port=port, log_config=logging_config())
 
 

@@ -3,10 +3,10 @@ cannot fail the others, and concurrent captures with keys store each lead once."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -19,18 +19,31 @@ from tests.conftest import Database
 
 def test_concurrent_callers_are_batched_and_answered_each_their_own() -> None:
     sizes: list[int] = []
-    lock = threading.Lock()
+    threads: set[int] = set()
 
     def double(items: list[int]) -> list[int]:
-        with lock:
-            sizes.append(len(items))
+        sizes.append(len(items))
+        threads.add(threading.get_ident())
         return [2 * i for i in items]
 
     commit: GroupCommit[int, int] = GroupCommit(double, max_batch=8, max_wait=0.01)
-    with ThreadPoolExecutor(32) as pool:
-        results = list(pool.map(commit.submit, range(200)))
-    assert results == [2 * i for i in range(200)]
-    assert sum(sizes) == 200 and max(sizes) > 1 and max(sizes) <= 8
+
+    async def post_all() -> list[int]:
+        return await asyncio.gather(*(commit.submit(i) for i in range(200)))
+
+    assert asyncio.run(post_all()) == [2 * i for i in range(200)]
+    assert sum(sizes) == 200 and max(sizes) == 8  # all waiting at once: full batches
+    assert threading.get_ident() not in threads  # the batches ran off the event loop
+
+
+def test_callers_in_different_event_loops_get_their_own_answers() -> None:
+    commit: GroupCommit[int, int] = GroupCommit(lambda items: [-i for i in items], max_wait=0.02)
+
+    def in_own_loop(i: int) -> int:
+        return asyncio.run(commit.submit(i))
+
+    with ThreadPoolExecutor(16) as pool:
+        assert list(pool.map(in_own_loop, range(40))) == [-i for i in range(40)]
 
 
 def test_a_failing_item_fails_alone() -> None:
@@ -40,14 +53,13 @@ def test_a_failing_item_fails_alone() -> None:
         return items
 
     commit: GroupCommit[int, int] = GroupCommit(picky, max_wait=0.02)
-    with ThreadPoolExecutor(16) as pool:
-        futures = [pool.submit(commit.submit, i) for i in range(20)]
-    for i, future in enumerate(futures):
-        if i == 13:
-            with pytest.raises(ValueError, match="thirteen"):
-                future.result()
-        else:
-            assert future.result() == i
+
+    async def post_all() -> list[int | BaseException]:
+        return await asyncio.gather(*(commit.submit(i) for i in range(20)), return_exceptions=True)
+
+    answers = asyncio.run(post_all())
+    assert isinstance(answers[13], ValueError) and str(answers[13]) == "thirteen"
+    assert [a for i, a in enumerate(answers) if i != 13] == [i for i in range(20) if i != 13]
 
 
 def test_concurrent_captures_store_each_lead_once(api: Api, db: Database) -> None:

@@ -121,11 +121,13 @@ def issue_token(
 def authenticate(session: Session, *, token: str, now: datetime | None = None) -> User | None:
     """The active user holding this unexpired, unrevoked token, or None."""
     now = now or utcnow()
-    row = _token_row(session, token)
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    query = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+    found = session.execute(query.where(ApiToken.token_hash == _digest(token))).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    expired = row.expires_at is not None and row.expires_at <= now
+    if row.revoked_at is not None or expired or not user.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_EVERY:
         row.last_used_at = now  # not on every request: a write per read would serialise them

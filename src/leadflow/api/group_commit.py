@@ -2,19 +2,21 @@
 one transaction, each answered with its own result.
 
 Capturing a lead costs about as much for one record as for thirty (the pipeline is columnar and
-each transaction has a fixed cost), so under load, batching is what lets one process keep up. The
-first waiting request leads: it waits ``max_wait`` for others to join, processes up to
-``max_batch`` of them, then hands the lead to the next waiting request, so no request serves
-others after its own answer is ready. A batch that fails as a whole is retried one request at a
-time, so that one bad request cannot fail the others.
+each transaction has a fixed cost), so under load, batching is what lets one process keep up.
+Waiting requests are coroutines awaiting a future, not threads: while one batch runs, the event
+loop keeps accepting the requests that will form the next. One worker thread runs the batches
+while there are any: it waits ``max_wait`` for requests to join, processes up to ``max_batch``
+of them, answers each, and stops when nothing is waiting. A batch that fails as a whole is
+retried one request at a time, so that one bad request cannot fail the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -22,71 +24,92 @@ R = TypeVar("R")
 
 
 @dataclass(eq=False)
-class _Slot(Generic[T, R]):
+class _Waiting(Generic[T, R]):
     item: T
-    ready: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
-    done: bool = False
-    result: R | None = None
-    error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[R]
+
+    def answer(self, result: R | None = None, error: BaseException | None = None) -> None:
+        """Resolve the future in its own event loop (this runs in the worker thread)."""
+
+        def resolve() -> None:
+            if self.future.done():  # the request was cancelled (its client went away)
+                return
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)  # type: ignore[arg-type]
+
+        self.loop.call_soon_threadsafe(resolve)
 
 
 class GroupCommit(Generic[T, R]):
     """Run ``process`` (a list of items in, one result per item out) over concurrent callers."""
 
     def __init__(
-        self, process: Callable[[list[T]], list[R]], *, max_batch: int = 64, max_wait: float = 0.003
+        self,
+        process: Callable[[list[T]], list[R]],
+        *,
+        max_batch: int = 64,
+        max_wait: float = 0.005,
+        max_delay: float = 0.015,
     ):
         self.process = process
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.max_delay = max_delay
         self._lock = threading.Lock()
-        self._waiting: list[_Slot[T, R]] = []
-        self._leading = False
+        self._waiting: list[_Waiting[T, R]] = []
+        self._working = False
 
-    def submit(self, item: T) -> R:
+    async def submit(self, item: T) -> R:
         """Process ``item`` (with whatever else is waiting) and return its result or raise its error."""
-        slot: _Slot[T, R] = _Slot(item)
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(item, loop, loop.create_future())
         with self._lock:
-            self._waiting.append(slot)
-            if not self._leading:
-                self._leading = slot.lead = True
-        while not slot.done:
-            if slot.lead:
-                self._lead()
-            else:
-                slot.ready.wait()
-                slot.ready.clear()
-        if slot.error is not None:
-            raise slot.error
-        return slot.result  # type: ignore[return-value]
+            self._waiting.append(waiting)
+            start, self._working = not self._working, True
+        if start:
+            threading.Thread(target=self._work, name="group-commit", daemon=True).start()
+        return await waiting.future
 
-    def _lead(self) -> None:
-        time.sleep(self.max_wait)  # let the requests arriving now join this batch
-        with self._lock:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-        self._run(batch)
-        with self._lock:
-            for slot in batch:
-                slot.lead = False
-            if self._waiting:
-                self._waiting[0].lead = True
-                self._waiting[0].ready.set()
-            else:
-                self._leading = False
-        for slot in batch:
-            slot.done = True
-            slot.ready.set()
+    def _work(self) -> None:
+        while True:
+            self._gather()
+            with self._lock:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                if not batch:
+                    self._working = False
+                    return
+            self._run(batch)
 
-    def _run(self, batch: list[_Slot[T, R]]) -> None:
+    def _gather(self) -> None:
+        """Wait while requests keep arriving: until ``max_wait`` passes with none new, the batch
+        is full, or ``max_delay`` has passed. The requests answered by the last batch come back
+        a few milliseconds apart; waiting for only the first of them would split the callers
+        into two halves that take turns, each paying a batch's fixed cost."""
+        deadline = time.monotonic() + self.max_delay
+        seen = -1
+        while True:
+            with self._lock:
+                count = len(self._waiting)
+            if count == seen or count >= self.max_batch or time.monotonic() >= deadline:
+                return
+            seen = count
+            time.sleep(self.max_wait)
+
+    def _run(self, batch: list[_Waiting[T, R]]) -> None:
         try:
-            results = self.process([s.item for s in batch])
-            for slot, result in zip(batch, results, strict=True):
-                slot.result = result
+            results = self.process([w.item for w in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} items")
         except Exception:
-            for slot in batch:
+            for waiting in batch:
                 try:
-                    slot.result = self.process([slot.item])[0]
-                except Exception as exc:  # this request's own failure, raised in its thread
-                    slot.error = exc
+                    waiting.answer(self.process([waiting.item])[0])
+                except Exception as exc:  # this request's own failure, raised in its coroutine
+                    waiting.answer(error=exc)
+            return
+        for waiting, result in zip(batch, results, strict=True):
+            waiting.answer(result)

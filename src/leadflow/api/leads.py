@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -41,10 +40,10 @@ Reader = Annotated[User, Depends(allow("admin", "manager", "rep"))]
 Assigner = Annotated[User, Depends(allow("admin", "manager"))]
 
 
-def _submit(request: Request, user: User, lead: LeadIn, key: str | None, response: Response) -> Any:
+async def _submit(request: Request, user: User, lead: LeadIn, key: str | None, response: Response) -> Any:
     """Capture through the app's group commit (one transaction for the requests arriving together)."""
     capturer: GroupCommit[CaptureRequest, Answer] = request.app.state.capturer
-    answer = capturer.submit(CaptureRequest(user_id=user.id, actor=user.email, lead=lead, key=key))
+    answer = await capturer.submit(CaptureRequest(user_id=user.id, actor=user.email, lead=lead, key=key))
     if answer.status_code >= 400:
         raise HTTPException(answer.status_code, answer.body["detail"])
     response.status_code = answer.status_code
@@ -52,7 +51,7 @@ def _submit(request: Request, user: User, lead: LeadIn, key: str | None, respons
 
 
 @router.post("", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
-def capture(
+async def capture(
     lead: LeadIn,
     request: Request,
     response: Response,
@@ -63,7 +62,7 @@ def capture(
 
     201 with the new lead, its score and its owner (or the queue it waits in, and why); 200
     when it merged into a known lead. An Idempotency-Key replays the first answer."""
-    return _submit(request, user, lead, idempotency_key, response)
+    return await _submit(request, user, lead, idempotency_key, response)
 
 
 @router.post("/form", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
@@ -84,7 +83,7 @@ async def capture_form(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable_encoder(exc.errors(include_url=False))
         ) from exc
-    return await run_in_threadpool(_submit, request, user, lead, idempotency_key, response)
+    return await _submit(request, user, lead, idempotency_key, response)
 
 
 def _visible_lead(session: Session, user: User, ref: str) -> Lead:
