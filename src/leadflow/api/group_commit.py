@@ -5,9 +5,10 @@ Capturing a lead costs about as much for one record as for thirty (the pipeline 
 each transaction has a fixed cost), so under load, batching is what lets one process keep up.
 Waiting requests are coroutines awaiting a future, not threads: while one batch runs, the event
 loop keeps accepting the requests that will form the next. One worker thread runs the batches
-while there are any: it waits ``max_wait`` for requests to join, processes up to ``max_batch``
-of them, answers each, and stops when nothing is waiting. A batch that fails as a whole is
-retried one request at a time, so that one bad request cannot fail the others.
+while there are any: a request arriving at an idle worker waits ``max_wait`` for others to join
+it; those that arrived during a batch go at once, up to ``max_batch`` at a time. The worker
+stops when nothing is waiting. A batch that fails as a whole is retried one request at a time,
+so that one bad request cannot fail the others.
 """
 
 from __future__ import annotations
@@ -51,13 +52,11 @@ class GroupCommit(Generic[T, R]):
         process: Callable[[list[T]], list[R]],
         *,
         max_batch: int = 64,
-        max_wait: float = 0.005,
-        max_delay: float = 0.015,
+        max_wait: float = 0.003,
     ):
         self.process = process
         self.max_batch = max_batch
         self.max_wait = max_wait
-        self.max_delay = max_delay
         self._lock = threading.Lock()
         self._waiting: list[_Waiting[T, R]] = []
         self._working = False
@@ -74,30 +73,24 @@ class GroupCommit(Generic[T, R]):
         return await waiting.future
 
     def _work(self) -> None:
+        waited = False
         while True:
-            self._gather()
             with self._lock:
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
-                if not batch:
-                    self._working = False
-                    return
+                if not waited and len(self._waiting) < self.max_batch:
+                    batch = None
+                else:
+                    batch = self._waiting[: self.max_batch]
+                    del self._waiting[: self.max_batch]
+                    if not batch:
+                        self._working = False
+                        return
+            if batch is None:
+                time.sleep(self.max_wait)  # let the requests arriving now join this batch
+                waited = True
+                continue
             self._run(batch)
-
-    def _gather(self) -> None:
-        """Wait while requests keep arriving: until ``max_wait`` passes with none new, the batch
-        is full, or ``max_delay`` has passed. The requests answered by the last batch come back
-        a few milliseconds apart; waiting for only the first of them would split the callers
-        into two halves that take turns, each paying a batch's fixed cost."""
-        deadline = time.monotonic() + self.max_delay
-        seen = -1
-        while True:
-            with self._lock:
-                count = len(self._waiting)
-            if count == seen or count >= self.max_batch or time.monotonic() >= deadline:
-                return
-            seen = count
-            time.sleep(self.max_wait)
+            with self._lock:  # those that arrived during this batch have waited long enough
+                waited = bool(self._waiting)
 
     def _run(self, batch: list[_Waiting[T, R]]) -> None:
         try:
