@@ -7,4 +7,6 @@ from leadflow.app import create_app
 from leadflow.db import make_engine
 from leadflow.settings import database_url, load_settings
 
-app = create_app(engine=make_engine(database_url()), settings=load_settings(), upkeep=True)
+app = create_app(
+    engine=make_engine(database_url()), settings=load_settings(), upkeep=True, capture_worker=True
+)
