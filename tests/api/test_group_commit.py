@@ -81,3 +81,19 @@ def test_concurrent_captures_store_each_lead_once(api: Api, db: Database) -> Non
         assert s.scalar(select(func.count()).select_from(Lead)) == 20
         assert s.scalar(select(func.count()).select_from(IdempotentRequest)) == 20
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 20
+
+
+def test_an_answer_for_a_closed_event_loop_does_not_stop_the_worker() -> None:
+    commit: GroupCommit[int, int] = GroupCommit(lambda items: items, max_wait=0.05)
+
+    async def leave_early() -> None:
+        pending = asyncio.ensure_future(commit.submit(1))
+        await asyncio.sleep(0)  # submitted; its loop closes before the batch is answered
+        assert not pending.done()
+
+    asyncio.run(leave_early())
+
+    async def later() -> int:
+        return await asyncio.wait_for(commit.submit(2), timeout=5)
+
+    assert asyncio.run(later()) == 2

@@ -14,6 +14,7 @@ so that one bad request cannot fail the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,8 @@ class _Waiting(Generic[T, R]):
             else:
                 self.future.set_result(result)  # type: ignore[arg-type]
 
-        self.loop.call_soon_threadsafe(resolve)
+        with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits for this answer
+            self.loop.call_soon_threadsafe(resolve)
 
 
 class GroupCommit(Generic[T, R]):
