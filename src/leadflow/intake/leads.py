@@ -171,13 +171,16 @@ class LeadWriter:
 
     def _resolve(self, session: Session, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         """Map names to ids, derive stage, dates and keys; set aside rows naming unknown things."""
-        for name in [*SPECS["leads"].names, "extra"]:
-            if name not in frame.columns:
-                dtype = DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]
-                frame = frame.with_columns(pl.lit(None, dtype=dtype).alias(name))
+        frame = frame.with_columns(
+            pl.lit(None, dtype=DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]).alias(name)
+            for name in [*SPECS["leads"].names, "extra"]
+            if name not in frame.columns
+        )
         rejects: list[Reject] = []
 
         def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
+            if not mask.any():  # the usual case: nothing to set aside, no frame operations
+                return frame
             rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
             return frame.filter(~mask)
 

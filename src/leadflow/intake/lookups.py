@@ -1,7 +1,8 @@
 """Resolve the names an import file uses (rep, product, account, source, territory) to row ids.
 
 A rep may be named by external id, name or email, in any case or spacing; the rest by a
-normalised name key, so 'GTXPro' finds 'GTX Pro'. Each lookup is a small frame joined to the batch.
+normalised name key, so 'GTXPro' finds 'GTX Pro'. Each lookup is a mapping the batch's column is
+looked up in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from leadflow.keys import name_key, name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Territory
 
 
-def rep_lookup(session: Session) -> pl.DataFrame:
+def rep_lookup(session: Session) -> dict[str, int]:
     """Every spelling that names a rep (lower-case external id, name key, email) with its id."""
     rows = session.execute(select(Rep.id, Rep.external_id, Rep.name_key, Rep.email)).all()
     refs: dict[str, int] = {}
@@ -22,26 +23,19 @@ def rep_lookup(session: Session) -> pl.DataFrame:
         for ref in (email, key, external_id.lower()):
             if ref:
                 refs[ref] = rep_id
-    return pl.DataFrame(
-        {"ref": list(refs), "rep_id": list(refs.values())},
-        schema={"ref": pl.String, "rep_id": pl.Int64},
-    )
+    return refs
 
 
-def resolve_reps(frame: pl.DataFrame, column: str, lookup: pl.DataFrame, target: str) -> pl.DataFrame:
+def resolve_reps(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (rep id) for the rep named in ``column``; null where unknown or blank."""
-    by_text = lookup.rename({"ref": "_ref_a", "rep_id": "_rep_a"})
-    by_key = lookup.rename({"ref": "_ref_b", "rep_id": "_rep_b"})
-    return (
-        frame.with_columns(
-            pl.col(column).str.to_lowercase().str.strip_chars().alias("_ref_a"),
-            name_key_expr(pl.col(column)).alias("_ref_b"),
-        )
-        .join(by_text, on="_ref_a", how="left")
-        .join(by_key, on="_ref_b", how="left")
-        .with_columns(pl.coalesce("_rep_a", "_rep_b").alias(target))
-        .drop("_ref_a", "_ref_b", "_rep_a", "_rep_b")
-    )
+    as_written = _replaced(pl.col(column).str.to_lowercase().str.strip_chars(), lookup)
+    by_key = _replaced(name_key_expr(pl.col(column)), lookup)
+    return frame.with_columns(pl.coalesce(as_written, by_key).alias(target))
+
+
+def _replaced(keys: pl.Expr, lookup: dict[str, int]) -> pl.Expr:
+    """The id each key names, null for the others: a hash lookup, cheaper than a join."""
+    return keys.replace_strict(lookup, default=None, return_dtype=pl.Int64)
 
 
 def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Territory]) -> dict[str, int]:
@@ -82,15 +76,7 @@ def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], targ
     """Add ``target`` (id) for the name in ``column`` by its normalised key; null where unknown."""
     if column not in frame.columns:
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))
-    table = pl.DataFrame(
-        {"_k": list(lookup), target: list(lookup.values())},
-        schema={"_k": pl.String, target: pl.Int64},
-    )
-    return (
-        frame.with_columns(name_key_expr(pl.col(column)).alias("_k"))
-        .join(table, on="_k", how="left")
-        .drop("_k")
-    )
+    return frame.with_columns(_replaced(name_key_expr(pl.col(column)), lookup).alias(target))
 
 
 def ensure_named(
