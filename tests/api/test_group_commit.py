@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
@@ -97,3 +98,25 @@ def test_an_answer_for_a_closed_event_loop_does_not_stop_the_worker() -> None:
         return await asyncio.wait_for(commit.submit(2), timeout=5)
 
     assert asyncio.run(later()) == 2
+
+
+def test_callers_coming_back_a_few_milliseconds_apart_are_batched_together() -> None:
+    sizes: list[int] = []
+
+    def record(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        time.sleep(0.02)  # a batch's fixed cost
+        return items
+
+    commit: GroupCommit[int, int] = GroupCommit(record, max_wait=0.003, max_delay=0.5)
+
+    async def client(number: int) -> None:
+        for round_ in range(4):
+            assert await commit.submit(100 * number + round_) == 100 * number + round_
+            await asyncio.sleep(0.002 * number)  # each client takes its own time to post again
+
+    async def clients() -> None:
+        await asyncio.gather(*(client(n) for n in range(8)))
+
+    asyncio.run(clients())
+    assert sizes == [8, 8, 8, 8]  # not split into the quick and the slow

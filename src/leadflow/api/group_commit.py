@@ -6,8 +6,9 @@ each transaction has a fixed cost), so under load, batching is what lets one pro
 Waiting requests are coroutines awaiting a future, not threads: while one batch runs, the event
 loop keeps accepting the requests that will form the next. One worker thread runs the batches
 while there are any: a request arriving at an idle worker waits ``max_wait`` for others to join
-it; those that arrived during a batch go at once, up to ``max_batch`` at a time. The worker
-stops when nothing is waiting. A batch that fails as a whole is retried one request at a time,
+it; after a batch of several, the worker waits up to ``max_delay`` for as many callers as it
+answered to be back (see _await_callers); then up to ``max_batch`` go together. The worker stops
+when nothing is waiting. A batch that fails as a whole is retried one request at a time,
 so that one bad request cannot fail the others.
 """
 
@@ -55,10 +56,12 @@ class GroupCommit(Generic[T, R]):
         *,
         max_batch: int = 64,
         max_wait: float = 0.003,
+        max_delay: float = 0.03,
     ):
         self.process = process
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self.max_delay = max_delay
         self._lock = threading.Lock()
         self._waiting: list[_Waiting[T, R]] = []
         self._working = False
@@ -91,8 +94,23 @@ class GroupCommit(Generic[T, R]):
                 waited = True
                 continue
             self._run(batch)
+            if len(batch) > 1:
+                self._await_callers(len(batch))
             with self._lock:  # those that arrived during this batch have waited long enough
                 waited = bool(self._waiting)
+
+    def _await_callers(self, answered: int) -> None:
+        """After a batch with company, wait up to ``max_delay`` for as many requests as it
+        answered to be waiting besides those already waiting: clients that post one lead after
+        another come back together, and a batch started before they do splits them in two."""
+        with self._lock:
+            wanted = min(self.max_batch, len(self._waiting) + answered)
+        deadline = time.monotonic() + self.max_delay
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self._waiting) >= wanted:
+                    return
+            time.sleep(0.001)
 
     def _run(self, batch: list[_Waiting[T, R]]) -> None:
         try:
