@@ -548,6 +548,9 @@ def plan_routes(
     grouped = (
         keyed.filter(pl.col("group").is_not_null()).group_by("group", maintain_order=True).agg("position")
     )
+    p_lead_all = leads["win_probability"].fill_null(base_rate).to_numpy()
+    # Without a lead probability or any closed history there is no honest P(win) to show.
+    known_all = leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
     for key, group_positions in grouped.iter_rows():
         positions = np.asarray(group_positions, dtype=np.int64)
         members = members_of[key]
@@ -560,15 +563,12 @@ def plan_routes(
             if (why := _exclusion(rep_rows[i], reps.away, exclude or {}))
         }
         ok = np.array([rep_rows[i]["external_id"] not in excluded for i in members])
-        group_leads = _rows(leads, positions)
-        p_lead = group_leads["win_probability"].fill_null(base_rate).to_numpy()
-        # Without a lead probability or any closed history there is no honest P(win) to show.
-        known = group_leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
+        p_lead, known = p_lead_all[positions], known_all[positions]
         by_segment = (
             _segment_effects(
                 history,
                 config.segment_by,
-                group_leads,
+                _rows(leads, positions),
                 [rep_rows[i]["id"] for i in members],
                 estimates.mean[members],
                 effect[members],
@@ -648,8 +648,10 @@ def plan_routes(
         {"number": range(len(groups)), "group": [k for k, _ in groups], "policy": [p for _, p in groups]},
         schema={"number": pl.Int64, "group": pl.String, "policy": pl.String},
     )
-    parts = [_unrouted(_rows(leads, unrouted.to_numpy()), unrouted.to_numpy(), reason=unrouted_reason)]
-    parts.append(_queued_in_groups(leads, left, named))
+    parts = [_queued_in_groups(leads, left, named)]
+    if not unrouted.is_empty():
+        nowhere_positions = unrouted.to_numpy()
+        parts.append(_unrouted(_rows(leads, nowhere_positions), nowhere_positions, reason=unrouted_reason))
     if took:
         arrays = {k: np.concatenate(v) for k, v in took.items()}
         parts.append(
