@@ -58,8 +58,9 @@ class CaptureWorker:
         self._pool.submit(_capture, []).result()
 
     def process(self, requests: list[CaptureRequest]) -> list[Answer]:
-        """Capture one batch in the child; if the child died, start another for the next batch
-        (this one fails: whether it was committed is unknown, so it is not run again)."""
+        """Capture one batch in the child; if the child died, start another and raise, so that
+        the group commit runs the batch's requests again one at a time (any of them committed
+        before the child died is then found by dedupe and merged, not stored twice)."""
         try:
             return self._pool.submit(_capture, requests).result()
         except BrokenProcessPool:

@@ -63,6 +63,7 @@ class GroupCommit(Generic[T, R]):
         self.max_wait = max_wait
         self.max_delay = max_delay
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # notified by each submit
         self._waiting: list[_Waiting[T, R]] = []
         self._working = False
 
@@ -73,6 +74,7 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             self._waiting.append(waiting)
             start, self._working = not self._working, True
+            self._arrived.notify()
         if start:
             threading.Thread(target=self._work, name="group-commit", daemon=True).start()
         return await waiting.future
@@ -103,14 +105,9 @@ class GroupCommit(Generic[T, R]):
         """After a batch with company, wait up to ``max_delay`` for as many requests as it
         answered to be waiting besides those already waiting: clients that post one lead after
         another come back together, and a batch started before they do splits them in two."""
-        with self._lock:
+        with self._arrived:
             wanted = min(self.max_batch, len(self._waiting) + answered)
-        deadline = time.monotonic() + self.max_delay
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self._waiting) >= wanted:
-                    return
-            time.sleep(0.001)
+            self._arrived.wait_for(lambda: len(self._waiting) >= wanted, timeout=self.max_delay)
 
     def _run(self, batch: list[_Waiting[T, R]]) -> None:
         try:
