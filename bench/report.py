@@ -3,7 +3,9 @@
 Builds the demo company at that size (a year of leads with activities, stage changes and
 outcomes, 200 reps) and times each report service as the CLI, API and dashboard call it.
 Targets: each report under 2 s; the dashboard's reports together (overview conversion by
-month, funnel, reps, sources, cohorts) under 5 s.
+month, funnel, reps, sources, cohorts) under 5 s. The profile is timed both ways: as the latest
+model learned it (a model is trained first if none kept its counts, and that training is timed)
+and counted fresh from the ledger.
 
     .venv/bin/python bench/report.py                 # 1,000,000 leads
     .venv/bin/python bench/report.py --leads 200000
@@ -19,6 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from leadflow.analytics.ledger import ReportFilter
 from leadflow.analytics.service import (
     cohorts_report,
@@ -29,7 +33,9 @@ from leadflow.analytics.service import (
     sources_report,
 )
 from leadflow.db import make_engine, session_scope
+from leadflow.models import ScoreModel
 from leadflow.schema_admin import upgrade
+from leadflow.scoring.service import train_model
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, write_demo
 
@@ -57,7 +63,8 @@ def main() -> None:
         "reps": lambda s: reps_report(s, filters=EVERYTHING),
         "sources": lambda s: sources_report(s, filters=EVERYTHING),
         "cohorts": lambda s: cohorts_report(s, filters=EVERYTHING),
-        "profile": lambda s: profile_report(s),
+        "profile (the latest model's counts)": lambda s: profile_report(s),
+        "profile (counted fresh)": lambda s: profile_report(s, fresh=True),
     }
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(args.db or f"sqlite:///{Path(tmp) / 'report.db'}")
@@ -68,6 +75,14 @@ def main() -> None:
                 spec = CompanySpec(n_leads=args.leads, n_reps=args.reps, seed=3, end=END)
                 write_demo(session, spec=spec, settings=Settings())
             print(f"built a company of {args.leads:,} leads in {time.perf_counter() - started:.1f} s")
+        with session_scope(engine) as session:
+            counted = session.scalar(select(func.count()).where(ScoreModel.learned_from.is_not(None)))
+        if not counted:
+            started = time.perf_counter()
+            with session_scope(engine) as session:
+                trained = train_model(session)
+            took = time.perf_counter() - started
+            print(f"trained a model on {trained.n_train + trained.n_test:,} leads in {took:.1f} s")
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
         timings: dict[str, float] = {}
@@ -77,10 +92,10 @@ def main() -> None:
                 report(session)
                 timings[name] = time.perf_counter() - started
             verdict = "met" if timings[name] < 2 else "NOT MET"
-            print(f"{name:<34} {timings[name]:6.2f} s   (target under 2 s: {verdict})")
+            print(f"{name:<37} {timings[name]:6.3f} s   (target under 2 s: {verdict})")
         together = sum(timings[n] for n in DASHBOARD)
         verdict = "met" if together < 5 else "NOT MET"
-        print(f"{'dashboard reports together':<34} {together:6.2f} s   (target under 5 s: {verdict})")
+        print(f"{'dashboard reports together':<37} {together:6.2f} s   (target under 5 s: {verdict})")
 
 
 if __name__ == "__main__":

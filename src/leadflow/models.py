@@ -406,6 +406,9 @@ class ScoreModel(Base):
     metrics: Mapped[dict[str, Any]]
     # The fitted estimator, serialised with joblib; only leadflow writes it.
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+    # Per value of every attribute, the leads it learned from and their wins (scoring.learned_from);
+    # None for models trained before leadflow kept them.
+    learned_from: Mapped[dict[str, Any] | None]
 
 
 class RoutingRun(Base):

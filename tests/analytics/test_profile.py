@@ -8,12 +8,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from scipy.stats import binomtest, chi2_contingency
+from sqlalchemy import select, update
 
-from leadflow.analytics.profile import attribute_lift, suggest_criteria
+from leadflow.analytics.profile import lift_table, suggest_criteria
+from leadflow.analytics.service import profile_report
+from leadflow.db import session_scope
+from leadflow.models import Lead
+from leadflow.scoring.learned_from import value_counts
 from leadflow.settings import load_settings
 from leadflow.simulate.company import CompanySpec, generate_company
-from tests.conftest import MAVEN, Database, needs_maven
+from tests.conftest import MAVEN, Database, needs_maven, write_scored_demo
 
 
 def test_counts_intervals_and_p_values_match_scipy() -> None:
@@ -23,7 +29,7 @@ def test_counts_intervals_and_p_values_match_scipy() -> None:
             "label": [1] * 160 + [0] * 240 + [1] * 120 + [0] * 480 + [1] * 5 + [0] * 45,
         }
     )
-    table = attribute_lift(frame, ["a"])
+    table = lift_table(value_counts(frame, ["a"]), leads=1050, won=285)
     x = table.filter(pl.col("value") == "x").row(0, named=True)
     assert (x["leads"], x["won"]) == (400, 160)
     assert x["conversion"] == pytest.approx(0.4)
@@ -51,7 +57,11 @@ def test_real_effects_are_found_and_noise_is_not() -> None:
         pl.Series("lucky", rng.integers(0, 12, company.leads.height).astype(str))
     ).filter(pl.col("stage").is_in(["won", "lost"]))
     frame = closed.with_columns((pl.col("stage") == "won").cast(pl.Int8).alias("label"))
-    table = attribute_lift(frame, ["seniority", "lucky", "source"])
+    table = lift_table(
+        value_counts(frame, ["seniority", "lucky", "source"]),
+        leads=frame.height,
+        won=int(frame["label"].sum()),
+    )
     significant = table.filter("significant")
     assert significant.filter(pl.col("attribute") == "lucky").is_empty()
     c_level = table.filter((pl.col("attribute") == "seniority") & (pl.col("value") == "C-level")).row(
@@ -85,3 +95,33 @@ def test_profile_report_on_maven_and_writing_the_suggestion(db: Database, tmp_pa
     settings = load_settings(config)
     assert settings.imports.batch_size == 1000  # the rest of the file is kept
     assert len(settings.profile.criteria) == table["significant"].sum()
+
+
+SPEC = CompanySpec(n_leads=6_000, n_reps=12, seed=5, end=date(2026, 6, 1))
+
+
+def test_the_profile_is_what_the_latest_model_learned_from_until_asked_fresh(db: Database) -> None:
+    write_scored_demo(db, SPEC)
+    with session_scope(db.engine) as s:
+        stored = profile_report(s)
+        fresh = profile_report(s, fresh=True)
+    assert stored.model_id is not None and fresh.model_id is None
+    assert stored.leads == fresh.leads > 1000 and stored.as_of == fresh.as_of
+    # counted at training, it is exactly what counting the same leads now gives
+    assert_frame_equal(stored.table, fresh.table, check_row_order=False)
+    assert stored.suggested == fresh.suggested
+    # the ledger moves on: the stored counts stay the model's, a fresh count sees the change
+    with session_scope(db.engine) as s:
+        flipped = s.execute(
+            update(Lead)
+            .where(Lead.stage == "won", Lead.id.in_(select(Lead.id).where(Lead.stage == "won").limit(50)))
+            .values(stage="lost")
+        ).rowcount
+    with session_scope(db.engine) as s:
+        again, now = profile_report(s), profile_report(s, fresh=True)
+    assert_frame_equal(again.table, stored.table, check_row_order=False)
+    assert 0 < stored.base_rate * stored.leads - now.base_rate * now.leads <= flipped
+    code, out, _ = db.cli("report", "profile")
+    assert code == 0 and f"as model {stored.model_id} learned them" in out
+    code, out, _ = db.cli("report", "profile", "--fresh")
+    assert code == 0 and "counted now" in out and f"{now.leads:,} leads" in out

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import false_discovery_control, norm
 
+from leadflow.scoring.learned_from import UNKNOWN
 from leadflow.settings import Criterion
 
 Z95 = float(norm.ppf(0.975))
@@ -32,59 +33,22 @@ def wilson(
     return centre - half, centre + half
 
 
-def binned(frame: pl.DataFrame, numeric: list[str], *, bins: int = 5) -> pl.DataFrame:
-    """Numeric attributes replaced by their quantile bin, labelled with its range."""
-    out: list[pl.Expr] = []
-    for column in numeric:
-        values = frame[column].cast(pl.Float64)
-        known = values.drop_nulls()
-        if known.n_unique() < 2:
-            out.append(pl.lit(None, dtype=pl.String).alias(column))
-            continue
-        edges = np.unique(np.quantile(known.to_numpy(), np.linspace(0, 1, bins + 1)))
-        index = np.clip(
-            np.searchsorted(edges, values.fill_null(np.nan).to_numpy(), side="right") - 1, 0, len(edges) - 2
-        )
-        labels = np.array(
-            [f"{edges[i]:,.0f} to {edges[i + 1]:,.0f}" for i in range(len(edges) - 1)], dtype=object
-        )
-        named = pl.Series(column, labels[index].tolist(), dtype=pl.String)
-        out.append(pl.when(pl.lit(values.is_null())).then(None).otherwise(pl.lit(named)).alias(column))
-    return frame.with_columns(out)
-
-
-def attribute_lift(frame: pl.DataFrame, attributes: list[str], *, label: str = "label") -> pl.DataFrame:
-    """One row per (attribute, value): leads, won, conversion with interval, lift, p and q values.
-
-    ``frame`` holds the attributes (as text) and ``label`` (1 won, 0 not) for leads whose outcome
-    is known. Blank values are their own group, "(unknown)".
-    """
-    total, wins = frame.height, int(frame[label].sum())
-    base = wins / total
-    long = pl.concat(
-        [
-            frame.select(
-                pl.lit(a).alias("attribute"),
-                pl.col(a).cast(pl.String).fill_null("(unknown)").alias("value"),
-                label,
-            )
-            for a in attributes
-        ]
-    )
-    table = long.group_by("attribute", "value").agg(pl.len().alias("leads"), pl.col(label).sum().alias("won"))
-    n, won = table["leads"].to_numpy(), table["won"].to_numpy().astype(float)
-    low, high = wilson(won, n)
-    rest_n, rest_won = total - n, wins - won
-    pooled = wins / total
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / np.maximum(rest_n, 1)))
-    ratio = won / n
+def lift_table(counts: pl.DataFrame, *, leads: int, won: int) -> pl.DataFrame:
+    """From value counts (attribute, value, leads, won) over ``leads`` leads of which ``won`` won:
+    each value's conversion with interval, lift, and p and q values, best lift first."""
+    base = won / leads
+    n, wins = counts["leads"].to_numpy(), counts["won"].to_numpy().astype(float)
+    low, high = wilson(wins, n)
+    rest_n, rest_won = leads - n, won - wins
+    se = np.sqrt(base * (1 - base) * (1 / n + 1 / np.maximum(rest_n, 1)))
+    ratio = wins / n
     rest_ratio = np.divide(rest_won, rest_n, out=np.full_like(ratio, base), where=rest_n > 0)
     z = np.divide(ratio - rest_ratio, se, out=np.zeros_like(ratio), where=se > 0)
     p = 2 * norm.sf(np.abs(z))
     p = np.where(rest_n > 0, p, 1.0)
     q = false_discovery_control(p, method="bh")
     return (
-        table.with_columns(
+        counts.with_columns(
             pl.Series("conversion", ratio),
             pl.Series("conversion_low", low),
             pl.Series("conversion_high", high),
@@ -102,7 +66,7 @@ def attribute_lift(frame: pl.DataFrame, attributes: list[str], *, label: str = "
 def suggest_criteria(table: pl.DataFrame, numeric: list[str]) -> list[Criterion]:
     """Profile criteria for the significant values: 25 x ln(lift) points, within +-25."""
     criteria: list[Criterion] = []
-    for row in table.filter(pl.col("significant") & (pl.col("value") != "(unknown)")).iter_rows(named=True):
+    for row in table.filter(pl.col("significant") & (pl.col("value") != UNKNOWN)).iter_rows(named=True):
         points = float(np.clip(round(25 * np.log(row["lift"])), -25, 25)) if row["lift"] > 0 else -25.0
         if points == 0:
             continue

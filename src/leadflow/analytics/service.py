@@ -24,43 +24,58 @@ from leadflow.analytics.ledger import (
     source_outcomes,
     won_activities,
 )
-from leadflow.analytics.profile import attribute_lift, binned, suggest_criteria
+from leadflow.analytics.profile import lift_table, suggest_criteria
 from leadflow.analytics.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
 from leadflow.analytics.survival import aalen_johansen
-from leadflow.models import Assignment, Lead, Partner, PartnerReport, Source, utcnow
+from leadflow.models import Assignment, Lead, Partner, PartnerReport, ScoreModel, Source, utcnow
 from leadflow.routing.estimates import close_rates
-from leadflow.scoring.model import feature_frame
+from leadflow.scoring.learned_from import learned_from
 from leadflow.scoring.service import labelled_leads
 from leadflow.settings import Criterion
 
 
 @dataclass
 class ProfileReport:
-    """What converts: one row per attribute value, the base rate, and a suggested profile."""
+    """What converts: one row per attribute value, the base rate, and a suggested profile; counted
+    when model ``model_id`` was trained, or now from the ledger (``model_id`` None)."""
 
     table: pl.DataFrame
     base_rate: float
     leads: int
     horizon_days: float
     suggested: list[Criterion]
+    as_of: datetime
+    model_id: int | None
 
 
-def profile_report(session: Session, *, now: datetime | None = None) -> ProfileReport:
-    """Conversion and lift of every attribute value over leads with a known outcome."""
-    labelled, horizon, _ = labelled_leads(session, now=now)
-    if labelled.is_empty():
-        return ProfileReport(pl.DataFrame(), 0.0, 0, horizon, [])
-    features, categorical, numeric = feature_frame(labelled)
-    frame = binned(features.with_columns(labelled["label"]), numeric)
-    frame = frame.with_columns(pl.col(c).replace("(missing)", None) for c in categorical)
-    known = [a for a in categorical + numeric if frame[a].drop_nulls().len() > 0]
-    table = attribute_lift(frame, known)
+def profile_report(session: Session, *, fresh: bool = False, now: datetime | None = None) -> ProfileReport:
+    """Conversion and lift of every attribute value over leads with a known outcome: those the
+    latest model learned from, or with ``fresh`` (or a ``now``) those the ledger holds now."""
+    model = None
+    if not fresh and now is None:
+        model = session.execute(
+            select(ScoreModel.id, ScoreModel.trained_at, ScoreModel.horizon_days, ScoreModel.learned_from)
+            .order_by(ScoreModel.id.desc())
+            .limit(1)
+        ).first()
+    if model is not None and model.learned_from is not None:
+        counts, model_id = model.learned_from, model.id
+        horizon, now = model.horizon_days, model.trained_at
+    else:
+        labelled, horizon, now = labelled_leads(session, now=now)
+        counts = learned_from(labelled) if labelled.height else None
+        model_id = None
+    if counts is None:
+        return ProfileReport(pl.DataFrame(), 0.0, 0, horizon, [], now, model_id)
+    table = lift_table(pl.DataFrame(counts["values"]), leads=counts["leads"], won=counts["won"])
     return ProfileReport(
         table=table,
-        base_rate=float(labelled["label"].mean()),  # type: ignore[arg-type]
-        leads=labelled.height,
+        base_rate=counts["won"] / counts["leads"],
+        leads=counts["leads"],
         horizon_days=horizon,
-        suggested=suggest_criteria(table, numeric),
+        suggested=suggest_criteria(table, counts["numeric"]),
+        as_of=now,
+        model_id=model_id,
     )
 
 

@@ -24,6 +24,7 @@ from leadflow.scoring.evaluate import (
     summary,
 )
 from leadflow.scoring.fit import ENGAGEMENT, check_profile, engagement, factors, fit_breakdown, grade
+from leadflow.scoring.learned_from import learned_from
 from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_frame
 from leadflow.settings import Settings
 
@@ -323,6 +324,7 @@ def train_model(
         n_test=test.height,
         metrics=metrics,
         blob=buffer.getvalue(),
+        learned_from=learned_from(labelled),
     )
     session.add(row)
     session.flush()
