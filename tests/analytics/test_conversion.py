@@ -8,9 +8,10 @@ from datetime import datetime
 import pandas as pd
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import conversion_report
+from leadflow.analytics.service import conversion_report, rolled_up
 from leadflow.db import session_scope
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Routing, Settings, TerritoryRule
@@ -80,3 +81,16 @@ def test_split_credit_counts_each_rep_by_share(db: Database, write_csv) -> None:
     shares = dict(by_rep.select("rep", "won").iter_rows())
     assert shares == pytest.approx({"Dora": 0.7, "Sam": 0.3})
     assert overall["leads"].to_list() == [1.0] and overall["won"].to_list() == [1.0]
+
+
+@needs_maven
+def test_a_report_rolled_up_to_fewer_dimensions_equals_that_report(db: Database) -> None:
+    assert db.cli("leads", "import", "--preset", "maven-crm", str(MAVEN))[0] == 0
+    with session_scope(db.engine) as s:
+        by_month = conversion_report(s, by=["month"], filters=ReportFilter())
+        overall = conversion_report(s, by=[], filters=ReportFilter())
+        by_office_product = conversion_report(s, by=["territory", "product"], filters=ReportFilter())
+        by_office = conversion_report(s, by=["territory"], filters=ReportFilter())
+    assert by_month.height > overall.height
+    assert_frame_equal(rolled_up(by_month, by=[]), overall, check_dtypes=False)
+    assert_frame_equal(rolled_up(by_office_product, by=["territory"]), by_office, check_dtypes=False)

@@ -23,6 +23,7 @@ from leadflow.analytics.service import (
     funnel_report,
     latest_date,
     reps_report,
+    rolled_up,
     sources_report,
 )
 from leadflow.api.deps import SessionDep, SettingsDep
@@ -79,13 +80,13 @@ PeriodDep = Annotated[Period, Depends(period_of)]
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Leads in, worked, won, the conversion trend, speed to lead, and unworked leads' cost."""
-    months = conversion_report(session, by=["month"], filters=period.filter)
-    months = months.filter(pl.col("channel") == "distributed").sort("month")
-    totals = conversion_report(session, by=[], filters=period.filter)
+    by_month = conversion_report(session, by=["month"], filters=period.filter)
+    months = by_month.filter(pl.col("channel") == "distributed").sort("month")
+    totals = rolled_up(by_month, by=[])
     funnel = funnel_report(session, filters=period.filter)
     return page(
         request, "overview.html", user=who.user, csrf=who.csrf, active="overview",
-        totals=totals.to_dicts(), funnel=funnel, as_of=latest_date(session),
+        totals=totals.to_dicts(), funnel=funnel, as_of=funnel.as_of,
         volume_chart=charts.monthly_volume(months) if months.height else None,
         trend_chart=charts.conversion_trend(months) if months.height else None,
         **period.context(),
@@ -124,7 +125,7 @@ def sources(request: Request, session: SessionDep, who: ManagerVisitor, period: 
 def funnel(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Stage ratios, speed to lead, and the time-to-close curves."""
     report = funnel_report(session, filters=period.filter)
-    cohorts = cohorts_report(session, filters=period.filter)
+    cohorts = cohorts_report(session, filters=period.filter, as_of=report.as_of)
     return page(
         request, "funnel.html", user=who.user, csrf=who.csrf, active="funnel", report=report,
         cohorts=cohorts, horizons=HORIZONS_MONTHS,
