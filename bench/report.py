@@ -28,6 +28,7 @@ from leadflow.analytics.service import (
     cohorts_report,
     conversion_report,
     funnel_report,
+    overview_report,
     profile_report,
     reps_report,
     sources_report,
@@ -42,6 +43,7 @@ from leadflow.simulate.company import CompanySpec, write_demo
 END = date(2026, 10, 1)
 EVERYTHING = ReportFilter()
 DASHBOARD = ("conversion by month", "funnel", "reps", "sources", "cohorts")
+PAGES = ("overview page (month, totals, funnel)",)
 
 
 def main() -> None:
@@ -63,6 +65,7 @@ def main() -> None:
         "reps": lambda s: reps_report(s, filters=EVERYTHING),
         "sources": lambda s: sources_report(s, filters=EVERYTHING),
         "cohorts": lambda s: cohorts_report(s, filters=EVERYTHING),
+        "overview page (month, totals, funnel)": lambda s: overview_report(s, filters=EVERYTHING),
         "profile (the latest model's counts)": lambda s: profile_report(s),
         "profile (counted fresh)": lambda s: profile_report(s, fresh=True),
     }
@@ -91,11 +94,14 @@ def main() -> None:
                 started = time.perf_counter()
                 report(session)
                 timings[name] = time.perf_counter() - started
+            if name in PAGES:  # several reports: its share of the dashboard's 5 s, no target of its own
+                print(f"{name:<38} {timings[name]:6.3f} s   (one page of the dashboard)")
+                continue
             verdict = "met" if timings[name] < 2 else "NOT MET"
-            print(f"{name:<37} {timings[name]:6.3f} s   (target under 2 s: {verdict})")
+            print(f"{name:<38} {timings[name]:6.3f} s   (target under 2 s: {verdict})")
         together = sum(timings[n] for n in DASHBOARD)
         verdict = "met" if together < 5 else "NOT MET"
-        print(f"{'dashboard reports together':<37} {together:6.2f} s   (target under 5 s: {verdict})")
+        print(f"{'dashboard reports together':<38} {together:6.2f} s   (target under 5 s: {verdict})")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """The updated profile: which attribute values convert better or worse than the base rate.
 
-For every value of every attribute (numbers in quintile bins): leads with a known outcome, wins,
-the conversion ratio with a Wilson 95% interval, and its lift over the base rate. Each value is
-tested against all other leads (two-proportion z-test); with hundreds of values some would look
-significant by chance, so p-values are adjusted by Benjamini-Hochberg (false discovery rate 5%).
-A suggested profile gives points to the significant values only: 25 x ln(lift), within +-25.
+From the value counts of scoring.learned_from (every value of every attribute, numbers in
+quintile bins: leads with a known outcome and wins): the conversion ratio with a Wilson 95%
+interval, and its lift over the base rate. Each value is tested against all other leads
+(two-proportion z-test); with hundreds of values some would look significant by chance, so
+p-values are adjusted by Benjamini-Hochberg (false discovery rate 5%). A suggested profile gives
+points to the significant values only: 25 x ln(lift), within +-25.
 """
 
 from __future__ import annotations

@@ -441,6 +441,22 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     )
 
 
+@dataclass
+class Overview:
+    """The dashboard's first page: conversion by channel and month, the same in total, the funnel."""
+
+    months: pl.DataFrame
+    totals: pl.DataFrame
+    funnel: FunnelReport
+
+
+def overview_report(session: Session, *, filters: ReportFilter) -> Overview:
+    """Conversion by month and in total (summed from the months, not a second pass) and the
+    funnel, whose date is the ledger's."""
+    months = conversion_report(session, by=["month"], filters=filters)
+    return Overview(months, rolled_up(months, by=[]), funnel_report(session, filters=filters))
+
+
 def source_cost() -> pl.Expr:
     """What a source's leads cost (``cost``): cost per lead times leads, plus monthly spend for
     each month it brought leads in; null when the source has neither."""

@@ -19,11 +19,10 @@ from leadflow.analytics.service import (
     HORIZONS_MONTHS,
     capacity_report,
     cohorts_report,
-    conversion_report,
     funnel_report,
     latest_date,
+    overview_report,
     reps_report,
-    rolled_up,
     sources_report,
 )
 from leadflow.api.deps import SessionDep, SettingsDep
@@ -80,13 +79,11 @@ PeriodDep = Annotated[Period, Depends(period_of)]
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, session: SessionDep, who: ManagerVisitor, period: PeriodDep) -> Response:
     """Leads in, worked, won, the conversion trend, speed to lead, and unworked leads' cost."""
-    by_month = conversion_report(session, by=["month"], filters=period.filter)
-    months = by_month.filter(pl.col("channel") == "distributed").sort("month")
-    totals = rolled_up(by_month, by=[])
-    funnel = funnel_report(session, filters=period.filter)
+    report = overview_report(session, filters=period.filter)
+    months = report.months.filter(pl.col("channel") == "distributed").sort("month")
     return page(
         request, "overview.html", user=who.user, csrf=who.csrf, active="overview",
-        totals=totals.to_dicts(), funnel=funnel, as_of=funnel.as_of,
+        totals=report.totals.to_dicts(), funnel=report.funnel, as_of=report.funnel.as_of,
         volume_chart=charts.monthly_volume(months) if months.height else None,
         trend_chart=charts.conversion_trend(months) if months.height else None,
         **period.context(),
