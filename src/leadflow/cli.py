@@ -652,10 +652,10 @@ def report_profile(
     table = report.table if all_values else report.table.filter(pl.col("significant"))
     if fmt == "table":
         counted = (
-            f"as model {report.model_id} learned them (trained {report.as_of:%Y-%m-%d %H:%M}; "
+            f"as model {report.model_id} learned them (outcomes as of {report.as_of:%Y-%m-%d %H:%M}; "
             "--fresh counts the ledger now)"
             if report.model_id is not None
-            else f"counted now ({report.as_of:%Y-%m-%d %H:%M})"
+            else f"counted now (outcomes as of {report.as_of:%Y-%m-%d %H:%M})"
         )
         console.print(
             f"{report.leads:,} leads with a known outcome (older than {report.horizon_days:.0f} days), "
