@@ -79,18 +79,22 @@ def profile_report(session: Session, *, fresh: bool = False, now: datetime | Non
     )
 
 
+def _conversion_dimensions(by: list[str]) -> list[str]:
+    """A conversion report's columns for ``by``: the channel always, the lead type by its name."""
+    by = ["lead_type" if d == "type" else d for d in by]  # design.md's name for it
+    return by if "channel" in by else ["channel", *by]
+
+
 def conversion_report(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
     """Leads in, worked, won, lost, open and the ratio won / (won + lost) with its 95% interval,
     for each combination of ``by``; distributed and self-sourced leads always apart."""
-    by = ["lead_type" if d == "type" else d for d in by]  # design.md's name for it
-    dimensions = by if "channel" in by else ["channel", *by]
-    return with_ratio(count_by(session, by=dimensions, filters=filters))
+    return with_ratio(count_by(session, by=_conversion_dimensions(by), filters=filters))
 
 
 def rolled_up(conversion: pl.DataFrame, *, by: list[str]) -> pl.DataFrame:
     """A conversion report summed to fewer of its dimensions (``by``; the channel is always kept):
     the counts add up, the ratios are made again. For a page that shows both, one pass, not two."""
-    dimensions = by if "channel" in by else ["channel", *by]
+    dimensions = _conversion_dimensions(by)
     counts = [c for c, t in conversion.schema.items() if t.is_numeric() and not c.startswith("conversion")]
     summed = conversion.group_by(dimensions).agg(pl.col(counts).sum()).sort(dimensions, nulls_last=True)
     return with_ratio(summed)
