@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -276,6 +277,16 @@ class Lead(Base):
         Index("ix_leads_domain_person", "domain_key", "person_key"),
         Index("ix_leads_owner_stage", "owner_id", "stage"),
         Index("ix_leads_stage_created", "stage", "created_at"),
+        # the ledger's newest outcome (its "now" for reports) in one lookup, not a scan
+        *(
+            Index(
+                f"ix_leads_{c}",
+                c,
+                sqlite_where=text(f"{c} IS NOT NULL"),
+                postgresql_where=text(f"{c} IS NOT NULL"),
+            )
+            for c in ("won_at", "lost_at")
+        ),
         # Reports scan this narrow copy of the columns they group and count by, not the wide rows
         # (and date ranges seek in it): 4x faster on a million leads in SQLite.
         Index(
@@ -348,7 +359,8 @@ class Activity(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),)
+    # a lead's history in order, and its calls counted without reading the rows (the funnel)
+    __table_args__ = (Index("ix_activities_lead_at_kind", "lead_id", "at", "kind"),)
 
 
 class StageChange(Base):

@@ -196,10 +196,12 @@ HORIZONS_MONTHS = (1, 2, 3, 6, 9, 12)
 
 def latest_date(session: Session) -> datetime:
     """The newest date the ledger knows (a lead created, won or lost): "now" for its history."""
-    # the newest lead from the start of the reports' index; won and lost in one scan of it
-    created = session.scalar(select(func.max(Lead.created_at)))
-    won, lost = session.execute(select(func.max(Lead.won_at), func.max(Lead.lost_at))).one()
-    known = [d for d in (created, won, lost) if d is not None]
+    # each the last entry of an index: the reports' (by creation) and the won and lost dates' own
+    newest = [
+        session.scalar(select(func.max(column)).where(column.is_not(None)))
+        for column in (Lead.created_at, Lead.won_at, Lead.lost_at)
+    ]
+    known = [d for d in newest if d is not None]
     return max(known) if known else utcnow()
 
 
