@@ -8,10 +8,17 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from sqlalchemy import select
 
 from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import NEVER_WORKED_AFTER, capacity_report, funnel_report
+from leadflow.analytics.service import (
+    NEVER_WORKED_AFTER,
+    capacity_report,
+    conversion_report,
+    funnel_report,
+    overview_report,
+)
 from leadflow.db import session_scope
 from leadflow.models import Assignment, Rep
 from leadflow.settings import Settings
@@ -91,3 +98,21 @@ def test_capacity_use_counts_every_lead_issued_to_each_rep_per_month(db: Databas
             )
             assert expected.height > 0
             assert report.sort("rep").equals(expected.sort("rep")), filters
+
+
+def test_the_overview_from_one_pass_equals_conversion_by_month_and_the_funnel(db: Database) -> None:
+    spec = CompanySpec(n_leads=3_000, n_reps=6, seed=11, end=date(2026, 10, 1))
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=spec, settings=Settings())
+    with session_scope(db.engine) as s:
+        overview = overview_report(s, filters=ReportFilter())
+        months = conversion_report(s, by=["month"], filters=ReportFilter())
+        overall = conversion_report(s, by=[], filters=ReportFilter())
+        funnel = funnel_report(s, filters=ReportFilter())
+    assert set(months["channel"]) == {"distributed", "self-sourced"} and months["open"].sum() > 0
+    assert_frame_equal(overview.months, months, check_dtypes=False)
+    assert_frame_equal(overview.totals, overall, check_dtypes=False)
+    assert_frame_equal(overview.funnel.stages, funnel.stages)
+    assert_frame_equal(overview.funnel.speed, funnel.speed)
+    assert overview.funnel.never_worked == funnel.never_worked
+    assert overview.funnel.never_worked_cost == pytest.approx(funnel.never_worked_cost, rel=1e-12)

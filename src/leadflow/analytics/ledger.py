@@ -270,20 +270,24 @@ def aggregate(
     return name_dimensions(session, pl.concat(frames, how="vertical_relaxed"), by, names)
 
 
+OUTCOMES = ("leads", "worked", "won", "lost", "closed", "open")
+
+
 def outcome_counts(weight: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
-    """Leads, worked (first touch known), won, lost, closed and open, each weighted."""
+    """The ``OUTCOMES``: leads, worked (first touch known), won, lost, closed and open, each weighted."""
 
     def share(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, weight), else_=0.0))
 
-    return {
-        "leads": func.sum(weight),
-        "worked": share(Lead.first_touch_at.is_not(None)),
-        "won": share(Lead.stage == "won"),
-        "lost": share(Lead.stage == "lost"),
-        "closed": share(Lead.stage.in_(("won", "lost"))),
-        "open": share(Lead.stage.not_in(("won", "lost", "disqualified"))),
-    }
+    measures = (
+        func.sum(weight),
+        share(Lead.first_touch_at.is_not(None)),
+        share(Lead.stage == "won"),
+        share(Lead.stage == "lost"),
+        share(Lead.stage.in_(("won", "lost"))),
+        share(Lead.stage.not_in(("won", "lost", "disqualified"))),
+    )
+    return dict(zip(OUTCOMES, measures, strict=True))
 
 
 def grouped(session: Session, query: Executable, columns: list[str]) -> pl.DataFrame:
@@ -457,49 +461,57 @@ def whole_hours_between(session: Session, start: Any, end: Any) -> ColumnElement
     return func.trunc(func.extract("epoch", end - start) / 3600.0)
 
 
-def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
-    """The funnel's one pass over the leads: counted by source id, creation month, whether the lead
-    is timed for speed to lead (``timed``: assigned before ``assigned_before``, not self-sourced)
-    and, if so, whole hours from assignment to first touch (null: never touched); with how many of
-    them reached the lead stage (assigned or moved on), are opportunities now, won and lost.
+SELF_SOURCED, NEVER_TOUCHED = -3, -1  # funnel_leads' speed key when it holds no hours
 
-    One GROUP BY rather than one per figure: on SQLite each sorts every lead (0.5-1 s a million)."""
+
+def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
+    """The funnel's one pass over the leads: counted by source id, creation month, channel
+    (``self_sourced``), whether the lead is timed for speed to lead (``timed``: assigned before
+    ``assigned_before``, not self-sourced) and, if so, whole hours from assignment to first touch
+    (null: never touched); with how many of them reached the lead stage (assigned or moved on)
+    and are opportunities now, and the outcome counts of conversion (see ``outcome_counts``).
+
+    One GROUP BY rather than one per figure: on SQLite each sorts every lead (0.5-1 s a million);
+    the overview page takes its conversion by month from this pass too."""
     q = lead_query(session, by=["month"], filters=filters)
-    timed = and_(Lead.assigned_at < assigned_before, Lead.self_sourced.is_(False))
     hours = whole_hours_between(session, Lead.assigned_at, Lead.first_touch_at)
-    # Timed and hours as one key, one sort column fewer (0.3 s a million on SQLite): twice the
-    # hours when touched, -1 (odd, so no hours) when never touched, null when not timed.
-    speed = case((timed, func.coalesce(hours * 2, -1)))
+    # The channel, timed and hours as one key, two sort columns fewer (0.3 s each a million on
+    # SQLite): -3 when self-sourced; when timed, twice the hours if touched, -1 if never (odd
+    # numbers, so no hours); null when distributed but not timed.
+    speed = case(
+        (Lead.self_sourced.is_(True), SELF_SOURCED),
+        (Lead.assigned_at < assigned_before, func.coalesce(hours * 2, NEVER_TOUCHED)),
+    )
     reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
     month = q.keys["month"]
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((condition, 1.0), else_=0.0))
 
+    outcomes = outcome_counts(q.weight)
     query = (
         select(
             Lead.source_id,
             month,
             speed,
-            func.count(),
             count(reached_lead),
             count(opportunity_now()),
-            count(Lead.stage == "won"),
-            count(Lead.stage == "lost"),
+            *outcomes.values(),
         )
         .select_from(q.select_from)
         .where(*q.where)
         .group_by(Lead.source_id, month, speed)
     )
-    columns = ["source_id", "month", "speed", "leads", "reached_lead", "opportunity", "won", "lost"]
+    columns = ["source_id", "month", "speed", "reached_lead", "opportunity", *outcomes]
     frame = grouped(session, query, columns)
     key = pl.col("speed").cast(pl.Int64)
     return frame.select(
         pl.col("source_id").cast(pl.Int64),
         pl.col("month").cast(pl.String),
-        key.is_not_null().alias("timed"),
-        pl.when(key != -1).then(key // 2).cast(pl.Float64).alias("hours"),
-        *(pl.col(c).cast(pl.Float64) for c in columns[3:]),
+        (key == SELF_SOURCED).fill_null(False).alias("self_sourced"),
+        (key.is_not_null() & (key != SELF_SOURCED)).alias("timed"),
+        pl.when(key % 2 == 0).then(key // 2).cast(pl.Float64).alias("hours"),
+        *(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in columns[3:]),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import (
+    OUTCOMES,
     ReportFilter,
     capacity_use,
     closing_times,
@@ -20,6 +21,7 @@ from leadflow.analytics.ledger import (
     funnel_leads,
     lead_conditions,
     monthly_leads,
+    name_dimensions,
     rep_outcomes,
     source_outcomes,
     won_activities,
@@ -387,6 +389,11 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
     does to conversion, how much of each rep's capacity is used, and what unworked leads cost."""
     as_of = as_of or latest_date(session)
     leads = funnel_leads(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    return _funnel(session, leads=leads, filters=filters, as_of=as_of)
+
+
+def _funnel(session: Session, *, leads: pl.DataFrame, filters: ReportFilter, as_of: datetime) -> FunnelReport:
+    """The funnel from its pass over the leads (``funnel_leads``) and the few counts it adds."""
     totals = leads.select(pl.col("leads", "reached_lead", "opportunity", "won").sum()).row(0, named=True)
     earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
     counts = {
@@ -457,10 +464,15 @@ class Overview:
 
 
 def overview_report(session: Session, *, filters: ReportFilter) -> Overview:
-    """Conversion by month and in total (summed from the months, not a second pass) and the
-    funnel, whose date is the ledger's."""
-    months = conversion_report(session, by=["month"], filters=filters)
-    return Overview(months, rolled_up(months, by=[]), funnel_report(session, filters=filters))
+    """Conversion by month and in total, and the funnel as of the ledger's date: all from the
+    funnel's one pass over the leads, which counts what conversion by month counts."""
+    as_of = latest_date(session)
+    leads = funnel_leads(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    by = _conversion_dimensions(["month"])
+    months = with_ratio(name_dimensions(session, leads, by, list(OUTCOMES)))
+    return Overview(
+        months, rolled_up(months, by=[]), _funnel(session, leads=leads, filters=filters, as_of=as_of)
+    )
 
 
 def source_cost() -> pl.Expr:
