@@ -2,18 +2,22 @@
 
 Builds the demo company at that size (a year of leads with activities, stage changes and
 outcomes, 200 reps) and times each report service as the CLI, API and dashboard call it.
-Targets: each report under 2 s; the dashboard's reports together (overview conversion by
-month, funnel, reps, sources, cohorts) under 5 s. The profile is timed both ways: as the latest
-model learned it (a model is trained first if none kept its counts, and that training is timed)
-and counted fresh from the ledger.
+Targets: each report under 2 s; the dashboard's reports together under 5 s: conversion by
+month, the funnel, reps, sources and cohorts, each once and as the dashboard computes them (the
+overview page takes conversion by month and the funnel from one pass over the leads). The
+profile is timed both ways: as the latest model learned it (a model is trained first if none
+kept its counts, and that training is timed) and counted fresh from the ledger. Every report
+is timed in several rounds; the figures are the medians, with the fastest and slowest.
 
     .venv/bin/python bench/report.py                 # 1,000,000 leads
     .venv/bin/python bench/report.py --leads 200000
+    .venv/bin/python bench/report.py --db sqlite:////path/to/ledger.db --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,7 +46,7 @@ from leadflow.simulate.company import CompanySpec, write_demo
 
 END = date(2026, 10, 1)
 EVERYTHING = ReportFilter()
-DASHBOARD = ("conversion by month", "funnel", "reps", "sources", "cohorts")
+DASHBOARD = ("overview page (month, totals, funnel)", "reps", "sources", "cohorts")
 PAGES = ("overview page (month, totals, funnel)",)
 
 
@@ -50,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="time every report this many times")
     parser.add_argument("--db", help="time the reports on this existing database instead of building one")
     args = parser.parse_args()
     reports: dict[str, Callable[[Any], object]] = {
@@ -88,17 +93,23 @@ def main() -> None:
             print(f"trained a model on {trained.n_train + trained.n_test:,} leads in {took:.1f} s")
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
-        timings: dict[str, float] = {}
-        for name, report in reports.items():
-            with session_scope(engine) as session:
-                started = time.perf_counter()
-                report(session)
-                timings[name] = time.perf_counter() - started
+        # rounds, each report once per round: a shared machine's slow spell spreads over them all
+        runs: dict[str, list[float]] = {name: [] for name in reports}
+        for _ in range(args.rounds):
+            for name, report in reports.items():
+                with session_scope(engine) as session:
+                    started = time.perf_counter()
+                    report(session)
+                    runs[name].append(time.perf_counter() - started)
+        print(f"median of {args.rounds} rounds (fastest-slowest)")
+        timings = {name: statistics.median(taken) for name, taken in runs.items()}
+        for name, taken in runs.items():
+            figure = f"{name:<38} {timings[name]:6.3f} s ({min(taken):.2f}-{max(taken):.2f})"
             if name in PAGES:  # several reports: its share of the dashboard's 5 s, no target of its own
-                print(f"{name:<38} {timings[name]:6.3f} s   (one page of the dashboard)")
+                print(f"{figure}   (one page of the dashboard)")
                 continue
             verdict = "met" if timings[name] < 2 else "NOT MET"
-            print(f"{name:<38} {timings[name]:6.3f} s   (target under 2 s: {verdict})")
+            print(f"{figure}   (target under 2 s: {verdict})")
         together = sum(timings[n] for n in DASHBOARD)
         verdict = "met" if together < 5 else "NOT MET"
         print(f"{'dashboard reports together':<38} {together:6.2f} s   (target under 5 s: {verdict})")
