@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from leadflow.db import session_scope
 from leadflow.models import Lead, ScoreModel
-from leadflow.scoring.model import FORBIDDEN, feature_frame
+from leadflow.scoring.model import FLOOR, FORBIDDEN, WinModel, feature_frame
 from leadflow.scoring.service import NotEnoughHistory, explain_lead, latest_model, score_frame, train_model
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company, write_demo
@@ -128,3 +128,49 @@ def test_model_contributions_add_up_to_the_probability(db: Database) -> None:
     assert sum(explanation.contributions.values()) == pytest.approx(np.log(p / (1 - p)) - average, abs=0.02)
     assert set(explanation.contributions) == set(estimator.features_)
     assert any("log-odds" in f for f in explanation.for_ + explanation.against)
+
+
+def test_log_odds_from_the_tables_equal_scikit_learns_design_and_regression() -> None:
+    leads = generate_company(CompanySpec(n_leads=6000, seed=4, end=date(2026, 1, 1))).leads
+    frame, categorical, numeric = feature_frame(leads)
+    row = pl.int_range(pl.len())
+    # a few industries too rare to get their own weight (pooled: fewer than 40 leads each)
+    frame = frame.with_columns(
+        pl.when(row % 97 == 0).then(pl.format("rare {}", row % 7)).otherwise("industry").alias("industry")
+    )
+    won = (leads["stage"] == "won").to_numpy()
+    model = WinModel(categorical, numeric, min_frequency=40).fit(frame, won)
+    encoder = model.prep_.named_transformers_["cat"]
+    assert any(rare is not None for rare in encoder.infrequent_categories_)  # pooled values occur
+    # leads unlike the training ones: unseen and pooled values, missing and extreme numbers
+    rare = {
+        c: r[0] for c, r in zip(categorical, encoder.infrequent_categories_, strict=True) if r is not None
+    }
+    odd = (
+        frame.head(200)
+        .with_columns(
+            pl.when(row % 3 == 0).then(pl.lit("never seen")).otherwise(pl.col(c)).alias(c)
+            for c in categorical
+        )
+        .with_columns(
+            *(
+                pl.when(pl.int_range(pl.len()) % 3 == 1).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+                for c, v in rare.items()
+            ),
+            *(
+                pl.when(pl.int_range(pl.len()) % 4 == 0).then(None).otherwise(pl.col(c) * 1000).alias(c)
+                for c in numeric
+            ),
+        )
+    )
+    for X in (frame, odd):
+        design = model.prep_.transform(X)
+        expected = model.classifier_.decision_function(design)
+        np.testing.assert_allclose(model.log_odds(X), expected, rtol=0, atol=1e-9)
+        p = np.clip(model.classifier_.predict_proba(design)[:, 1], FLOOR, 1 - FLOOR)
+        np.testing.assert_allclose(model.predict_proba(X)[:, 1], p, rtol=0, atol=1e-12)
+    # a model kept before the tables were: it makes them on first use
+    del model.tables_
+    np.testing.assert_allclose(
+        model.log_odds(odd), model.classifier_.decision_function(model.prep_.transform(odd)), atol=1e-9
+    )
