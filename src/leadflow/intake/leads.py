@@ -280,7 +280,8 @@ class LeadWriter:
         bulk_insert(session, "stage_changes", stages.columns, driver_rows(session, stages))
         owned = rows.filter(pl.col("owner_id").is_not_null())
         self._assign(session, owned, now)
-        self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
+        if not self.scoped:  # a scoped writer reads its index afresh for each batch
+            self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
         return ids
 
     def _assign(self, session: Session, owned: pl.DataFrame, now: datetime) -> None:
@@ -386,7 +387,8 @@ class LeadWriter:
             pl.format(f"merged by import {self.file}:{{}}", pl.col("_line")).alias("by"),
         )
         bulk_insert(session, "lead_aliases", out.columns, driver_rows(session, out))
-        self.index.add_aliases(out["external_id"].to_list(), out["lead_id"].to_list())
+        if not self.scoped:
+            self.index.add_aliases(out["external_id"].to_list(), out["lead_id"].to_list())
 
 
 def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
