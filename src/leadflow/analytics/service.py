@@ -467,7 +467,8 @@ def overview_report(session: Session, *, filters: ReportFilter) -> Overview:
     """Conversion by month and in total, and the funnel as of the ledger's date: all from the
     funnel's one pass over the leads, which counts what conversion by month counts."""
     as_of = latest_date(session)
-    leads = funnel_leads(session, filters=filters, assigned_before=as_of - NEVER_WORKED_AFTER)
+    cutoff = as_of - NEVER_WORKED_AFTER
+    leads = funnel_leads(session, filters=filters, assigned_before=cutoff, conversion=True)
     by = _conversion_dimensions(["month"])
     months = with_ratio(name_dimensions(session, leads, by, list(OUTCOMES)))
     return Overview(
