@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
 
 from leadflow.access.service import add_user, find_user, issue_token, revoke_token
 from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
@@ -46,7 +46,7 @@ from leadflow.pipeline.partners import issue_to_partner, record_partner_report
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads, list_reps
 from leadflow.routing.engine import route_leads, routing_queue
 from leadflow.routing.sla import sla_sweep
-from leadflow.schema_admin import drop_all, upgrade
+from leadflow.schema_admin import current_revision, drop_all, head_revision, upgrade
 from leadflow.scoring.service import (
     NotEnoughHistory,
     TrainResult,
@@ -114,8 +114,27 @@ class State:
     config: Path | None = None
     actor: str = "cli"
 
-    def engine(self) -> Engine:
-        return make_engine(self.db_url)
+    def engine(self, *, schema: bool = True) -> Engine:
+        """The chosen database; first (unless ``schema`` is False: the commands that create or
+        upgrade it) a check that it has this leadflow's schema, so that a database not yet made
+        with `leadflow init` gets a message saying so, not a traceback, and no empty file."""
+        url = make_url(self.db_url)
+        shown = url.render_as_string(hide_password=True)
+        remedy = "create it with `leadflow init` (or `leadflow demo` for a sample company)"
+        file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+        if schema and file and not Path(file).exists():
+            fail(f"there is no database at {file}: {remedy}")
+        engine = make_engine(self.db_url)
+        if schema:
+            current, head = current_revision(engine), head_revision()
+            if current is None:
+                fail(f"{shown} has no leadflow schema yet: {remedy}")
+            elif current != head:
+                fail(
+                    f"{shown} is at schema revision {current}; this leadflow needs {head}: "
+                    "upgrade it with `leadflow init`"
+                )
+        return engine
 
     def settings(self) -> Settings:
         return load_settings(self.config)
@@ -177,7 +196,7 @@ def init() -> None:
 
     Example: leadflow --db postgresql://localhost/leadflow init
     """
-    revision = upgrade(state.engine())
+    revision = upgrade(state.engine(schema=False))
     console.print(f"database {state.db_url} is at schema revision {revision}")
 
 
@@ -1086,7 +1105,7 @@ def demo(
     really converts worse, so every report has something true to find.
     Example: leadflow --db sqlite:///demo.db demo --leads 50000 --seed 7 --reset
     """
-    engine = state.engine()
+    engine = state.engine(schema=False)
     if reset:
         drop_all(engine)
     upgrade(engine)
@@ -1322,7 +1341,7 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    upgrade(state.engine())
+    upgrade(state.engine(schema=False))
     if workers > 1:  # each worker process builds its app from the environment
         os.environ["LEADFLOW_DATABASE_URL"] = state.db_url
         if state.config:

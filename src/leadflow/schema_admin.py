@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from functools import cache
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Index, inspect, text
 
@@ -21,15 +23,27 @@ def alembic_config() -> Config:
     return config
 
 
+@cache
+def head_revision() -> str:
+    """The newest schema revision this leadflow ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at; None when it has no leadflow schema."""
+    with engine.connect() as connection:
+        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+        return revision
+
+
 def upgrade(engine: Engine) -> str:
     """Bring the schema to the newest revision; return that revision."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    head = ScriptDirectory.from_config(config).get_current_head()
     restore_indexes(engine)
-    return head or ""
+    return head_revision()
 
 
 def _indexes(tables: Collection[str], keep: Collection[str] = ()) -> list[Index]:
