@@ -819,13 +819,18 @@ def report_reps(
         (pl.col("won") + pl.col("lost")).round(1).alias("closed"),
         interval("conversion").alias("close rate"),
         interval("estimate").alias("shrunk"),
-        pl.format(
-            "{} vs {} ({} to {})",
-            pl.col("won_scored").round(1),
-            pl.col("expected_won").round(1),
-            pl.col("difference_low").round(1),
-            pl.col("difference_high").round(1),
-        ).alias("won vs expected (diff 95%)"),
+        pl.when(pl.col("expected_won").is_not_null())
+        .then(
+            pl.format(
+                "{} vs {} ({} to {})",
+                pl.col("won_scored").round(1),
+                pl.col("expected_won").round(1),
+                pl.col("difference_low").round(1),
+                pl.col("difference_high").round(1),
+            )
+        )
+        .otherwise(pl.lit("no scored closed leads"))
+        .alias("won vs expected (diff 95%)"),
         (pl.col("lead_mix") * 100).round(1).alias("mix %"),
         pl.format(
             "{} -> {}", (pl.col("past_ratio") * 100).round(1), (pl.col("recent_ratio") * 100).round(1)

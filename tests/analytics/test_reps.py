@@ -62,3 +62,7 @@ def test_maven_says_how_much_of_the_spread_is_noise(db: Database) -> None:
     assert code == 0, err
     assert "of the variance is noise" in out and "no evidence that reps differ" in out
     assert "No win probabilities on closed leads" in out
+    # without scored closed leads there is no expectation to show: empty, not zero
+    assert report.table["expected_won"].null_count() == report.table.height
+    assert set(report.table["verdict"]) == {"no win probabilities on closed leads yet"}
+    assert "no scored closed leads" in out and "0.0 vs 0.0" not in out

@@ -176,10 +176,15 @@ def reps_report(
         (pl.col("past_won") / past_closed).alias("past_ratio"),
         recent_closed.alias("recent_closed"),
     )
+    # no scored closed lead, no expectation: empty, not "0 expected"
+    frame = frame.with_columns(
+        pl.when(pl.col("scored_closed") > 0).then(pl.col(c)).alias(c)
+        for c in ("won_scored", "expected_won", "won_minus_expected", "difference_low", "difference_high")
+    )
     mix_leads = float(frame["mix_leads"].sum())
     team_mix = float(frame["mix_sum"].sum()) / mix_leads if mix_leads else 0.0
     scored = float(frame["scored_closed"].sum()) > 0
-    verdicts = [_verdict(row, team_mix) if scored else "no win probabilities: train a model first"
+    verdicts = [_verdict(row, team_mix) if scored else "no win probabilities on closed leads yet"
                 for row in frame.iter_rows(named=True)]  # fmt: skip
     frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).select(
         "rep", "leads", "won", "lost", "conversion", "conversion_low", "conversion_high",
