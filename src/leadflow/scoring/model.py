@@ -130,6 +130,16 @@ class ContributionTables:
     missing_weights: np.ndarray[Any, Any]
 
 
+def _category_columns(encoder: OneHotEncoder) -> list[tuple[list[str], bool]]:
+    """The fitted one-hot encoder's design columns per attribute: the values with a column of
+    their own, in column order, and whether one last column pools the rare values."""
+    columns = []
+    for categories, rare in zip(encoder.categories_, encoder.infrequent_categories_, strict=True):
+        pooled = set() if rare is None else set(rare.tolist())
+        columns.append(([c for c in categories.tolist() if c not in pooled], rare is not None))
+    return columns
+
+
 def _log_scale(values: Any) -> Any:
     return np.log1p(np.clip(np.asarray(values, dtype=float), 0, None))
 
@@ -206,10 +216,8 @@ class WinModel(ClassifierMixin, BaseEstimator):
         categorical = list(self.categorical or [])
         numeric = list(self.numeric or [])
         encoder = self.prep_.named_transformers_["cat"]
-        for i, rare in enumerate(encoder.infrequent_categories_):
-            # the frequent values, and one column for the pooled rare ones when there are any
-            n = len(encoder.categories_[i]) - (0 if rare is None else len(rare) - 1)
-            groups += [i] * n
+        for i, (frequent, pooled) in enumerate(_category_columns(encoder)):
+            groups += [i] * (len(frequent) + pooled)
         if numeric:
             splines = self.prep_.named_transformers_["num"].named_steps["spline"].n_features_out_ // len(
                 numeric
@@ -259,16 +267,12 @@ class WinModel(ClassifierMixin, BaseEstimator):
         if self.categorical:
             encoder = self.prep_.named_transformers_["cat"]
             start = slices["cat"].start
-            for column, categories, rare in zip(
-                self.categorical, encoder.categories_, encoder.infrequent_categories_, strict=True
-            ):
-                rare_set = set() if rare is None else set(rare.tolist())
-                frequent = [c for c in categories.tolist() if c not in rare_set]
+            for column, (frequent, pooled) in zip(self.categorical, _category_columns(encoder), strict=True):
                 weights = {c: float(coef[start + i]) for i, c in enumerate(frequent)}
                 # infrequent and unseen values share the pooled column, when the attribute has one
-                other = float(coef[start + len(frequent)]) if rare is not None else 0.0
+                other = float(coef[start + len(frequent)]) if pooled else 0.0
                 categorical.append((column, weights, other))
-                start += len(frequent) + (rare is not None)
+                start += len(frequent) + pooled
         numeric = list(self.numeric or [])
         return ContributionTables(
             intercept=float(self.classifier_.intercept_[0]),
