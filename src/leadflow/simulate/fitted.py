@@ -91,7 +91,10 @@ def fit_company(session: Session, *, as_of: datetime | None = None) -> Company:
             Lead.win_probability,
         )
         .outerjoin(Territory, Territory.id == Lead.territory_id)
-        .where(Lead.created_at.is_not(None), Lead.created_at <= as_of),
+        .where(Lead.created_at.is_not(None), Lead.created_at <= as_of)
+        # the stream in creation order, whatever order the database happens to read it in: the
+        # simulation draws for each lead in turn, so the same ledger fits the same company
+        .order_by(Lead.created_at, Lead.id),
     )
     covered = set(reps["territory"].to_list())
     leads = leads.with_columns(
