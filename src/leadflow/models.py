@@ -309,6 +309,9 @@ class Lead(Base):
     )
 
 
+OPEN_CREDIT = "role = 'credit' AND ended_at IS NULL"
+
+
 class Assignment(Base):
     """One issue of a lead to a rep (or partner): when, by which policy, why, with what inputs."""
 
@@ -332,6 +335,14 @@ class Assignment(Base):
     __table_args__ = (
         # capacity used this period: a range over owner assignments, covered by the index
         Index("ix_assignments_role_at_rep", "role", "at", "rep_id"),
+        # the credit shares in force, which reports by rep or team look for first (and join):
+        # without it, asking whether there are any scanned every assignment (0.1 s a million)
+        Index(
+            "ix_assignments_open_credit",
+            "lead_id",
+            sqlite_where=text(OPEN_CREDIT),
+            postgresql_where=text(OPEN_CREDIT),
+        ),
         CheckConstraint("credit_share > 0 AND credit_share <= 1", name="credit_share"),
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadflow.analytics.ledger import (
@@ -24,6 +24,7 @@ from leadflow.analytics.ledger import (
     name_dimensions,
     rep_outcomes,
     source_outcomes,
+    total,
     won_activities,
 )
 from leadflow.analytics.profile import lift_table, suggest_criteria
@@ -574,9 +575,9 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
         select(
             Lead.source_id,
             func.count(),
-            func.sum(case((Lead.first_touch_at.is_not(None), 1), else_=0)),
-            func.sum(case((Lead.stage == "won", 1), else_=0)),
-            func.sum(case((Lead.stage == "won", func.coalesce(Lead.amount, 0.0)), else_=0.0)),
+            func.count().filter(Lead.first_touch_at.is_not(None)),
+            func.count().filter(Lead.stage == "won"),
+            total(Lead.amount, Lead.stage == "won"),
         )
         .where(*direct_where)
         .group_by(Lead.source_id)
