@@ -37,6 +37,13 @@ LEAD_COLUMNS = [
 ]  # fmt: skip
 
 
+TOUCH_SECONDS = "CAST(round((julianday(first_touch_at) - julianday(assigned_at)) * 86400.0) AS INTEGER)"
+CLOSED_DAYS = (
+    "CAST(julianday(CASE stage WHEN 'won' THEN won_at WHEN 'lost' THEN lost_at END)"
+    " - julianday(created_at) AS INTEGER)"
+)
+
+
 def write_files(folder: Path, rows: int) -> tuple[Path, Path]:
     company = generate_company(CompanySpec(n_leads=rows, n_reps=1000, seed=1, end=date(2026, 1, 1)))
     reps = folder / "reps.csv"
@@ -83,8 +90,13 @@ def raw_connection(path: Path) -> sqlite3.Connection:
 def raw_insert(path: Path, leads: Path) -> float:
     connection = raw_connection(path)
     columns = [{"owner": "owner_id", "source": "source_id"}.get(c, c) for c in LEAD_COLUMNS]
-    marks = ", ".join("?" * len(columns))
-    sql = f"INSERT INTO leads ({', '.join(columns)}, self_sourced) VALUES ({marks}, 0)"  # noqa: S608
+    values = ", ".join(f"? AS {c}" for c in columns)
+    # with the report numbers the leads table keeps (migration 0017), computed in the insert, so
+    # that its trigger finds nothing to correct, as for leadflow's own rows
+    sql = (
+        f"INSERT INTO leads ({', '.join(columns)}, self_sourced, touch_seconds, closed_days) "  # noqa: S608
+        f"SELECT *, 0, {TOUCH_SECONDS}, {CLOSED_DAYS} FROM (SELECT {values})"
+    )
     started = time.perf_counter()
     with leads.open(newline="") as handle:
         reader = csv.reader(handle)

@@ -249,6 +249,13 @@ class Lead(Base):
     won_at: Mapped[datetime | None]
     lost_at: Mapped[datetime | None]
     amount: Mapped[float | None] = mapped_column(Float)
+    # The reports' numbers, kept by the database itself (a trigger, migration 0017) from the
+    # dates above on every write; no code writes them. Whole seconds from assignment to first
+    # touch, and whole days from creation to the won or lost date of a won or lost lead: the
+    # funnel and the time-to-close curves group by them, and on SQLite subtracting the ISO text
+    # dates instead costs a quarter of such a report.
+    touch_seconds: Mapped[int | None] = mapped_column(Integer)
+    closed_days: Mapped[int | None] = mapped_column(Integer)
     lost_reason: Mapped[str | None] = mapped_column(String(300))
     follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -305,6 +312,8 @@ class Lead(Base):
             "lost_at",
             "amount",
             "win_probability",
+            "touch_seconds",
+            "closed_days",
         ),
     )
 

@@ -30,6 +30,7 @@ from leadflow.intake.lookups import (
 from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
 from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
+from leadflow.lead_numbers import NUMBERS, numbers
 from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
 from leadflow.pipeline.assignments import record_issued
 from leadflow.scoring.service import latest_model, score_frame, score_leads
@@ -263,7 +264,8 @@ class LeadWriter:
             pl.col("self_sourced").fill_null(False),
         )
         rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
-        columns = ["id", *DATA, *KEYS, "fit_score", "grade", "win_probability", "score_model_id"]
+        rows = rows.with_columns(numbers())
+        columns = ["id", *DATA, *KEYS, *NUMBERS, "fit_score", "grade", "win_probability", "score_model_id"]
         bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
         stages = rows.select(
             pl.col("id").alias("lead_id"),

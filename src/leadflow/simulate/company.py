@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.leads import DATA, KEYS, with_keys
+from leadflow.lead_numbers import NUMBERS, numbers
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
 from leadflow.pipeline.assignments import record_issued
 from leadflow.scoring.service import score_leads
@@ -659,8 +660,8 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         pl.col("territory").alias("region"),
         pl.col("lead_type"),
     )
-    leads = with_keys(leads)
-    columns = [c for c in ["id", *DATA, *KEYS] if c in leads.columns]
+    leads = with_keys(leads).with_columns(numbers())
+    columns = [c for c in ["id", *DATA, *KEYS, *NUMBERS] if c in leads.columns]
     bulk_insert(session, "leads", columns, driver_rows(session, leads.select(columns)))
     assignments = leads.select(
         pl.col("id").alias("lead_id"),
