@@ -279,6 +279,11 @@ def total(value: Any, where: ColumnElement[bool] | None = None) -> ColumnElement
     return func.sum(value) if where is None else func.sum(value).filter(where)
 
 
+def count_where(where: ColumnElement[bool]) -> ColumnElement[Any]:
+    """COUNT of the rows that meet ``where`` (0 when none do), by the same FILTER clause."""
+    return func.count().filter(where)
+
+
 OUTCOMES = ("leads", "worked", "won", "lost", "closed", "open")
 
 
@@ -423,27 +428,24 @@ def source_outcomes(
     recent = Lead.created_at >= recent_start
     past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
 
-    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return func.count().filter(condition)
-
     def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
         return (
             q.select_from,
             {
                 "leads": func.count(),
-                "opportunities": count(opportunity_now()),
-                "won": count(Lead.stage == "won"),
-                "lost": count(Lead.stage == "lost"),
+                "opportunities": count_where(opportunity_now()),
+                "won": count_where(Lead.stage == "won"),
+                "lost": count_where(Lead.stage == "lost"),
                 "revenue": total(Lead.amount, Lead.stage == "won"),
                 "months": func.count(
                     func.distinct(
                         q.keys["month"] if "month" in q.keys else month_of(session, Lead.created_at)
                     )
                 ),
-                "recent_won": count(and_(Lead.stage == "won", recent)),
-                "recent_lost": count(and_(Lead.stage == "lost", recent)),
-                "past_won": count(and_(Lead.stage == "won", past)),
-                "past_lost": count(and_(Lead.stage == "lost", past)),
+                "recent_won": count_where(and_(Lead.stage == "won", recent)),
+                "recent_lost": count_where(and_(Lead.stage == "lost", recent)),
+                "past_won": count_where(and_(Lead.stage == "won", past)),
+                "past_lost": count_where(and_(Lead.stage == "lost", past)),
             },
             [],
         )
@@ -496,9 +498,6 @@ def funnel_leads(
     reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
     month = q.keys["month"]
 
-    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return func.count().filter(condition)
-
     outcomes = {
         name: measure
         for name, measure in outcome_counts(q.weight).items()
@@ -509,8 +508,8 @@ def funnel_leads(
             Lead.source_id,
             month,
             speed,
-            count(reached_lead),
-            count(opportunity_now()),
+            count_where(reached_lead),
+            count_where(opportunity_now()),
             *outcomes.values(),
         )
         .select_from(q.select_from)
@@ -534,7 +533,7 @@ def won_activities(session: Session, *, filters: ReportFilter) -> tuple[float, f
     """Activities, and calls among them, logged on won leads."""
     won_leads = select(Lead.id).where(*lead_conditions(session, filters), Lead.stage == "won")
     activities, calls = session.execute(
-        select(func.count(), func.count().filter(Activity.kind == "call")).where(
+        select(func.count(), count_where(Activity.kind == "call")).where(
             Activity.lead_id.in_(won_leads.scalar_subquery())
         )
     ).one()

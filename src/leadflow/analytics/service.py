@@ -17,6 +17,7 @@ from leadflow.analytics.ledger import (
     capacity_use,
     closing_times,
     count_by,
+    count_where,
     earlier_opportunities,
     funnel_leads,
     lead_conditions,
@@ -575,8 +576,8 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
         select(
             Lead.source_id,
             func.count(),
-            func.count().filter(Lead.first_touch_at.is_not(None)),
-            func.count().filter(Lead.stage == "won"),
+            count_where(Lead.first_touch_at.is_not(None)),
+            count_where(Lead.stage == "won"),
             total(Lead.amount, Lead.stage == "won"),
         )
         .where(*direct_where)
