@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -256,6 +257,10 @@ class Lead(Base):
     # dates instead costs a quarter of such a report.
     touch_seconds: Mapped[int | None] = mapped_column(Integer)
     closed_days: Mapped[int | None] = mapped_column(Integer)
+    # Whether any stage change ever took the lead to opportunity, set by a trigger on the stage
+    # changes (migration 0018): the funnel and the source report count the leads that were
+    # opportunities once from the reports' index instead of joining the stage changes.
+    was_opportunity: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     lost_reason: Mapped[str | None] = mapped_column(String(300))
     follow_up_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -314,6 +319,7 @@ class Lead(Base):
             "win_probability",
             "touch_seconds",
             "closed_days",
+            "was_opportunity",
         ),
     )
 
@@ -394,9 +400,6 @@ class StageChange(Base):
     at: Mapped[datetime]
     by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
-
-    # the leads that were ever opportunities, for the funnel without a pass over every lead
-    __table_args__ = (Index("ix_stage_changes_to_stage_lead", "to_stage", "lead_id"),)
 
 
 class LeadChange(Base):

@@ -1,6 +1,7 @@
 """The reports' numbers (touch_seconds, closed_days) that the database keeps from each lead's dates
-on every write (migration 0017): checked against the dates themselves, for a bulk-written ledger
-and along one lead's life through the pipeline's services."""
+on every write (migration 0017), and whether it was ever an opportunity (was_opportunity, from
+its stage changes, migration 0018): checked against the dates and stage changes themselves, for
+a bulk-written ledger and along one lead's life through the pipeline's services."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from datetime import date, datetime, timedelta
 import polars as pl
 from sqlalchemy import select, update
 
+from leadflow.analytics.ledger import ReportFilter
+from leadflow.analytics.service import funnel_report, sources_report
 from leadflow.db import read_frame, session_scope
-from leadflow.models import Lead, Product, Rep
+from leadflow.models import Lead, Product, Rep, Source, StageChange
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.outcomes import record_lost, record_won
@@ -122,3 +125,41 @@ def test_a_lost_lead_counts_days_to_its_lost_date(db: Database) -> None:
         record_lost(s, lead=lead, reason="no budget", by="ann", at=created + timedelta(days=2, hours=1))
         lead_id = lead.id
     assert numbers(db, lead_id) == (None, 2)
+
+
+def test_a_bulk_written_ledger_marks_exactly_the_leads_that_became_opportunities(db: Database) -> None:
+    spec = CompanySpec(n_leads=3_000, n_reps=8, seed=5, end=date(2026, 10, 1))
+    with session_scope(db.engine) as s:
+        write_demo(s, spec=spec, settings=Settings())
+    with session_scope(db.engine) as s:
+        marked = set(s.scalars(select(Lead.id).where(Lead.was_opportunity.is_(True))))
+        became = set(s.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "opportunity")))
+        unmarked = set(s.scalars(select(Lead.id).where(Lead.was_opportunity.is_(False))))
+    assert len(became) > 100 and marked == became
+    assert not unmarked & became
+
+
+def test_a_lead_lost_from_opportunity_still_counts_as_an_opportunity_in_the_funnel_and_sources(
+    db: Database,
+) -> None:
+    created = datetime(2026, 9, 1, 9, 0)
+    with session_scope(db.engine) as s:
+        web = Source(name="Web form", key="webform", channel="inbound")
+        lost = Lead(external_id="L3", company="Crisp", stage="lead", created_at=created, source=web)
+        never = Lead(external_id="L4", company="Dune", stage="lead", created_at=created, source=web)
+        s.add_all([web, lost, never])
+        s.flush()
+        lost_id = lost.id
+        change_stage(s, lead=lost, to_stage="qualified", by="ann")
+        change_stage(s, lead=lost, to_stage="opportunity", by="ann")
+        record_lost(s, lead=lost, reason="went quiet", by="ann", at=created + timedelta(days=20))
+        record_lost(s, lead=never, reason="no budget", by="ann", at=created + timedelta(days=3))
+    with session_scope(db.engine) as s:
+        assert s.scalar(select(Lead.was_opportunity).where(Lead.id == lost_id)) is True
+        assert s.scalar(select(Lead.was_opportunity).where(Lead.id != lost_id)) is False
+        stages = {
+            row["step"]: row for row in funnel_report(s, filters=ReportFilter()).stages.iter_rows(named=True)
+        }
+        sources = sources_report(s, filters=ReportFilter()).table.row(0, named=True)
+    assert stages["lead to opportunity"]["from"] == 2 and stages["lead to opportunity"]["reached"] == 1
+    assert sources["source"] == "Web form" and sources["opportunities"] == 1 and sources["lost"] == 2

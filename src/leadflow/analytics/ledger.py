@@ -34,7 +34,6 @@ from leadflow.models import (
     Rep,
     RepLoad,
     Source,
-    StageChange,
     Team,
     Territory,
     rep_territories,
@@ -402,22 +401,10 @@ def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -
     )
 
 
-def opportunity_now() -> ColumnElement[bool]:
-    """A lead that is an opportunity now, or was one and was won."""
-    return Lead.stage.in_(("opportunity", "won"))
-
-
-def earlier_opportunities(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
-    """Per combination of ``by``: leads that were opportunities once but are neither now nor
-    won (lost from opportunity, back in nurture), found from their stage changes."""
-
-    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
-        became = q.select_from.join(
-            StageChange, and_(StageChange.lead_id == Lead.id, StageChange.to_stage == "opportunity")
-        )
-        return became, {"opportunities": func.count(func.distinct(Lead.id))}, [~opportunity_now()]
-
-    return aggregate(session, by=by, filters=filters, measures=measures)
+def ever_opportunity() -> ColumnElement[bool]:
+    """A lead that is an opportunity now, was won, or was an opportunity once (lost from there,
+    back in nurture): its ``was_opportunity``, which the database keeps from its stage changes."""
+    return or_(Lead.stage.in_(("opportunity", "won")), Lead.was_opportunity.is_(True))
 
 
 def source_outcomes(
@@ -433,7 +420,7 @@ def source_outcomes(
             q.select_from,
             {
                 "leads": func.count(),
-                "opportunities": count_where(opportunity_now()),
+                "opportunities": count_where(ever_opportunity()),
                 "won": count_where(Lead.stage == "won"),
                 "lost": count_where(Lead.stage == "lost"),
                 "revenue": total(Lead.amount, Lead.stage == "won"),
@@ -451,14 +438,6 @@ def source_outcomes(
         )
 
     frame = aggregate(session, by=["source"], filters=filters, measures=measures)
-    earlier = earlier_opportunities(session, by=["source"], filters=filters).rename(
-        {"opportunities": "earlier"}
-    )
-    frame = (
-        frame.join(earlier, on="source", how="left")
-        .with_columns(pl.col("opportunities") + pl.col("earlier").fill_null(0.0))
-        .drop("earlier")
-    )
     costs = pl.DataFrame(
         session.execute(select(Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
         schema={"source": pl.String, "cost_per_lead": pl.Float64, "monthly_spend": pl.Float64},
@@ -480,7 +459,7 @@ def funnel_leads(
     (``self_sourced``), whether the lead is timed for speed to lead (``timed``: assigned before
     ``assigned_before``, not self-sourced) and, if so, whole hours from assignment to first touch
     (null: never touched); with how many of them reached the lead stage (assigned or moved on)
-    and are opportunities now, and leads, won and lost; with ``conversion``, every outcome count
+    and were ever opportunities, and leads, won and lost; with ``conversion``, every outcome count
     of conversion (``OUTCOMES``), so that conversion by month can be summed from the same pass.
 
     One GROUP BY rather than one per figure: on SQLite each sorts every lead (0.5-1 s a million).
@@ -509,7 +488,7 @@ def funnel_leads(
             month,
             speed,
             count_where(reached_lead),
-            count_where(opportunity_now()),
+            count_where(ever_opportunity()),
             *outcomes.values(),
         )
         .select_from(q.select_from)

@@ -18,7 +18,6 @@ from leadflow.analytics.ledger import (
     closing_times,
     count_by,
     count_where,
-    earlier_opportunities,
     funnel_leads,
     lead_conditions,
     monthly_leads,
@@ -402,11 +401,10 @@ def funnel_report(session: Session, *, filters: ReportFilter, as_of: datetime | 
 def _funnel(session: Session, *, leads: pl.DataFrame, filters: ReportFilter, as_of: datetime) -> FunnelReport:
     """The funnel from its pass over the leads (``funnel_leads``) and the few counts it adds."""
     totals = leads.select(pl.col("leads", "reached_lead", "opportunity", "won").sum()).row(0, named=True)
-    earlier = earlier_opportunities(session, by=[], filters=filters)["opportunities"].sum()
     counts = {
         "inquiry": totals["leads"],
         "lead": totals["reached_lead"],
-        "opportunity": totals["opportunity"] + float(earlier or 0.0),
+        "opportunity": totals["opportunity"],
         "won": totals["won"],
     }
     steps = [("inquiry", "lead"), ("lead", "opportunity"), ("opportunity", "won"), ("inquiry", "opportunity")]

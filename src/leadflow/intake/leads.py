@@ -264,8 +264,10 @@ class LeadWriter:
             pl.col("self_sourced").fill_null(False),
         )
         rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
-        rows = rows.with_columns(numbers())
-        columns = ["id", *DATA, *KEYS, *NUMBERS, "fit_score", "grade", "win_probability", "score_model_id"]
+        # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
+        rows = rows.with_columns(*numbers(), (stage == "opportunity").alias("was_opportunity"))
+        scores = ["fit_score", "grade", "win_probability", "score_model_id"]
+        columns = ["id", *DATA, *KEYS, *NUMBERS, "was_opportunity", *scores]
         bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
         stages = rows.select(
             pl.col("id").alias("lead_id"),

@@ -660,8 +660,12 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         pl.col("territory").alias("region"),
         pl.col("lead_type"),
     )
-    leads = with_keys(leads).with_columns(numbers())
-    columns = [c for c in ["id", *DATA, *KEYS, *NUMBERS] if c in leads.columns]
+    # was_opportunity as the stage changes below will set it, so their trigger writes no lead twice
+    became = company.stages.filter(pl.col("to_stage") == "opportunity")["lead"].unique().to_numpy()
+    was_opportunity = np.zeros(leads.height, dtype=bool)
+    was_opportunity[became] = True
+    leads = with_keys(leads).with_columns(*numbers(), pl.Series("was_opportunity", was_opportunity))
+    columns = [c for c in ["id", *DATA, *KEYS, *NUMBERS, "was_opportunity"] if c in leads.columns]
     bulk_insert(session, "leads", columns, driver_rows(session, leads.select(columns)))
     assignments = leads.select(
         pl.col("id").alias("lead_id"),
