@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 
@@ -50,7 +51,7 @@ async def post_all(
     deadline = time.perf_counter() + limit_s
     headers = {"Authorization": f"Bearer {token}"}
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty() and time.perf_counter() < deadline:
             i = queue.get_nowait()
             body = {
@@ -66,13 +67,20 @@ async def post_all(
                 "lead_type": "web form",
             }
             started = time.perf_counter()
-            response = await client.post(f"{url}/v1/leads", json=body, headers=headers)
+            async with client.post(f"{url}/v1/leads", json=body, headers=headers) as response:
+                answer = await response.json(content_type=None)
             latencies.append(time.perf_counter() - started)
-            if response.status_code != 201:
-                raise SystemExit(f"lead {i}: {response.status_code} {response.text}")
-            routed.append(response.json()["owner"] is not None)
+            if response.status != 201:
+                raise SystemExit(f"lead {i}: {response.status} {answer}")
+            routed.append(answer["owner"] is not None)
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    # One connection per worker, kept alive. aiohttp rather than httpx: against a server that
+    # does nothing but parse the body and check the token, httpx's client used 3.7 ms of CPU per
+    # request on this 2-core machine (271 requests/s, p99 299 ms: the generator measured itself),
+    # aiohttp's 0.43 ms (1,151 requests/s, p99 16 ms).
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
     return latencies, routed
 
@@ -130,11 +138,12 @@ def main() -> None:
                     time.sleep(0.1)
             processes = server_processes(server.pid)
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
-            started = time.perf_counter()
+            started, client_cpu = time.perf_counter(), time.process_time()
             latencies, routed = asyncio.run(
                 post_all(url, token.group(1), args.leads, args.concurrency, args.seconds)
             )
             elapsed = time.perf_counter() - started
+            client_cpu = time.process_time() - client_cpu
             # CPU per lead by process: steadier than throughput on a shared machine, and it
             # shows which process a change made cheaper
             cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
@@ -164,6 +173,8 @@ def main() -> None:
             if used > 0
         )
         print(f"CPU a lead : {per_lead}")
+        generator = client_cpu / len(latencies) * 1000
+        print(f"             this load generator {generator:.2f} ms ({client_cpu / elapsed:.0%} of a core)")
 
 
 if __name__ == "__main__":
