@@ -473,7 +473,7 @@ def overview_report(session: Session, *, filters: ReportFilter) -> Overview:
     funnel's one pass over the leads, which counts what conversion by month counts."""
     as_of = latest_date(session)
     cutoff = as_of - NEVER_WORKED_AFTER
-    leads = funnel_leads(session, filters=filters, assigned_before=cutoff, conversion=True)
+    leads = funnel_leads(session, filters=filters, assigned_before=cutoff)
     by = _conversion_dimensions(["month"])
     months = with_ratio(name_dimensions(session, leads, by, list(OUTCOMES)))
     return Overview(
