@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import conversion_report, rolled_up
+from leadflow.analytics.service import conversion_report, reps_report, rolled_up
 from leadflow.db import session_scope
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Routing, Settings, TerritoryRule
@@ -78,9 +78,13 @@ def test_split_credit_counts_each_rep_by_share(db: Database, write_csv) -> None:
     with session_scope(db.engine) as s:
         by_rep = conversion_report(s, by=["rep"], filters=ReportFilter())
         overall = conversion_report(s, by=[], filters=ReportFilter())
+        reps = reps_report(s, filters=ReportFilter()).table
     shares = dict(by_rep.select("rep", "won").iter_rows())
     assert shares == pytest.approx({"Dora": 0.7, "Sam": 0.3})
     assert overall["leads"].to_list() == [1.0] and overall["won"].to_list() == [1.0]
+    # the reps report counts by the same shares, in its own pass
+    assert dict(reps.select("rep", "won").iter_rows()) == pytest.approx({"Dora": 0.7, "Sam": 0.3})
+    assert dict(reps.select("rep", "leads").iter_rows()) == pytest.approx({"Dora": 0.7, "Sam": 0.3})
 
 
 @needs_maven
