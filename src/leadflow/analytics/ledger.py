@@ -245,9 +245,8 @@ def coroutine(session: Session, query: Select[Any]) -> Subquery:
     On SQLite with a LIMIT, which keeps it from being merged into the GROUP BY (SQLite never
     flattens a subquery with one into an aggregate): it runs as a co-routine that hands each
     row's few small values to the sorter once. Grouping such rows by a packed state and summing
-    little is 15-45% faster on a million leads than one flat GROUP BY with a dozen filtered
-    sums, whose keys SQLite also evaluates apart in SELECT and GROUP BY (each copy has its own
-    bound parameters)."""
+    little, instead of one flat GROUP BY with a dozen filtered sums, took a third off the reps
+    statement on a million leads, and 13-16% off the reps report and the overview page."""
     if is_sqlite(session):
         query = query.limit(-1)
     return query.subquery()
