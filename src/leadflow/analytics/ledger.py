@@ -14,7 +14,6 @@ queries over the credited leads alone. Otherwise each lead counts once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, Literal, get_args
@@ -252,41 +251,6 @@ def coroutine(session: Session, query: Select[Any]) -> Subquery:
     return query.subquery()
 
 
-Measures = Callable[[LeadQuery], tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]]
-
-
-def aggregate(
-    session: Session,
-    *,
-    by: list[str],
-    filters: ReportFilter,
-    measures: Measures,
-) -> pl.DataFrame:
-    """Sum ``measures`` for every combination of ``by``, split credit included.
-
-    ``measures`` gets the query's parts and returns what to select from (the FROM clause,
-    joined further if needed), the measures, and any extra conditions."""
-    frames = []
-    names: list[str] = []
-    for weighting in weightings(session, by=by):
-        q = lead_query(session, by=by, filters=filters, weighting=weighting)
-        select_from, measured, extra = measures(q)
-        names = list(measured)
-        keys = [c.label(k) for k, c in q.keys.items()]
-        query = select(*keys, *(m.label(n) for n, m in measured.items())).select_from(select_from)
-        query = query.where(*q.where, *extra)
-        if keys:
-            query = query.group_by(*q.keys.values())
-        frame = grouped(session, query, [*q.keys, *names])
-        frames.append(
-            frame.with_columns(
-                *(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys),
-                *(pl.col(n).cast(pl.Float64).fill_null(0.0) for n in names),
-            )
-        )
-    return name_dimensions(session, pl.concat(frames, how="vertical_relaxed"), by, names)
-
-
 def total(value: Any, where: ColumnElement[bool] | None = None) -> ColumnElement[Any]:
     """SUM of ``value`` over the rows that meet ``where`` (all rows without it); null, not 0,
     when no row does, so callers fill nulls with 0.
@@ -308,16 +272,20 @@ REACHED_LEAD, WORKED, OPPORTUNITY, OUTCOME_STEP = 1, 2, 4, 8
 OUTCOME_CODES = {"won": 1, "lost": 2, "disqualified": 3}  # any other stage: 0, open
 
 
+def outcome_code() -> ColumnElement[Any]:
+    """A lead's outcome as its code in ``OUTCOME_CODES`` (0: open)."""
+    return case(*((Lead.stage == stage, code) for stage, code in OUTCOME_CODES.items()), else_=0)
+
+
 def lead_state() -> ColumnElement[Any]:
     """A lead's state as one small integer: whether it reached the lead stage (assigned or moved
     on), was worked (first touch known), was ever an opportunity, and its outcome."""
     reached_lead = or_(Lead.owner_id.is_not(None), Lead.stage.not_in(("inquiry", "disqualified")))
-    outcome = case(*((Lead.stage == stage, code) for stage, code in OUTCOME_CODES.items()), else_=0)
     return (
         case((reached_lead, REACHED_LEAD), else_=0)
         + case((Lead.first_touch_at.is_not(None), WORKED), else_=0)
         + case((ever_opportunity(), OPPORTUNITY), else_=0)
-        + outcome * OUTCOME_STEP
+        + outcome_code() * OUTCOME_STEP
     )
 
 
@@ -348,30 +316,63 @@ def grouped(session: Session, query: Executable, columns: list[str]) -> pl.DataF
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
-def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
-    """Weighted lead outcome counts (``OUTCOMES``) for every combination of ``by`` (columns
-    named as ``by``), split credit included: one pass per weighting, grouped by the keys and
-    each lead's state, summing only the weights (10-15% faster on a million leads than six
-    filtered sums)."""
+def state_totals(
+    session: Session,
+    *,
+    by: list[str],
+    filters: ReportFilter,
+    state: ColumnElement[Any],
+    keys: dict[str, ColumnElement[Any]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Per combination of ``by``'s raw keys (``KEYS``), any further ``keys`` and each lead's
+    ``state``: the summed weight ``w`` and, for each of ``values``, its weighted sum
+    ``w_<name>`` (nulls left out), split credit included.
+
+    One pass per weighting, grouped in SQL by those keys and the state (a small integer the
+    caller decodes in Polars) with only these sums, over a ``coroutine``: a dozen filtered sums
+    per lead were most of a report's time on SQLite. Where every lead weighs 1, the weight is
+    a COUNT and the values plain sums."""
+    values = values or {}
     frames = []
     for weighting in weightings(session, by=by):
         q = lead_query(session, by=by, filters=filters, weighting=weighting)
+        grouping = {**q.keys, **(keys or {}), "state": state}
+        weight = [] if weighting == "lead" else [q.weight.label("w")]
         leads = select(
-            *(c.label(k) for k, c in q.keys.items()), lead_state().label("state"), q.weight.label("w")
-        ).select_from(q.select_from)
-        rows = coroutine(session, leads.where(*q.where))
-        keys = [rows.c[k] for k in (*q.keys, "state")]
-        frame = grouped(session, select(*keys, func.sum(rows.c.w)).group_by(*keys), [*q.keys, "state", "w"])
-        frames.append(
-            frame.with_columns(*(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys), pl.col("w").cast(pl.Float64))
+            *(c.label(k) for k, c in grouping.items()), *weight, *(v.label(k) for k, v in values.items())
         )
+        rows = coroutine(session, leads.select_from(q.select_from).where(*q.where))
+        group = [rows.c[k] for k in grouping]
+        if weighting == "lead":
+            sums = [func.count(), *(func.sum(rows.c[k]) for k in values)]
+        else:
+            sums = [func.sum(rows.c.w), *(func.sum(rows.c.w * rows.c[k]) for k in values)]
+        totals = ["w", *(f"w_{k}" for k in values)]
+        frame = grouped(session, select(*group, *sums).group_by(*group), [*grouping, *totals])
+        frames.append(
+            frame.with_columns(
+                *(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys),
+                pl.col("state").cast(pl.Int64),
+                *(pl.col(t).cast(pl.Float64).fill_null(0.0) for t in totals),
+            )
+        )
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
+    """Weighted lead outcome counts (``OUTCOMES``) for every combination of ``by`` (columns
+    named as ``by``), split credit included, from the leads' states (``state_totals``)."""
+    frame = state_totals(session, by=by, filters=filters, state=lead_state())
     counts = state_counts(pl.col("w"))
-    frame = pl.concat(frames, how="vertical_relaxed").select(*q.keys, *(counts[o].alias(o) for o in OUTCOMES))
+    raw = dict.fromkeys(k for d in by for k in KEYS[d])
+    frame = frame.select(*raw, *(counts[o].alias(o) for o in OUTCOMES))
     return name_dimensions(session, frame, by, list(OUTCOMES))
 
 
-# rep_outcomes' state of a lead: its outcome, whether it has a win probability, and its period
-WON, LOST, SCORED, PERIOD_STEP = 1, 2, 4, 8
+# rep_outcomes' state of a lead: its outcome's code (OUTCOME_CODES), whether it has a win
+# probability, and its period
+SCORED, PERIOD_STEP = 4, 8
 RECENT, PAST = 2, 1  # periods; 0: before the past window
 
 
@@ -383,48 +384,26 @@ def rep_outcomes(
     probability of all their leads (their mix); and won and lost of leads created in [past_start,
     recent_start) and from recent_start on.
 
-    One pass per weighting, grouped by owner and each lead's state (outcome, scored, period) as
-    one small integer, summing only the weights and the probabilities; the measures are summed
-    from the states in Polars."""
+    From the leads' states (outcome, scored, period; ``state_totals``) with the weighted sums
+    of the probabilities; the measures are summed from the states in Polars."""
     p = Lead.win_probability
+    closed_p = case((Lead.stage.in_(("won", "lost")), p))
     state = (
-        case((Lead.stage == "won", WON), (Lead.stage == "lost", LOST), else_=0)
+        outcome_code()
         + case((p.is_not(None), SCORED), else_=0)
         + case((Lead.created_at >= recent_start, RECENT), (Lead.created_at >= past_start, PAST), else_=0)
         * PERIOD_STEP
     )
-    frames = []
-    for weighting in weightings(session, by=["rep"]):
-        q = lead_query(session, by=["rep"], filters=filters, weighting=weighting)
-        leads = (
-            select(
-                q.keys["owner_id"].label("owner_id"),
-                state.label("state"),
-                q.weight.label("w"),
-                p.label("p"),
-                case((Lead.stage.in_(("won", "lost")), p)).label("closed_p"),
-            )
-            .select_from(q.select_from)
-            .where(*q.where)
-        )
-        rows = coroutine(session, leads)
-        query = select(
-            rows.c.owner_id,
-            rows.c.state,
-            func.sum(rows.c.w),
-            func.sum(rows.c.w * rows.c.p),
-            func.sum(rows.c.w * rows.c.closed_p),
-            func.sum(rows.c.w * rows.c.closed_p * (1 - rows.c.closed_p)),
-        ).group_by(rows.c.owner_id, rows.c.state)
-        frames.append(grouped(session, query, ["owner_id", "state", "w", "wp", "w_closed_p", "w_closed_pq"]))
-    frame = pl.concat(frames, how="vertical_relaxed").with_columns(
-        pl.col("owner_id").cast(pl.Int64),
-        pl.col("state").cast(pl.Int64),
-        *(pl.col(c).cast(pl.Float64).fill_null(0.0) for c in ("w", "wp", "w_closed_p", "w_closed_pq")),
+    frame = state_totals(
+        session,
+        by=["rep"],
+        filters=filters,
+        state=state,
+        values={"p": p, "closed_p": closed_p, "closed_pq": closed_p * (1 - closed_p)},
     )
     code, w = pl.col("state"), pl.col("w")
-    won, lost, scored = code % SCORED == WON, code % SCORED == LOST, (code // SCORED) % 2 == 1
-    period = code // PERIOD_STEP
+    outcome, scored, period = code % SCORED, (code // SCORED) % 2 == 1, code // PERIOD_STEP
+    won, lost = outcome == OUTCOME_CODES["won"], outcome == OUTCOME_CODES["lost"]
 
     def weighed(condition: pl.Expr) -> pl.Expr:
         return pl.when(condition).then(w).otherwise(0.0)
@@ -437,7 +416,7 @@ def rep_outcomes(
         "won_scored": weighed(won & scored),
         "expected_won": pl.col("w_closed_p"),
         "expected_variance": pl.col("w_closed_pq"),
-        "mix_sum": pl.col("wp"),
+        "mix_sum": pl.col("w_p"),
         "mix_leads": weighed(scored),
         "recent_won": weighed(won & (period == RECENT)),
         "recent_lost": weighed(lost & (period == RECENT)),
@@ -513,29 +492,30 @@ def source_outcomes(
     recent = Lead.created_at >= recent_start
     past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
 
-    def measures(q: LeadQuery) -> tuple[Any, dict[str, ColumnElement[Any]], list[ColumnElement[bool]]]:
-        return (
-            q.select_from,
-            {
-                "leads": func.count(),
-                "opportunities": count_where(ever_opportunity()),
-                "won": count_where(Lead.stage == "won"),
-                "lost": count_where(Lead.stage == "lost"),
-                "revenue": total(Lead.amount, Lead.stage == "won"),
-                "months": func.count(
-                    func.distinct(
-                        q.keys["month"] if "month" in q.keys else month_of(session, Lead.created_at)
-                    )
-                ),
-                "recent_won": count_where(and_(Lead.stage == "won", recent)),
-                "recent_lost": count_where(and_(Lead.stage == "lost", recent)),
-                "past_won": count_where(and_(Lead.stage == "won", past)),
-                "past_lost": count_where(and_(Lead.stage == "lost", past)),
-            },
-            [],
+    # counted as they are, in one GROUP BY: no dimension here splits credit
+    query = (
+        select(
+            Lead.source_id,
+            func.count(),
+            count_where(ever_opportunity()),
+            count_where(Lead.stage == "won"),
+            count_where(Lead.stage == "lost"),
+            total(Lead.amount, Lead.stage == "won"),
+            func.count(func.distinct(month_of(session, Lead.created_at))),
+            count_where(and_(Lead.stage == "won", recent)),
+            count_where(and_(Lead.stage == "lost", recent)),
+            count_where(and_(Lead.stage == "won", past)),
+            count_where(and_(Lead.stage == "lost", past)),
         )
-
-    frame = aggregate(session, by=["source"], filters=filters, measures=measures)
+        .where(*lead_conditions(session, filters))
+        .group_by(Lead.source_id)
+    )
+    measures = ["leads", "opportunities", "won", "lost", "revenue", "months"]
+    measures += ["recent_won", "recent_lost", "past_won", "past_lost"]
+    frame = grouped(session, query, ["source_id", *measures]).with_columns(
+        pl.col("source_id").cast(pl.Int64), *(pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures)
+    )
+    frame = name_dimensions(session, frame, ["source"], measures)
     costs = pl.DataFrame(
         session.execute(select(Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
         schema={"source": pl.String, "cost_per_lead": pl.Float64, "monthly_spend": pl.Float64},
@@ -558,7 +538,6 @@ def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: da
     One GROUP BY rather than one per figure: on SQLite each sorts every lead (0.5-1 s a million).
     It groups by the keys and each lead's state (what it reached, worked or not, its outcome) as
     one small integer, and only counts; the figures are summed from the states in Polars."""
-    q = lead_query(session, by=["month"], filters=filters)
     hours = Lead.touch_seconds // 3600  # integer division: whole hours, truncated toward zero
     # The channel, timed and hours as one key, two sort columns fewer (0.3 s each a million on
     # SQLite): -3 when self-sourced; when timed, twice the hours if touched, -1 if never (odd
@@ -567,20 +546,13 @@ def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: da
         (Lead.self_sourced.is_(True), SELF_SOURCED),
         (Lead.assigned_at < assigned_before, func.coalesce(hours * 2, NEVER_TOUCHED)),
     )
-    leads = (
-        select(
-            Lead.source_id, q.keys["month"].label("month"), speed.label("speed"), lead_state().label("state")
-        )
-        .select_from(q.select_from)
-        .where(*q.where)
+    frame = state_totals(
+        session, by=["source", "month"], filters=filters, state=lead_state(), keys={"speed": speed}
     )
-    rows = coroutine(session, leads)
-    keys = [rows.c.source_id, rows.c.month, rows.c.speed, rows.c.state]
-    frame = grouped(session, select(*keys, func.count()).group_by(*keys), [*rows.c.keys(), "n"])
-    measures = state_counts(pl.col("n").cast(pl.Float64))
+    measures = state_counts(pl.col("w"))
     key = pl.col("speed").cast(pl.Int64)
     return (
-        frame.with_columns(pl.col("source_id").cast(pl.Int64), pl.col("month").cast(pl.String), key)
+        frame.with_columns(key)
         .group_by("source_id", "month", "speed")
         .agg(measure.sum().alias(name) for name, measure in measures.items())
         .select(
