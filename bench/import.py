@@ -42,6 +42,9 @@ CLOSED_DAYS = (
     "CAST(julianday(CASE stage WHEN 'won' THEN won_at WHEN 'lost' THEN lost_at END)"
     " - julianday(created_at) AS INTEGER)"
 )
+CREATED_MONTH = (
+    "CAST(substr(created_at, 1, 4) AS INTEGER) * 12 + CAST(substr(created_at, 6, 2) AS INTEGER) - 1"
+)
 
 
 def write_files(folder: Path, rows: int) -> tuple[Path, Path]:
@@ -91,11 +94,11 @@ def raw_insert(path: Path, leads: Path) -> float:
     connection = raw_connection(path)
     columns = [{"owner": "owner_id", "source": "source_id"}.get(c, c) for c in LEAD_COLUMNS]
     values = ", ".join(f"? AS {c}" for c in columns)
-    # with the report numbers the leads table keeps (migration 0017), computed in the insert, so
+    # with the report numbers the leads table keeps (migrations 0017, 0019), computed in the insert, so
     # that its trigger finds nothing to correct, as for leadflow's own rows
     sql = (
-        f"INSERT INTO leads ({', '.join(columns)}, self_sourced, touch_seconds, closed_days) "  # noqa: S608
-        f"SELECT *, 0, {TOUCH_SECONDS}, {CLOSED_DAYS} FROM (SELECT {values})"
+        f"INSERT INTO leads ({', '.join(columns)}, self_sourced, touch_seconds, closed_days, created_month) "  # noqa: S608
+        f"SELECT *, 0, {TOUCH_SECONDS}, {CLOSED_DAYS}, {CREATED_MONTH} FROM (SELECT {values})"
     )
     started = time.perf_counter()
     with leads.open(newline="") as handle:

@@ -257,6 +257,9 @@ class Lead(Base):
     # dates instead costs a quarter of such a report.
     touch_seconds: Mapped[int | None] = mapped_column(Integer)
     closed_days: Mapped[int | None] = mapped_column(Integer)
+    # The month of created_at as months since the year 0 (year * 12 + month - 1), kept by the
+    # same trigger (migration 0019): reports group by month without a substring of each date.
+    created_month: Mapped[int | None] = mapped_column(Integer)
     # Whether any stage change ever took the lead to opportunity, set by a trigger on the stage
     # changes (migration 0018): the funnel and the source report count the leads that were
     # opportunities once from the reports' index instead of joining the stage changes.
@@ -320,6 +323,7 @@ class Lead(Base):
             "touch_seconds",
             "closed_days",
             "was_opportunity",
+            "created_month",
         ),
     )
 

@@ -1,7 +1,8 @@
-"""The reports' numbers (touch_seconds, closed_days) that the database keeps from each lead's dates
-on every write (migration 0017), and whether it was ever an opportunity (was_opportunity, from
-its stage changes, migration 0018): checked against the dates and stage changes themselves, for
-a bulk-written ledger and along one lead's life through the pipeline's services."""
+"""The reports' numbers (touch_seconds, closed_days, created_month) that the database keeps from
+each lead's dates on every write (migrations 0017 and 0019), and whether it was ever an
+opportunity (was_opportunity, from its stage changes, migration 0018): checked against the dates
+and stage changes themselves, for a bulk-written ledger and along one lead's life through the
+pipeline's services."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def test_a_bulk_written_ledger_has_the_numbers_of_its_dates(db: Database) -> Non
             s,
             select(
                 Lead.stage, Lead.created_at, Lead.assigned_at, Lead.first_touch_at, Lead.won_at,
-                Lead.lost_at, Lead.touch_seconds, Lead.closed_days,
+                Lead.lost_at, Lead.touch_seconds, Lead.closed_days, Lead.created_month,
             ),
         )  # fmt: skip
     expected_touch = [
@@ -57,6 +58,7 @@ def test_a_bulk_written_ledger_has_the_numbers_of_its_dates(db: Database) -> Non
     ]  # fmt: skip
     assert leads["touch_seconds"].to_list() == expected_touch
     assert leads["closed_days"].to_list() == expected_days
+    assert leads["created_month"].to_list() == [c.year * 12 + c.month - 1 for c in leads["created_at"]]
     # the demo has leads of every kind: touched, never touched, won, lost and open
     assert sum(t is not None for t in expected_touch) > 1_000
     assert sum(d is not None for d in expected_days) > 300
@@ -163,3 +165,26 @@ def test_a_lead_lost_from_opportunity_still_counts_as_an_opportunity_in_the_funn
         sources = sources_report(s, filters=ReportFilter()).table.row(0, named=True)
     assert stages["lead to opportunity"]["from"] == 2 and stages["lead to opportunity"]["reached"] == 1
     assert sources["source"] == "Web form" and sources["opportunities"] == 1 and sources["lost"] == 2
+
+
+def test_the_creation_month_is_kept_for_a_lead_written_one_at_a_time_and_follows_its_date(
+    db: Database,
+) -> None:
+    with session_scope(db.engine) as s:
+        lead = Lead(
+            external_id="L5", company="Elm", stage="inquiry", created_at=datetime(2026, 12, 31, 23, 59)
+        )
+        undated = Lead(external_id="L6", company="Fir", stage="inquiry")
+        s.add_all([lead, undated])
+        s.flush()
+        lead_id, undated_id = lead.id, undated.id
+
+    def month(lead_id: int) -> int | None:
+        with session_scope(db.engine) as s:
+            return s.scalar(select(Lead.created_month).where(Lead.id == lead_id))
+
+    assert month(lead_id) == 2026 * 12 + 11 and month(undated_id) is None
+    with session_scope(db.engine) as s:
+        s.execute(update(Lead).where(Lead.id == lead_id).values(created_at=datetime(2027, 1, 1, 0, 0)))
+        s.execute(update(Lead).where(Lead.id == undated_id).values(created_month=5))  # a wrong number
+    assert month(lead_id) == 2027 * 12 and month(undated_id) is None

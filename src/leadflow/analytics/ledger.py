@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable, Select, Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
+from leadflow.analytics.packed_keys import Bounded, Packing
 from leadflow.db import is_sqlite
 from leadflow.models import (
     Activity,
@@ -162,7 +163,7 @@ def lead_query(
         "source_id": Lead.source_id,
         "product_id": Lead.product_id,
         "lead_type": Lead.lead_type,
-        "month": month_of(session, Lead.created_at),
+        "month": Lead.created_month,
         "self_sourced": Lead.self_sourced,
     }
     keys = {k: columns[k] for d in by for k in KEYS[d]}
@@ -270,6 +271,7 @@ OUTCOMES = ("leads", "worked", "won", "lost", "closed", "open")
 # times its outcome's code
 REACHED_LEAD, WORKED, OPPORTUNITY, OUTCOME_STEP = 1, 2, 4, 8
 OUTCOME_CODES = {"won": 1, "lost": 2, "disqualified": 3}  # any other stage: 0, open
+STATES = OUTCOME_STEP * (len(OUTCOME_CODES) + 1)
 
 
 def outcome_code() -> ColumnElement[Any]:
@@ -316,28 +318,83 @@ def grouped(session: Session, query: Executable, columns: list[str]) -> pl.DataF
     return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
 
 
+# The bounds of the keys reports pack on SQLite (packed_keys.py); ids take theirs from their table
+MONTHS = 12 * 10_000  # created_month: months since the year 0, below the year 10,000
+ID_TABLES: dict[str, Any] = {
+    "owner_id": Rep, "territory_id": Territory, "source_id": Source, "product_id": Product,
+}  # fmt: skip
+ID_HEADROOM = 1_024  # ids that a write between the bounds' query and the report's could add
+
+
+def key_bounds(session: Session, keys: list[str]) -> list[Bounded]:
+    """The bounds of the packable keys among ``keys`` (every raw key but the lead type)."""
+    bounds = []
+    for key in keys:
+        if key in ID_TABLES:
+            largest = session.scalar(select(func.max(ID_TABLES[key].id))) or 0
+            bounds.append(Bounded(key, None, 0, 2 * largest + ID_HEADROOM))
+        elif key == "month":
+            bounds.append(Bounded(key, None, 0, MONTHS))
+        elif key == "self_sourced":
+            bounds.append(Bounded(key, None, 0, 2))
+    return bounds
+
+
+def packed_grouping(
+    session: Session, grouping: dict[str, Any], *, bounds: list[Bounded], high: tuple[str, int] | None
+) -> tuple[dict[str, Any], Packing | None]:
+    """The ``grouping`` (key name: SQL expression) to GROUP BY: on SQLite, the keys with
+    ``bounds`` and the ``high`` key (never null, below its bound in magnitude) packed into one
+    key ``packed``, as many as stay exact (``packed_keys.py``), beside the others; elsewhere
+    ``grouping`` itself. ``unpacked`` takes the result apart."""
+    if not is_sqlite(session):
+        return grouping, None
+    packing = Packing(high=(high[0], grouping[high[0]]) if high else None, high_bound=high[1] if high else 1)
+    for bound in bounds:
+        digit = Bounded(bound.name, grouping[bound.name], bound.low, bound.size)
+        if packing.fits(digit):
+            packing.bounded.append(digit)
+    packed = {d.name for d in packing.bounded} | ({high[0]} if high else set())
+    return {"packed": packing.sql(), **{k: c for k, c in grouping.items() if k not in packed}}, packing
+
+
+def unpacked(frame: pl.DataFrame, packing: Packing | None) -> pl.DataFrame:
+    """``frame`` grouped by a ``packed_grouping``, with its keys taken apart again."""
+    if packing is None:
+        return frame
+    return frame.with_columns(packing.unpack("packed")).drop("packed")
+
+
 def state_totals(
     session: Session,
     *,
     by: list[str],
     filters: ReportFilter,
     state: ColumnElement[Any],
-    keys: dict[str, ColumnElement[Any]] | None = None,
+    states: int,
+    high: tuple[str, ColumnElement[Any], int] | None = None,
     values: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
-    """Per combination of ``by``'s raw keys (``KEYS``), any further ``keys`` and each lead's
-    ``state``: the summed weight ``w`` and, for each of ``values``, its weighted sum
-    ``w_<name>`` (nulls left out), split credit included.
+    """Per combination of ``by``'s raw keys (``KEYS``), each lead's ``state`` (an integer in
+    ``[0, states)``) and ``high`` (a further key, never null, below its bound in magnitude): the
+    summed weight ``w`` and, for each of ``values``, its weighted sum ``w_<name>`` (nulls left
+    out), split credit included.
 
     One pass per weighting, grouped in SQL by those keys and the state (a small integer the
     caller decodes in Polars) with only these sums, over a ``coroutine``: a dozen filtered sums
     per lead were most of a report's time on SQLite. Where every lead weighs 1, the weight is
-    a COUNT and the values plain sums."""
+    a COUNT and the values plain sums. On SQLite the integer keys are packed into one
+    (``packed_keys.py``) for its sorter."""
     values = values or {}
     frames = []
     for weighting in weightings(session, by=by):
         q = lead_query(session, by=by, filters=filters, weighting=weighting)
-        grouping = {**q.keys, **(keys or {}), "state": state}
+        grouping, packing = packed_grouping(
+            session,
+            {**q.keys, "state": state, **({high[0]: high[1]} if high else {})},
+            bounds=[Bounded("state", None, 0, states), *key_bounds(session, list(q.keys))],
+            high=(high[0], high[2]) if high else None,
+        )
         weight = [] if weighting == "lead" else [q.weight.label("w")]
         leads = select(
             *(c.label(k) for k, c in grouping.items()), *weight, *(v.label(k) for k, v in values.items())
@@ -351,19 +408,34 @@ def state_totals(
         totals = ["w", *(f"w_{k}" for k in values)]
         frame = grouped(session, select(*group, *sums).group_by(*group), [*grouping, *totals])
         frames.append(
-            frame.with_columns(
-                *(pl.col(k).cast(KEY_TYPES[k]) for k in q.keys),
+            unpacked(frame, packing).select(
+                *(key_column(k) for k in q.keys),
                 pl.col("state").cast(pl.Int64),
+                *([pl.col(high[0]).cast(pl.Int64)] if high else []),
                 *(pl.col(t).cast(pl.Float64).fill_null(0.0) for t in totals),
             )
         )
     return pl.concat(frames, how="vertical_relaxed")
 
 
+def key_column(key: str) -> pl.Expr:
+    """A raw key as grouped in SQL, in its type (``KEY_TYPES``); the month as 'YYYY-MM'."""
+    if key == "month":
+        return month_label(pl.col("month").cast(pl.Int64)).alias("month")
+    return pl.col(key).cast(KEY_TYPES[key])
+
+
+def month_label(months: pl.Expr) -> pl.Expr:
+    """'YYYY-MM' of a ``created_month`` (months since the year 0)."""
+    year = (months // 12).cast(pl.String).str.zfill(4)
+    month = (months % 12 + 1).cast(pl.String).str.zfill(2)
+    return pl.concat_str(year, pl.lit("-"), month)
+
+
 def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.DataFrame:
     """Weighted lead outcome counts (``OUTCOMES``) for every combination of ``by`` (columns
     named as ``by``), split credit included, from the leads' states (``state_totals``)."""
-    frame = state_totals(session, by=by, filters=filters, state=lead_state())
+    frame = state_totals(session, by=by, filters=filters, state=lead_state(), states=STATES)
     counts = state_counts(pl.col("w"))
     raw = dict.fromkeys(k for d in by for k in KEYS[d])
     frame = frame.select(*raw, *(counts[o].alias(o) for o in OUTCOMES))
@@ -399,6 +471,7 @@ def rep_outcomes(
         by=["rep"],
         filters=filters,
         state=state,
+        states=PERIOD_STEP * 3,
         values={"p": p, "closed_p": closed_p, "closed_pq": closed_p * (1 - closed_p)},
     )
     code, w = pl.col("state"), pl.col("w")
@@ -436,6 +509,7 @@ def days_between(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
 
 
 CLOSING_OUTCOMES = ("won", "lost", "open")  # closing_times' outcomes, by their code in its key
+CLOSING_BOUND = 2**24  # its key: three times any whole days between two dates before the year 10,000
 
 
 def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -> pl.DataFrame:
@@ -453,23 +527,29 @@ def closing_times(session: Session, *, filters: ReportFilter, as_of: datetime) -
     days = func.coalesce(Lead.closed_days, days_between(session, Lead.created_at, literal(as_of)))
     # days and outcome as one key, one sort column fewer (0.3 s a million on SQLite)
     key = days * len(CLOSING_OUTCOMES) + outcome
-    month = q.keys["month"]
-    query = (
-        select(month.label("cohort"), key.label("key"), func.count())
-        .select_from(q.select_from)
-        .where(
+    grouping, packing = packed_grouping(
+        session,
+        {"cohort": q.keys["month"], "key": key},
+        bounds=[Bounded("cohort", None, 0, MONTHS)],
+        high=("key", CLOSING_BOUND),
+    )
+    leads = select(*(c.label(k) for k, c in grouping.items())).select_from(q.select_from)
+    rows = coroutine(
+        session,
+        leads.where(
             *q.where,
             Lead.created_at.is_not(None),
             Lead.created_at <= as_of,
             Lead.stage != "disqualified",
             ended.is_not(None),
-        )
-        .group_by(month, key)
+        ),
     )
-    frame = grouped(session, query, ["cohort", "key", "leads"])
+    group = [rows.c[k] for k in grouping]
+    counted = select(*group, func.count()).group_by(*group)
+    frame = unpacked(grouped(session, counted, [*grouping, "leads"]), packing)
     key_column = pl.col("key").cast(pl.Int64)
     return frame.select(
-        "cohort",
+        month_label(pl.col("cohort").cast(pl.Int64)).alias("cohort"),
         (key_column % len(CLOSING_OUTCOMES))
         .replace_strict(dict(enumerate(CLOSING_OUTCOMES)), return_dtype=pl.String)
         .alias("outcome"),
@@ -484,38 +564,58 @@ def ever_opportunity() -> ColumnElement[bool]:
     return or_(Lead.stage.in_(("opportunity", "won")), Lead.was_opportunity.is_(True))
 
 
+# source_outcomes' state of a lead: ever an opportunity, its outcome's code (OUTCOME_CODES) and
+# its period (as rep_outcomes')
+OPPORTUNITY_ONCE, SOURCE_OUTCOME_STEP = 1, 2
+
+
 def source_outcomes(
     session: Session, *, filters: ReportFilter, recent_start: datetime, past_start: datetime
 ) -> pl.DataFrame:
     """Per source: its costs, leads, opportunities, won, lost, revenue, the months it brought
-    leads in, and won and lost of leads created in the past and recent windows."""
-    recent = Lead.created_at >= recent_start
-    past = and_(Lead.created_at >= past_start, Lead.created_at < recent_start)
+    leads in, and won and lost of leads created in the past and recent windows.
 
-    # counted as they are, in one GROUP BY: no dimension here splits credit
-    query = (
-        select(
-            Lead.source_id,
-            func.count(),
-            count_where(ever_opportunity()),
-            count_where(Lead.stage == "won"),
-            count_where(Lead.stage == "lost"),
-            total(Lead.amount, Lead.stage == "won"),
-            func.count(func.distinct(month_of(session, Lead.created_at))),
-            count_where(and_(Lead.stage == "won", recent)),
-            count_where(and_(Lead.stage == "lost", recent)),
-            count_where(and_(Lead.stage == "won", past)),
-            count_where(and_(Lead.stage == "lost", past)),
-        )
-        .where(*lead_conditions(session, filters))
-        .group_by(Lead.source_id)
+    From the leads' states (ever an opportunity, outcome, period; ``state_totals``) by source
+    and month, with the revenue of the won; the measures are summed in Polars."""
+    state = (
+        case((ever_opportunity(), OPPORTUNITY_ONCE), else_=0)
+        + outcome_code() * SOURCE_OUTCOME_STEP
+        + case((Lead.created_at >= recent_start, RECENT), (Lead.created_at >= past_start, PAST), else_=0)
+        * PERIOD_STEP
     )
-    measures = ["leads", "opportunities", "won", "lost", "revenue", "months"]
-    measures += ["recent_won", "recent_lost", "past_won", "past_lost"]
-    frame = grouped(session, query, ["source_id", *measures]).with_columns(
-        pl.col("source_id").cast(pl.Int64), *(pl.col(m).cast(pl.Float64).fill_null(0.0) for m in measures)
+    frame = state_totals(
+        session,
+        by=["source", "month"],
+        filters=filters,
+        state=state,
+        states=PERIOD_STEP * 3,
+        values={"revenue": case((Lead.stage == "won", Lead.amount))},
     )
-    frame = name_dimensions(session, frame, ["source"], measures)
+    code, w = pl.col("state"), pl.col("w")
+    outcome, period = (code // SOURCE_OUTCOME_STEP) % 4, code // PERIOD_STEP
+    won, lost = outcome == OUTCOME_CODES["won"], outcome == OUTCOME_CODES["lost"]
+
+    def counted(condition: pl.Expr) -> pl.Expr:
+        return pl.when(condition).then(w).otherwise(0.0)
+
+    measures = {
+        "leads": w,
+        "opportunities": counted(code % 2 == OPPORTUNITY_ONCE),
+        "won": counted(won),
+        "lost": counted(lost),
+        "revenue": pl.col("w_revenue"),
+        "recent_won": counted(won & (period == RECENT)),
+        "recent_lost": counted(lost & (period == RECENT)),
+        "past_won": counted(won & (period == PAST)),
+        "past_lost": counted(lost & (period == PAST)),
+    }
+    frame = (
+        frame.group_by("source_id")
+        .agg(*(m.sum().alias(name) for name, m in measures.items()), pl.col("month").drop_nulls().n_unique())
+        .rename({"month": "months"})
+        .with_columns(pl.col("months").cast(pl.Float64))
+    )
+    frame = name_dimensions(session, frame, ["source"], [*measures, "months"])
     costs = pl.DataFrame(
         session.execute(select(Source.name, Source.cost_per_lead, Source.monthly_spend)).all(),
         schema={"source": pl.String, "cost_per_lead": pl.Float64, "monthly_spend": pl.Float64},
@@ -524,7 +624,9 @@ def source_outcomes(
     return frame.join(costs, on="source", how="left")
 
 
-SELF_SOURCED, NEVER_TOUCHED = -3, -1  # funnel_leads' speed key when it holds no hours
+SELF_SOURCED, NEVER_TOUCHED, NOT_TIMED = -3, -1, -5  # funnel_leads' speed key when it holds no hours
+# twice any whole hours between two dates before the year 10,000
+SPEED_BOUND = 2**28
 
 
 def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: datetime) -> pl.DataFrame:
@@ -540,14 +642,20 @@ def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: da
     one small integer, and only counts; the figures are summed from the states in Polars."""
     hours = Lead.touch_seconds // 3600  # integer division: whole hours, truncated toward zero
     # The channel, timed and hours as one key, two sort columns fewer (0.3 s each a million on
-    # SQLite): -3 when self-sourced; when timed, twice the hours if touched, -1 if never (odd
-    # numbers, so no hours); null when distributed but not timed.
+    # SQLite): -3 when self-sourced; when timed, twice the hours if touched, -1 if never; -5 when
+    # distributed but not timed (odd numbers, so no hours).
     speed = case(
         (Lead.self_sourced.is_(True), SELF_SOURCED),
         (Lead.assigned_at < assigned_before, func.coalesce(hours * 2, NEVER_TOUCHED)),
+        else_=NOT_TIMED,
     )
     frame = state_totals(
-        session, by=["source", "month"], filters=filters, state=lead_state(), keys={"speed": speed}
+        session,
+        by=["source", "month"],
+        filters=filters,
+        state=lead_state(),
+        states=STATES,
+        high=("speed", speed, SPEED_BOUND),
     )
     measures = state_counts(pl.col("w"))
     key = pl.col("speed").cast(pl.Int64)
@@ -558,8 +666,8 @@ def funnel_leads(session: Session, *, filters: ReportFilter, assigned_before: da
         .select(
             "source_id",
             "month",
-            (key == SELF_SOURCED).fill_null(False).alias("self_sourced"),
-            (key.is_not_null() & (key != SELF_SOURCED)).alias("timed"),
+            (key == SELF_SOURCED).alias("self_sourced"),
+            (~key.is_in([SELF_SOURCED, NOT_TIMED])).alias("timed"),
             pl.when(key % 2 == 0).then(key // 2).cast(pl.Float64).alias("hours"),
             *measures,
         )
@@ -579,14 +687,13 @@ def won_activities(session: Session, *, filters: ReportFilter) -> tuple[float, f
 
 def monthly_leads(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     """Leads counted by source id and creation month."""
-    month = month_of(session, Lead.created_at)
     query = (
-        select(Lead.source_id, month, func.count())
+        select(Lead.source_id, Lead.created_month, func.count())
         .where(*lead_conditions(session, filters))
-        .group_by(Lead.source_id, month)
+        .group_by(Lead.source_id, Lead.created_month)
     )
     frame = grouped(session, query, ["source_id", "month", "leads"])
-    return frame.with_columns(pl.col("source_id").cast(pl.Int64), pl.col("leads").cast(pl.Float64))
+    return frame.with_columns(key_column("source_id"), key_column("month"), pl.col("leads").cast(pl.Float64))
 
 
 def capacity_use(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
