@@ -15,16 +15,13 @@ from leadflow.analytics.ledger import (
     OUTCOMES,
     ReportFilter,
     capacity_use,
+    channel_leads,
     closing_times,
     count_by,
-    count_where,
     funnel_leads,
-    lead_conditions,
-    monthly_leads,
     name_dimensions,
     rep_outcomes,
     source_outcomes,
-    total,
     won_activities,
 )
 from leadflow.analytics.profile import lift_table, suggest_criteria
@@ -522,7 +519,8 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     partner reported worked, won and earned for periods inside it, what those leads cost, the
     conversion won / issued with its 95% interval, and ROI. Partners report only in aggregate,
     so the direct reps' row uses the same measure (won / leads issued), not won / closed."""
-    cost_of = _cost_per_lead(session, monthly_leads(session, filters=filters))
+    leads = channel_leads(session, filters=filters)
+    cost_of = _cost_per_lead(session, leads)
     issued_at = []
     if filters.since:
         issued_at.append(Assignment.at >= filters.since)
@@ -565,32 +563,19 @@ def partners_report(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
     for name, row in rows.items():
         worked, won, revenue = reported.get(name, (0.0, 0.0, 0.0))
         row |= {"worked": worked, "won": won, "revenue": revenue}
-    direct_where = [
-        *lead_conditions(session, filters),
-        Lead.owner_id.is_not(None),
-        Lead.self_sourced.is_(False),
-    ]
-    direct = session.execute(
-        select(
-            Lead.source_id,
-            func.count(),
-            count_where(Lead.first_touch_at.is_not(None)),
-            count_where(Lead.stage == "won"),
-            total(Lead.amount, Lead.stage == "won"),
+    direct = (
+        leads.with_columns(pl.col("source_id").replace_strict(cost_of, default=0.0).alias("apiece"))
+        .select(
+            pl.col("direct").sum().alias("issued"),
+            (pl.col("apiece") * pl.col("direct")).sum().alias("cost"),
+            pl.col("direct_worked").sum().alias("worked"),
+            pl.col("direct_won").sum().alias("won"),
+            pl.col("direct_revenue").sum().alias("revenue"),
         )
-        .where(*direct_where)
-        .group_by(Lead.source_id)
-    ).all()
-    if direct:
-        rows["direct reps"] = {
-            "channel": "direct",
-            "name": "direct reps",
-            "issued": float(sum(r[1] for r in direct)),
-            "cost": float(sum(cost_of.get(r[0], 0.0) * r[1] for r in direct)),
-            "worked": float(sum(r[2] or 0 for r in direct)),
-            "won": float(sum(r[3] or 0 for r in direct)),
-            "revenue": float(sum(r[4] or 0 for r in direct)),
-        }
+        .row(0, named=True)
+    )
+    if direct["issued"] > 0:
+        rows["direct reps"] = {"channel": "direct", "name": "direct reps", **direct}
     schema = {"channel": pl.String, "name": pl.String, "issued": pl.Float64, "cost": pl.Float64,
               "worked": pl.Float64, "won": pl.Float64, "revenue": pl.Float64}  # fmt: skip
     frame = pl.DataFrame(list(rows.values()), schema=schema)
