@@ -55,3 +55,31 @@ def test_capture_routes_new_merges_duplicates_and_sets_bad_records_aside(db: Dat
         eli = s.get(Lead, second.lead_id)
         assert dana is not None and dana.phone == "+1 555 0100"
         assert eli is not None and eli.extra == {"utm_campaign": "spring"}
+
+
+def test_a_captured_lead_without_a_date_is_dated_by_its_arrival_and_a_merge_keeps_the_date(
+    db: Database,
+    write_csv,  # type: ignore[no-untyped-def]
+) -> None:
+    assert db.cli("reps", "import", str(write_csv("reps.csv", REPS)))[0] == 0
+    given = datetime(2026, 5, 4, 8, 30)
+    records = [
+        {"email": "dana@acme.example", "company": "Acme", "territory": "East"},
+        {
+            "email": "eli@beta.example",
+            "company": "Beta",
+            "territory": "East",
+            "created_at": given.isoformat(),
+        },
+    ]
+    with session_scope(db.engine) as s:
+        result = capture_leads(s, settings=Settings(), records=records, channel="web form", now=NOW)
+    dana, eli = sorted(result.leads, key=lambda lead: lead.record)
+    later = datetime(2026, 12, 1, 9, 0)
+    with session_scope(db.engine) as s:  # Dana again, later, without a date: she keeps hers
+        capture_leads(s, settings=Settings(), records=records[:1], channel="web form", now=later)
+    with session_scope(db.engine) as s:
+        dates = dict(s.execute(select(Lead.id, Lead.created_at)).tuples().all())
+        months = dict(s.execute(select(Lead.id, Lead.created_month)).tuples().all())
+    assert dates == {dana.lead_id: NOW, eli.lead_id: given}
+    assert months == {dana.lead_id: NOW.year * 12 + NOW.month - 1, eli.lead_id: 2026 * 12 + 4}

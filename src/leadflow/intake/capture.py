@@ -2,9 +2,9 @@
 
 The same validation, dedupe and scoring as a CSV import, for a handful of records: a record is
 a mapping of canonical lead columns (design.md) to values; any other key is kept as an extra
-attribute. A record that duplicates a known lead merges into it. New leads are routed in the
-same transaction (the caller's), so a captured lead is never seen without its owner or its
-place in the queue.
+attribute. A record without a creation date is dated by its arrival. A record that duplicates
+a known lead merges into it. New leads are routed in the same transaction (the caller's), so a
+captured lead is never seen without its owner or its place in the queue.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import clean
-from leadflow.models import Lead, QueuedLead, Rep
+from leadflow.models import Lead, QueuedLead, Rep, utcnow
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Settings
 
@@ -87,7 +87,14 @@ def capture_leads(
     result = CaptureResult(rejects=list(cleaned.rejects))
     if cleaned.frame.is_empty():
         return result
-    writer = LeadWriter(session, file=channel, mapping=FileMapping(), settings=settings, scope=cleaned.frame)
+    writer = LeadWriter(
+        session,
+        file=channel,
+        mapping=FileMapping(),
+        settings=settings,
+        scope=cleaned.frame,
+        arrived=now or utcnow(),
+    )
     written = writer.write(session, cleaned.frame)
     result.rejects.extend(written.rejects)
     decisions = {}

@@ -103,7 +103,9 @@ class LeadWriter:
     """Writes batches of one lead import; holds the lookups and dedupe index across batches.
 
     Given ``scope`` (the few rows of a capture), it reads only the accounts those rows name and
-    the leads they could duplicate, instead of every key in the ledger."""
+    the leads they could duplicate, instead of every key in the ledger. Given ``arrived`` (when a
+    capture's records came in), new leads without a creation date are dated by it; an import
+    leaves them undated, as its file did. A merge never takes it: the known lead keeps its date."""
 
     def __init__(
         self,
@@ -113,8 +115,10 @@ class LeadWriter:
         mapping: FileMapping,
         settings: Settings,
         scope: pl.DataFrame | None = None,
+        arrived: datetime | None = None,
     ) -> None:
         self.file = file
+        self.arrived = arrived
         self.mapping = mapping
         self.settings = settings
         self.model = latest_model(session)
@@ -262,6 +266,7 @@ class LeadWriter:
                 pl.lit("inquiry"),
             ).alias("stage"),
             pl.col("self_sourced").fill_null(False),
+            pl.col("created_at").fill_null(self.arrived) if self.arrived else pl.col("created_at"),
         )
         rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
         # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
