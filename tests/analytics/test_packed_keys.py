@@ -34,10 +34,10 @@ def test_keys_come_back_as_they_went_in_through_the_database(db: Database) -> No
     assert frame.rows() == rows
 
 
-def test_a_key_that_could_overflow_is_not_packed() -> None:
+def test_a_packing_is_exact_only_while_its_numbers_stay_below_2_to_the_62() -> None:
     packing = Packing(bounded=[Bounded("state", None, 0, 31)], high=("speed", None), high_bound=2**28)
-    assert packing.fits(Bounded("month", None, 0, 120_000))
-    assert not packing.fits(Bounded("owner_id", None, 0, LIMIT // 2**30))
+    assert packing.joined(Bounded("month", None, 0, 120_000)).exact
+    assert not packing.joined(Bounded("owner_id", None, 0, LIMIT // 2**30)).exact
 
 
 @pytest.mark.parametrize("big", [False, True])

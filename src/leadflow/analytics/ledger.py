@@ -343,9 +343,8 @@ def packed_grouping(
         return grouping, None
     packing = Packing(high=(high[0], grouping[high[0]]) if high else None, high_bound=high[1] if high else 1)
     for bound in bounds:
-        digit = Bounded(bound.name, grouping[bound.name], bound.low, bound.size)
-        if packing.fits(digit):
-            packing.bounded.append(digit)
+        joined = packing.joined(Bounded(bound.name, grouping[bound.name], bound.low, bound.size))
+        packing = joined if joined.exact else packing
     packed = {d.name for d in packing.bounded} | ({high[0]} if high else set())
     return {"packed": packing.sql(), **{k: c for k, c in grouping.items() if k not in packed}}, packing
 

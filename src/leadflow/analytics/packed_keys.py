@@ -52,9 +52,14 @@ class Packing:
             radix *= key.radix
         return radix
 
-    def fits(self, key: Bounded) -> bool:
-        """Whether ``key`` can join the digits and the packed number still stay exact."""
-        return self.radix * key.radix * self.high_bound < LIMIT
+    @property
+    def exact(self) -> bool:
+        """Whether every packed number stays an exact SQLite integer."""
+        return self.radix * self.high_bound < LIMIT
+
+    def joined(self, key: Bounded) -> Packing:
+        """This packing with ``key`` as its next digit."""
+        return Packing(bounded=[*self.bounded, key], high=self.high, high_bound=self.high_bound)
 
     def sql(self) -> Any:
         """The packed key as one SQL integer expression."""
