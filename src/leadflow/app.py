@@ -92,7 +92,8 @@ def create_app(
         if capture_worker:
             worker = CaptureWorker(engine.url.render_as_string(hide_password=False), settings)
             await asyncio.to_thread(worker.warm_up)
-            app.state.capturer = GroupCommit(worker.process)
+            # the child captures one batch while the next waits in its queue (group_commit.py)
+            app.state.capturer = GroupCommit(worker.process, depth=2)
         tasks = []
         every = settings.sla.sweep_every_minutes * 60
         if upkeep and every:

@@ -4,10 +4,13 @@ cannot fail the others, and concurrent captures with keys store each lead once."
 from __future__ import annotations
 
 import asyncio
+import itertools
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -47,13 +50,14 @@ def test_callers_in_different_event_loops_get_their_own_answers() -> None:
         assert list(pool.map(in_own_loop, range(40))) == [-i for i in range(40)]
 
 
-def test_a_failing_item_fails_alone() -> None:
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_failing_item_fails_alone(depth: int) -> None:
     def picky(items: list[int]) -> list[int]:
         if 13 in items:
             raise ValueError("thirteen")
         return items
 
-    commit: GroupCommit[int, int] = GroupCommit(picky, max_wait=0.02)
+    commit: GroupCommit[int, int] = GroupCommit(picky, max_wait=0.02, depth=depth)
 
     async def post_all() -> list[int | BaseException]:
         return await asyncio.gather(*(commit.submit(i) for i in range(20)), return_exceptions=True)
@@ -120,3 +124,49 @@ def test_callers_coming_back_a_few_milliseconds_apart_are_batched_together() -> 
 
     asyncio.run(clients())
     assert sizes == [8, 8, 8, 8]  # not split into the quick and the slow
+
+
+def idle_between_batches(depth: int) -> tuple[float, list[int]]:
+    """Sixteen clients posting one item after another, in batches of up to 8, to a process like
+    the capture process: a batch travels to it and back (5 ms each way) and it takes one batch
+    at a time (30 ms of work). Its median idle time between batches, and the batch sizes; every
+    caller must get its own answer back."""
+    taking = threading.Lock()
+    spans: list[tuple[float, float]] = []
+    sizes: list[int] = []
+
+    def slow(items: list[int]) -> list[int]:
+        time.sleep(0.005)
+        with taking:
+            started = time.monotonic()
+            time.sleep(0.03)
+            spans.append((started, time.monotonic()))
+            sizes.append(len(items))
+        time.sleep(0.005)
+        return items
+
+    commit: GroupCommit[int, int] = GroupCommit(
+        slow, max_batch=8, max_wait=0.003, max_delay=0.05, depth=depth
+    )
+
+    async def client(number: int) -> None:
+        for round_ in range(6):
+            assert await commit.submit(100 * number + round_) == 100 * number + round_
+            await asyncio.sleep(0.002)  # the client posts again
+
+    async def clients() -> None:
+        await asyncio.gather(*(client(n) for n in range(16)))
+
+    asyncio.run(clients())
+    gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans[2:])]
+    return statistics.median(gaps), sizes
+
+
+def test_with_depth_2_the_next_batch_waits_ready_while_one_runs() -> None:
+    """The capture process is not left waiting for a batch's answers to travel back and the next
+    batch to travel in."""
+    idle_one, sizes_one = idle_between_batches(depth=1)
+    idle_two, sizes_two = idle_between_batches(depth=2)
+    assert sum(sizes_one) == sum(sizes_two) == 96
+    assert idle_one > 0.009  # the round trip
+    assert idle_two < idle_one / 4

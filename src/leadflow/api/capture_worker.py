@@ -5,13 +5,14 @@ Python runs one thread at a time per process, so in one process the capture pipe
 dedupe, score, route) and the HTTP work of the requests waiting for it take turns on one core.
 With the pipeline in a second process they run side by side on two, and a batch's requests no
 longer slow it down. The worker holds its own engine over the same database; batches go to it
-one at a time (the group commit's single worker thread), so it is the only writer of captures,
-as SQLite wants.
+one at a time, in the order the group commit hands them over (while one runs, the next waits in
+its queue), so it is the only writer of captures, as SQLite wants.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -42,6 +43,7 @@ class CaptureWorker:
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.settings = settings
+        self._replacing = threading.Lock()
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -61,10 +63,13 @@ class CaptureWorker:
         """Capture one batch in the child; if the child died, start another and raise, so that
         the group commit runs the batch's requests again one at a time (any of them committed
         before the child died is then found by dedupe and merged, not stored twice)."""
+        pool = self._pool
         try:
-            return self._pool.submit(_capture, requests).result()
+            return pool.submit(_capture, requests).result()
         except BrokenProcessPool:
-            self._pool = self._new_pool()
+            with self._replacing:  # two batches in flight both see the child die: one new child
+                if self._pool is pool:
+                    self._pool = self._new_pool()
             raise
 
     def close(self) -> None:
