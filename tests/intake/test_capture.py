@@ -79,7 +79,7 @@ def test_a_captured_lead_without_a_date_is_dated_by_its_arrival_and_a_merge_keep
     with session_scope(db.engine) as s:  # Dana again, later, without a date: she keeps hers
         capture_leads(s, settings=Settings(), records=records[:1], channel="web form", now=later)
     with session_scope(db.engine) as s:
-        dates = dict(s.execute(select(Lead.id, Lead.created_at)).tuples().all())
-        months = dict(s.execute(select(Lead.id, Lead.created_month)).tuples().all())
+        dates = {i: d for i, d in s.execute(select(Lead.id, Lead.created_at)).all()}
+        months = {i: m for i, m in s.execute(select(Lead.id, Lead.created_month)).all()}
     assert dates == {dana.lead_id: NOW, eli.lead_id: given}
     assert months == {dana.lead_id: NOW.year * 12 + NOW.month - 1, eli.lead_id: 2026 * 12 + 4}
