@@ -14,7 +14,7 @@ queries over the credited leads alone. Otherwise each lead counts once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any, Literal, get_args
 
@@ -283,24 +283,30 @@ def lead_state() -> ColumnElement[Any]:
     )
 
 
+def has_bit(code: pl.Expr, bit: int) -> pl.Expr:
+    """Whether a packed state ``code`` has ``bit`` (a power of two) set."""
+    return (code // bit) % 2 == 1
+
+
+def weighed(condition: pl.Expr, weight: pl.Expr) -> pl.Expr:
+    """``weight`` where ``condition`` holds, else 0: what a state row adds to a count."""
+    return pl.when(condition).then(weight).otherwise(0.0)
+
+
 def state_counts(weight: pl.Expr) -> dict[str, pl.Expr]:
     """The counts a row of (``state``, summed ``weight``) adds to: reached the lead stage, ever an
     opportunity, and the ``OUTCOMES``."""
     code = pl.col("state").cast(pl.Int64)
     ended = code // OUTCOME_STEP
-
-    def counted(condition: pl.Expr) -> pl.Expr:
-        return pl.when(condition).then(weight).otherwise(0.0)
-
     return {
-        "reached_lead": counted((code // REACHED_LEAD) % 2 == 1),
-        "opportunity": counted((code // OPPORTUNITY) % 2 == 1),
+        "reached_lead": weighed(has_bit(code, REACHED_LEAD), weight),
+        "opportunity": weighed(has_bit(code, OPPORTUNITY), weight),
         "leads": weight,
-        "worked": counted((code // WORKED) % 2 == 1),
-        "won": counted(ended == OUTCOME_CODES["won"]),
-        "lost": counted(ended == OUTCOME_CODES["lost"]),
-        "closed": counted(ended.is_in([OUTCOME_CODES["won"], OUTCOME_CODES["lost"]])),
-        "open": counted(ended == 0),
+        "worked": weighed(has_bit(code, WORKED), weight),
+        "won": weighed(ended == OUTCOME_CODES["won"], weight),
+        "lost": weighed(ended == OUTCOME_CODES["lost"], weight),
+        "closed": weighed(ended.is_in([OUTCOME_CODES["won"], OUTCOME_CODES["lost"]]), weight),
+        "open": weighed(ended == 0, weight),
     }
 
 
@@ -319,8 +325,11 @@ ID_HEADROOM = 1_024  # ids that a write between the bounds' query and the report
 
 
 def key_bounds(session: Session, keys: list[str]) -> list[Bounded]:
-    """The bounds of the packable keys among ``keys`` (every raw key but the lead type)."""
-    bounds = []
+    """The bounds of the packable keys among ``keys`` (every raw key but the lead type); none off
+    SQLite, where nothing is packed."""
+    bounds: list[Bounded] = []
+    if not is_sqlite(session):
+        return bounds
     for key in keys:
         if key in ID_TABLES:
             largest = session.scalar(select(func.max(ID_TABLES[key].id))) or 0
@@ -343,7 +352,7 @@ def packed_grouping(
         return grouping, None
     packing = Packing(high=(high[0], grouping[high[0]]) if high else None, high_bound=high[1] if high else 1)
     for bound in bounds:
-        joined = packing.joined(Bounded(bound.name, grouping[bound.name], bound.low, bound.size))
+        joined = packing.joined(replace(bound, expr=grouping[bound.name]))
         packing = joined if joined.exact else packing
     packed = {d.name for d in packing.bounded} | ({high[0]} if high else set())
     return {"packed": packing.sql(), **{k: c for k, c in grouping.items() if k not in packed}}, packing
@@ -378,12 +387,19 @@ def state_totals(
     (``packed_keys.py``) for its sorter."""
     values = values or {}
     frames = []
+    bounds: list[Bounded] | None = None  # the same keys for every weighting: looked up once
     for weighting in weightings(session, by=by):
         q = lead_query(session, by=by, filters=filters, weighting=weighting)
+        if bounds is None:
+            bounds = (
+                [Bounded("state", None, 0, states), *key_bounds(session, list(q.keys))]
+                if is_sqlite(session)
+                else []
+            )
         grouping, packing = packed_grouping(
             session,
             {**q.keys, "state": state, **({high[0]: high[1]} if high else {})},
-            bounds=[Bounded("state", None, 0, states), *key_bounds(session, list(q.keys))],
+            bounds=bounds,
             high=(high[0], high[2]) if high else None,
         )
         weight = [] if weighting == "lead" else [q.weight.label("w")]
@@ -439,6 +455,12 @@ SCORED, PERIOD_STEP = 4, 8
 RECENT, PAST = 2, 1  # periods; 0: before the past window
 
 
+def period_code(recent_start: datetime, past_start: datetime) -> ColumnElement[Any]:
+    """A lead's period by its creation: ``RECENT`` from ``recent_start``, ``PAST`` from
+    ``past_start``, else 0."""
+    return case((Lead.created_at >= recent_start, RECENT), (Lead.created_at >= past_start, PAST), else_=0)
+
+
 def rep_outcomes(
     session: Session, *, filters: ReportFilter, recent_start: datetime, past_start: datetime
 ) -> pl.DataFrame:
@@ -454,8 +476,7 @@ def rep_outcomes(
     state = (
         outcome_code()
         + case((p.is_not(None), SCORED), else_=0)
-        + case((Lead.created_at >= recent_start, RECENT), (Lead.created_at >= past_start, PAST), else_=0)
-        * PERIOD_STEP
+        + period_code(recent_start, past_start) * PERIOD_STEP
     )
     frame = state_totals(
         session,
@@ -466,26 +487,23 @@ def rep_outcomes(
         values={"p": p, "closed_p": closed_p, "closed_pq": closed_p * (1 - closed_p)},
     )
     code, w = pl.col("state"), pl.col("w")
-    outcome, scored, period = code % SCORED, (code // SCORED) % 2 == 1, code // PERIOD_STEP
+    outcome, scored, period = code % SCORED, has_bit(code, SCORED), code // PERIOD_STEP
     won, lost = outcome == OUTCOME_CODES["won"], outcome == OUTCOME_CODES["lost"]
-
-    def weighed(condition: pl.Expr) -> pl.Expr:
-        return pl.when(condition).then(w).otherwise(0.0)
 
     measures = {
         "leads": w,
-        "won": weighed(won),
-        "lost": weighed(lost),
-        "scored_closed": weighed((won | lost) & scored),
-        "won_scored": weighed(won & scored),
+        "won": weighed(won, w),
+        "lost": weighed(lost, w),
+        "scored_closed": weighed((won | lost) & scored, w),
+        "won_scored": weighed(won & scored, w),
         "expected_won": pl.col("w_closed_p"),
         "expected_variance": pl.col("w_closed_pq"),
         "mix_sum": pl.col("w_p"),
-        "mix_leads": weighed(scored),
-        "recent_won": weighed(won & (period == RECENT)),
-        "recent_lost": weighed(lost & (period == RECENT)),
-        "past_won": weighed(won & (period == PAST)),
-        "past_lost": weighed(lost & (period == PAST)),
+        "mix_leads": weighed(scored, w),
+        "recent_won": weighed(won & (period == RECENT), w),
+        "recent_lost": weighed(lost & (period == RECENT), w),
+        "past_won": weighed(won & (period == PAST), w),
+        "past_lost": weighed(lost & (period == PAST), w),
     }
     frame = frame.select("owner_id", *(m.alias(name) for name, m in measures.items()))
     return name_dimensions(session, frame, ["rep"], list(measures))
@@ -571,8 +589,7 @@ def source_outcomes(
     state = (
         case((ever_opportunity(), OPPORTUNITY_ONCE), else_=0)
         + outcome_code() * SOURCE_OUTCOME_STEP
-        + case((Lead.created_at >= recent_start, RECENT), (Lead.created_at >= past_start, PAST), else_=0)
-        * PERIOD_STEP
+        + period_code(recent_start, past_start) * PERIOD_STEP
     )
     frame = state_totals(
         session,
@@ -585,20 +602,16 @@ def source_outcomes(
     code, w = pl.col("state"), pl.col("w")
     outcome, period = (code // SOURCE_OUTCOME_STEP) % 4, code // PERIOD_STEP
     won, lost = outcome == OUTCOME_CODES["won"], outcome == OUTCOME_CODES["lost"]
-
-    def counted(condition: pl.Expr) -> pl.Expr:
-        return pl.when(condition).then(w).otherwise(0.0)
-
     measures = {
         "leads": w,
-        "opportunities": counted(code % 2 == OPPORTUNITY_ONCE),
-        "won": counted(won),
-        "lost": counted(lost),
+        "opportunities": weighed(has_bit(code, OPPORTUNITY_ONCE), w),
+        "won": weighed(won, w),
+        "lost": weighed(lost, w),
         "revenue": pl.col("w_revenue"),
-        "recent_won": counted(won & (period == RECENT)),
-        "recent_lost": counted(lost & (period == RECENT)),
-        "past_won": counted(won & (period == PAST)),
-        "past_lost": counted(lost & (period == PAST)),
+        "recent_won": weighed(won & (period == RECENT), w),
+        "recent_lost": weighed(lost & (period == RECENT), w),
+        "past_won": weighed(won & (period == PAST), w),
+        "past_lost": weighed(lost & (period == PAST), w),
     }
     frame = (
         frame.group_by("source_id")
@@ -700,15 +713,11 @@ def channel_leads(session: Session, *, filters: ReportFilter) -> pl.DataFrame:
         values={"revenue": case((won, Lead.amount))},
     )
     code, w = pl.col("state"), pl.col("w")
-
-    def counted(bit: int) -> pl.Expr:
-        return pl.when((code // bit) % 2 == 1).then(w).otherwise(0.0).sum()
-
     return frame.group_by("source_id", "month").agg(
         w.sum().alias("leads"),
-        counted(DIRECT).alias("direct"),
-        counted(DIRECT_WORKED).alias("direct_worked"),
-        counted(DIRECT_WON).alias("direct_won"),
+        weighed(has_bit(code, DIRECT), w).sum().alias("direct"),
+        weighed(has_bit(code, DIRECT_WORKED), w).sum().alias("direct_worked"),
+        weighed(has_bit(code, DIRECT_WON), w).sum().alias("direct_won"),
         pl.col("w_revenue").sum().alias("direct_revenue"),
     )
 

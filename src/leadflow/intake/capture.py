@@ -72,6 +72,7 @@ def capture_leads(
     now: datetime | None = None,
 ) -> CaptureResult:
     """Validate, deduplicate, insert or merge, score and (``route``) route posted lead records."""
+    now = now or utcnow()  # the records' arrival, and when the new leads are routed
     canonical = set(SPECS["leads"].names)
     names = sorted({key for record in records for key in record})
     columns = {name: name if name in canonical else f"extra:{name}" for name in names}
@@ -93,7 +94,7 @@ def capture_leads(
         mapping=FileMapping(),
         settings=settings,
         scope=cleaned.frame,
-        arrived=now or utcnow(),
+        arrived=now,
     )
     written = writer.write(session, cleaned.frame)
     result.rejects.extend(written.rejects)
