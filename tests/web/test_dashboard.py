@@ -35,6 +35,12 @@ def test_manager_sees_every_page_with_charts_and_no_error(visit: Any, site: Site
         # each chart drawn by Plotly in the browser (an svg inside each figure's div)
         assert v.page.locator(".plotly-graph-div .main-svg").count() >= charts, path
         assert v.page.locator(".plotly-graph-div").count() == charts, path
+        # every chart is titled, and its whole title shows: on a phone it wraps, inside the chart
+        titles = v.page.locator(".chart > .chart-title")
+        assert titles.count() == charts, path
+        for title in titles.all():
+            assert title.inner_text().strip(), path
+            assert title.evaluate("t => t.scrollWidth <= t.clientWidth"), f"{path}: {title.inner_text()}"
         if phone:
             overflow = v.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{path} is wider than a phone by {overflow}px"

@@ -11,16 +11,20 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 BLUE, GREEN, RED, GREY, AMBER = "#2563eb", "#16a34a", "#dc2626", "#94a3b8", "#d97706"
 _CONFIG = {"responsive": True, "displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
 def _html(figure: go.Figure, *, height: int = 340) -> Markup:
+    # The title is the page's heading above the figure, not Plotly's: Plotly draws it on one
+    # line, which a phone's width cuts off; a heading wraps.
+    title = figure.layout.title.text
     figure.update_layout(
+        title=None,
         height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         template="plotly_white",
         legend={"orientation": "h", "y": -0.15},
         font={"size": 12},
@@ -28,7 +32,8 @@ def _html(figure: go.Figure, *, height: int = 340) -> Markup:
     figure.update_xaxes(automargin=True)
     figure.update_yaxes(automargin=True)
     html = pio.to_html(figure, full_html=False, include_plotlyjs=False, config=_CONFIG)
-    return Markup(f'<div class="chart">{html}</div>')
+    heading = f'<h3 class="chart-title">{escape(title)}</h3>' if title else ""
+    return Markup(f'<div class="chart">{heading}{html}</div>')
 
 
 def _errors(frame: pl.DataFrame, value: str, low: str, high: str) -> dict[str, Any]:
