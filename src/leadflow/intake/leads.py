@@ -147,8 +147,9 @@ class LeadWriter:
         fresh = frame.filter(pl.col("_target").is_null())
         known = frame.filter(pl.col("_target").is_not_null())
         if not fresh.is_empty():
-            fresh = fresh.with_columns(first_in_batch(fresh)).with_row_index("_pos")
-            fresh = fresh.with_columns(pl.col("_pos").cast(pl.Int64))
+            fresh = fresh.with_columns(
+                first_in_batch(fresh), pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos")
+            )
             is_first = pl.col("_root") == pl.col("_pos")
             firsts = fresh.filter(is_first)
             ids = self._insert(session, firsts)
@@ -219,30 +220,29 @@ class LeadWriter:
             frame = resolve_keyed(frame, column, lookup, f"{column}_id")
 
         stage = pl.col("stage")
-        frame = frame.with_columns(
+        # Row by row, so in one context; the rows set aside below are dropped after it.
+        derived = [
             pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")).alias("won_at"),
             pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")).alias("lost_at"),
-        )
-        frame = set_aside(
-            frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
-            "closed_at",
-            "a close date on a lead whose stage is not won or lost",
-        )
-        if self.mapping.amount_only_when_won:
-            frame = frame.with_columns(pl.when(stage == "won").then("amount").alias("amount"))
-        self_sourced = pl.col("lead_type") == "self-sourced"
-        frame = frame.with_columns(self_sourced.alias("self_sourced"))
-        frame = set_aside(
-            frame["self_sourced"].fill_null(False) & frame["owner_id"].is_null(),
-            "owner",
-            "a self-sourced lead needs the rep who found it as owner",
-        )
-        frame = frame.with_columns(
+            (pl.col("lead_type") == "self-sourced").alias("self_sourced"),
             pl.coalesce("industry", "_c_industry").alias("industry"),
             pl.coalesce("company_size", "_c_size").alias("company_size"),
             pl.coalesce("annual_revenue", "_c_revenue").alias("annual_revenue"),
             pl.coalesce("country", "_c_country").alias("country"),
             pl.coalesce("domain", "_c_domain").alias("domain"),
+        ]
+        if self.mapping.amount_only_when_won:
+            derived.append(pl.when(stage == "won").then("amount").alias("amount"))
+        frame = frame.with_columns(derived)
+        frame = set_aside(
+            frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
+            "closed_at",
+            "a close date on a lead whose stage is not won or lost",
+        )
+        frame = set_aside(
+            frame["self_sourced"].fill_null(False) & frame["owner_id"].is_null(),
+            "owner",
+            "a self-sourced lead needs the rep who found it as owner",
         )
         frame = with_keys(frame)
         frame = frame.select(

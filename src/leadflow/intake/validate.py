@@ -176,12 +176,17 @@ def clean(
         if column.required:
             error = error.when(blank).then(pl.lit("required, but blank"))
         errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
-    frame = text.with_columns(*errors).with_columns(*exprs)
+    # one context: each error reads the trimmed text, before the typed values replace it
+    frame = text.with_columns(*errors, *exprs)
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
     rejects: list[Reject] = []
-    if error_columns:
-        has_error = pl.any_horizontal(pl.col(error_columns).is_not_null())
-        bad = raw.with_columns(frame.select(error_columns)).filter(frame.select(has_error).to_series())
+    has_error = (
+        frame.select(pl.any_horizontal(pl.col(error_columns).is_not_null())).to_series()
+        if error_columns
+        else None
+    )
+    if has_error is not None and has_error.any():
+        bad = raw.with_columns(frame.select(error_columns)).filter(has_error)
         for record in bad.iter_rows(named=True):
             for err_col in error_columns:
                 if record[err_col] is not None:
@@ -195,8 +200,8 @@ def clean(
                             record[err_col],
                         )
                     )
-        frame = frame.filter(~has_error).drop(error_columns)
-    frame = frame.drop(c for c in frame.columns if c.startswith(DATETIME_PREFIX))
+        frame = frame.filter(~has_error)
+    frame = frame.drop(*error_columns, *(c for c in frame.columns if c.startswith(DATETIME_PREFIX)))
     if extras:
         names = [c.removeprefix("extra:") for c in extras]
         encoded = [
