@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from sqlalchemy.engine import Engine
 
-from leadflow.api.capturing import Answer, CaptureRequest, capture_in_own_transaction
+from leadflow.api.capturing import Answer, CaptureRequest, capture_in_own_transaction, rehearse
 from leadflow.db import make_engine
 from leadflow.settings import Settings
 
@@ -29,6 +29,11 @@ _settings: Settings | None = None
 def _start(url: str, settings: Settings) -> None:
     global _engine, _settings  # the worker process's own, made once
     _engine, _settings = make_engine(url), settings
+
+
+def _rehearse() -> None:
+    assert _engine is not None and _settings is not None, "the worker was started without its engine"
+    rehearse(_engine, _settings)
 
 
 def _capture(requests: list[CaptureRequest]) -> list[Answer]:
@@ -56,8 +61,9 @@ class CaptureWorker:
         )
 
     def warm_up(self) -> None:
-        """Start the child now, so that the first request does not wait for it to import leadflow."""
-        self._pool.submit(_capture, []).result()
+        """Start the child now and have it rehearse a capture, so that the first request waits
+        neither for it to import leadflow nor for its first batch's one-off costs."""
+        self._pool.submit(_rehearse).result()
 
     def process(self, requests: list[CaptureRequest]) -> list[Answer]:
         """Capture one batch in the child; if the child died, start another and raise, so that
