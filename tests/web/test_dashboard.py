@@ -64,6 +64,14 @@ def test_rep_logs_a_call_and_the_lead_moves_on(visit: Any, site: Site) -> None:
     assert "first touch due" not in moved.locator(".next").inner_text()
     v.page.goto(f"{site.url}/web/leads/{site.fresh_lead}")
     assert "call, connected" in v.page.locator("ul.activities").inner_text()
+    # no stage is chosen for the rep, and the stages come in the pipeline's order
+    stage = v.page.locator("select[name=stage]")
+    assert stage.input_value() == ""
+    assert stage.locator("option:not([disabled])").all_inner_texts() == [
+        "qualified", "opportunity", "nurture", "lost", "won", "disqualified"
+    ]  # fmt: skip
+    v.page.get_by_role("button", name="Save").click()  # the browser asks for a stage first
+    assert v.page.locator("h1 .stage").inner_text() == "lead"
     v.page.select_option("select[name=stage]", "qualified")
     with v.page.expect_navigation():
         v.page.get_by_role("button", name="Save").click()
