@@ -151,3 +151,11 @@ def test_plotly_is_served_from_the_installed_package(dash: Dashboard) -> None:
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert f"v{plotly.__version__}".encode() in script.content[:2000] or b"plotly.js" in script.content[:2000]
     assert dash.client.get("/web/static/../../etc/passwd").status_code == 404
+
+
+def test_pages_show_no_interval_where_no_lead_has_closed(dash: Dashboard) -> None:
+    dash.login("east@example.com")  # two leads given out, neither closed: conversion is unknown
+    for path in ("/web/", "/web/reps", "/web/sources", "/web/funnel"):
+        page = dash.client.get(path).text
+        assert "–––" not in page, path  # no "– to –" interval for an unknown share
+    assert "no closed leads yet" in dash.client.get("/web/").text

@@ -22,6 +22,11 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}%}"
 
 
+def _span(low: float | None, high: float | None) -> str:
+    """An interval of two shares, or nothing where it is unknown (no closed leads)."""
+    return "" if low is None or high is None else f"{_pct(low)}–{_pct(high)}"
+
+
 def _num(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
@@ -45,7 +50,14 @@ def _duration(value: timedelta | None) -> str:
     return f"overdue {text}" if value.total_seconds() < 0 else text
 
 
-templates.env.filters |= {"pct": _pct, "num": _num, "money": _money, "when": _when, "duration": _duration}
+templates.env.filters |= {
+    "pct": _pct,
+    "span": _span,
+    "num": _num,
+    "money": _money,
+    "when": _when,
+    "duration": _duration,
+}
 templates.env.autoescape = True
 
 MANAGER_NAV = [
