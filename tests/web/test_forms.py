@@ -115,7 +115,9 @@ def test_a_form_without_the_sessions_csrf_token_writes_nothing(dash: Dashboard, 
 
 def test_a_rep_sees_only_their_own_leads(dash: Dashboard) -> None:
     dash.login("ann@example.com")
-    assert dash.client.get(f"/web/leads/{dash.ann_lead}").status_code == 200
+    own = dash.client.get(f"/web/leads/{dash.ann_lead}")
+    assert own.status_code == 200
+    assert "<dd>Ann Lee (ann) since " in own.text  # the owner by name, with the id the CSVs use
     assert dash.client.get(f"/web/leads/{dash.wes_lead}").status_code == 404
     assert dash.client.get(f"/web/leads/{'9' * 30}").status_code == 422  # no row has such an id
     csrf = dash.csrf("/web/my")

@@ -63,8 +63,10 @@ def lead_page(request: Request, lead_id: LeadId, session: SessionDep, who: AnyVi
     lead = _lead_for(session, who.user, lead_id)
     story = lead_story(session, lead_id=lead.id)
     next_stages = [s for s in TRANSITIONS if s in TRANSITIONS[lead.stage]]  # in the pipeline's order
+    owner = session.get(Rep, lead.owner_id) if lead.owner_id is not None else None
     return page(
         request, "lead.html", user=who.user, csrf=who.csrf, active=None, lead=story.lead, story=story,
+        owner=owner,
         kinds=ACTIVITY_KINDS, outcomes=ACTIVITY_OUTCOMES, next_stages=next_stages,
         products=list(session.scalars(select(Product.name).order_by(Product.name))),
         message=request.query_params.get("message"),
