@@ -94,7 +94,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # its event loop ends with tests/web, before other tests need theirs
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
         pytest.skip("browser tests need the system Chromium (.ci/run installs it: apt-get install chromium)")
