@@ -31,14 +31,17 @@ def _start(url: str, settings: Settings) -> None:
     _engine, _settings = make_engine(url), settings
 
 
-def _rehearse() -> None:
+def _ready() -> tuple[Engine, Settings]:
     assert _engine is not None and _settings is not None, "the worker was started without its engine"
-    rehearse(_engine, _settings)
+    return _engine, _settings
+
+
+def _rehearse() -> None:
+    rehearse(*_ready())
 
 
 def _capture(requests: list[CaptureRequest]) -> list[Answer]:
-    assert _engine is not None and _settings is not None, "the worker was started without its engine"
-    return capture_in_own_transaction(_engine, _settings, requests)
+    return capture_in_own_transaction(*_ready(), requests)
 
 
 class CaptureWorker:
