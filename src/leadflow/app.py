@@ -13,8 +13,10 @@ from functools import partial
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
+from psycopg import DataError as DriverDataError
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -135,6 +137,18 @@ def create_app(
              "title": TITLES.get(exc.status_code, "Something went wrong"), "detail": exc.detail},
             status_code=exc.status_code,
         )  # fmt: skip
+
+    async def nul_in_text(request: Request, exc: Exception) -> Response:
+        """PostgreSQL cannot store a NUL character in text, and its driver refuses one in any
+        value (a path, a query, a header, a body): that is the request's fault, so a 422 (the
+        transaction has rolled back), not a 500. Any other data error stays a server error."""
+        if "cannot contain NUL" not in str(exc):
+            raise exc
+        detail = "text cannot contain the NUL character (\\u0000)"
+        return await page_or_json(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail))
+
+    app.add_exception_handler(DataError, nul_in_text)
+    app.add_exception_handler(DriverDataError, nul_in_text)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
