@@ -25,7 +25,7 @@ import polars as pl
 from leadflow.db import SQLITE_CACHE_KIB, make_engine, session_scope
 from leadflow.intake.columns import FileMapping
 from leadflow.intake.service import bulk_mode, import_batch, open_import
-from leadflow.schema_admin import upgrade
+from leadflow.migrations.admin import upgrade
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company
 

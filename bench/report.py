@@ -27,23 +27,22 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import (
-    cohorts_report,
-    conversion_report,
-    funnel_report,
-    overview_report,
-    partners_report,
-    profile_report,
-    reps_report,
-    sources_report,
-)
+from leadflow.analytics.cohorts import cohorts_report
+from leadflow.analytics.conversion import conversion_report
+from leadflow.analytics.funnel import funnel_report
+from leadflow.analytics.overview import overview_report
+from leadflow.analytics.partners import partners_report
+from leadflow.analytics.profile import profile_report
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.analytics.reps import reps_report
+from leadflow.analytics.sources import sources_report
 from leadflow.db import make_engine, session_scope
+from leadflow.migrations.admin import upgrade
 from leadflow.models import ScoreModel
-from leadflow.schema_admin import upgrade
 from leadflow.scoring.service import train_model
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, write_demo
+from leadflow.simulate.company import CompanySpec
+from leadflow.simulate.demo import write_demo
 
 END = date(2026, 10, 1)
 EVERYTHING = ReportFilter()

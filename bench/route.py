@@ -23,11 +23,11 @@ import numpy as np
 import polars as pl
 from sqlalchemy.engine import Engine
 
-import leadflow.routing.engine as engine_module
+import leadflow.routing.choose as choose_module
 from leadflow.db import bulk_insert, driver_rows, make_engine, reserve_ids, session_scope, write_cache
+from leadflow.migrations.admin import upgrade
 from leadflow.models import Rep, Territory, rep_territories
 from leadflow.routing.engine import route_leads
-from leadflow.schema_admin import upgrade
 from leadflow.settings import Routing, Settings, TeamRouting
 
 NOW = datetime(2026, 5, 14, 10, 0)
@@ -122,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(routing=Routing(default=TeamRouting(policy="optimal", segment_by=args.segment_by)))
     solve_time = 0.0
-    original = engine_module.optimal
+    original = choose_module.optimal
 
     def timed_optimal(*a, **k):  # type: ignore[no-untyped-def]
         nonlocal solve_time
@@ -131,7 +131,7 @@ def main() -> None:
         solve_time += time.perf_counter() - started
         return result
 
-    engine_module.optimal = timed_optimal
+    choose_module.optimal = timed_optimal
     if args.reuse:
         one_lead(make_engine(f"sqlite:///{args.reuse}"), settings)
         return

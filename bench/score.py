@@ -19,11 +19,12 @@ from pathlib import Path
 import polars as pl
 
 from leadflow.db import make_engine, session_scope, write_cache
-from leadflow.schema_admin import upgrade
+from leadflow.migrations.admin import upgrade
 from leadflow.scoring.model import feature_frame
 from leadflow.scoring.service import latest_model, score_leads, train_model
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, write_demo
+from leadflow.simulate.company import CompanySpec
+from leadflow.simulate.demo import write_demo
 
 END = date(2026, 1, 1)
 

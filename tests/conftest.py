@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 
 from leadflow.cli import app
 from leadflow.db import make_engine, session_scope
-from leadflow.schema_admin import upgrade
+from leadflow.migrations.admin import upgrade
 from leadflow.scoring.service import score_leads, train_model
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, write_demo
+from leadflow.simulate.company import CompanySpec
+from leadflow.simulate.demo import write_demo
 
 MAVEN = Path(__file__).resolve().parents[2] / "shared" / "data" / "maven-crm"
 needs_maven = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"reference data missing at {MAVEN}")

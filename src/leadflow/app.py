@@ -22,12 +22,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.api import directory, leads, notifications, reports, routing
-from leadflow.api.capture_worker import CaptureWorker
-from leadflow.api.capturing import capture_in_own_transaction
-from leadflow.api.deps import SessionDep
-from leadflow.api.group_commit import GroupCommit
-from leadflow.api.periodic import deliver_forever, upkeep_forever
-from leadflow.settings import Settings
+from leadflow.db import make_engine
+from leadflow.deps import SessionDep
+from leadflow.errors import LeadflowError
+from leadflow.serve.capture_worker import CaptureWorker
+from leadflow.serve.capturing import capture_in_own_transaction
+from leadflow.serve.group_commit import GroupCommit
+from leadflow.serve.periodic import deliver_forever, upkeep_forever
+from leadflow.settings import Settings, database_url, load_settings
 from leadflow.web import assets, auth, pages, work
 from leadflow.web.render import templates
 
@@ -147,6 +149,13 @@ def create_app(
         detail = "text cannot contain the NUL character (\\u0000)"
         return await page_or_json(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail))
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        """A service's refusal (LeadflowError: not found, not allowed, bad input) answers with the
+        status it carries and its message, as JSON or a page: views need no try/except for it."""
+        code = getattr(exc, "status_code", status.HTTP_422_UNPROCESSABLE_CONTENT)
+        return await page_or_json(request, HTTPException(code, str(exc)))
+
+    app.add_exception_handler(LeadflowError, refused)
     app.add_exception_handler(DataError, nul_in_text)
     app.add_exception_handler(DriverDataError, nul_in_text)
 
@@ -169,3 +178,12 @@ def create_app(
         return {"status": "ready"}
 
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app each of uvicorn's worker processes builds (``factory=True``): database and
+    configuration from the environment (LEADFLOW_DATABASE_URL, LEADFLOW_CONFIG), as `leadflow serve`
+    sets them."""
+    return create_app(
+        engine=make_engine(database_url()), settings=load_settings(), upkeep=True, capture_worker=True
+    )

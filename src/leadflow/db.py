@@ -43,7 +43,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # its memory budget from the page cache, and sorts a million rows twice as fast in small
     # runs merged from (OS-cached) files as in one list in memory. Bulk writes, which update
     # indexes at random, get a larger cache from write_cache().
-    # Up to two helper threads sort a large GROUP BY's runs in parallel (10-30% off a report).
+    # Up to two helper threads sort a large GROUP BY's runs in parallel (docs/performance-log.md).
     cursor.execute("PRAGMA threads=2")
     cursor.close()
 
@@ -53,8 +53,8 @@ def write_cache(engine: Engine) -> Iterator[None]:
     """Give connections taken from ``engine`` meanwhile a 256 MB page cache (on SQLite).
 
     For bulk writes (imports, batch routing, rescoring), which update the indexes of a table of a
-    million rows at random: an import is 10% faster and routing a million leads 20% faster with
-    those pages in SQLite's own cache. The connections are closed afterwards, so the reports that
+    million rows at random, faster with those pages in SQLite's own cache (docs/performance-log.md
+    has the figures). The connections are closed afterwards, so the reports that
     run next on this engine sort with the default cache again."""
     if not is_sqlite(engine):
         yield
@@ -141,6 +141,30 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     connection = session.connection()
     marks = ", ".join([_placeholder(connection)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    connection.exec_driver_sql(sql, rows)
+
+
+def bulk_upsert(
+    session: Session,
+    table: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    key: list[str],
+    updates: dict[str, str],
+) -> None:
+    """Insert many rows; where a row with the same ``key`` exists (another transaction may have
+    inserted it since this one read), set ``updates`` instead: column to SQL over the table's
+    columns and ``excluded``'s. Our own fixed SQL only: values travel as parameters."""
+    if not rows:
+        return
+    connection = session.connection()
+    marks = ", ".join([_placeholder(connection)] * len(columns))
+    sets = ", ".join(f"{column} = {value}" for column, value in updates.items())
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+    )
     connection.exec_driver_sql(sql, rows)
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import cohorts_report
-from leadflow.analytics.survival import aalen_johansen
+from leadflow.analytics.cohorts import cohorts_report
+from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
+from leadflow.stats.survival import aalen_johansen
 from tests.conftest import MAVEN, Database, needs_maven
 
 

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import conversion_report, reps_report, rolled_up
+from leadflow.analytics.conversion import conversion_report, rolled_up
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.analytics.reps import reps_report
 from leadflow.db import session_scope
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Routing, Settings, TerritoryRule

@@ -11,18 +11,15 @@ import pytest
 from polars.testing import assert_frame_equal
 from sqlalchemy import select
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import (
-    NEVER_WORKED_AFTER,
-    capacity_report,
-    conversion_report,
-    funnel_report,
-    overview_report,
-)
+from leadflow.analytics.conversion import conversion_report
+from leadflow.analytics.funnel import NEVER_WORKED_AFTER, capacity_report, funnel_report
+from leadflow.analytics.overview import overview_report
+from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.models import Assignment, Rep
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from leadflow.simulate.company import CompanySpec, generate_company
+from leadflow.simulate.demo import write_demo
 from tests.conftest import Database
 
 SPEC = CompanySpec(n_leads=15_000, n_reps=10, seed=8, end=date(2026, 10, 1))

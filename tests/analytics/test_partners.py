@@ -8,8 +8,8 @@ import math
 import polars as pl
 import pytest
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import partners_report
+from leadflow.analytics.partners import partners_report
+from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from tests.conftest import Database
 

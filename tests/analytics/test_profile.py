@@ -12,8 +12,7 @@ from polars.testing import assert_frame_equal
 from scipy.stats import binomtest, chi2_contingency
 from sqlalchemy import select, update
 
-from leadflow.analytics.profile import lift_table, suggest_criteria
-from leadflow.analytics.service import profile_report
+from leadflow.analytics.profile import lift_table, profile_report, suggest_criteria
 from leadflow.db import session_scope
 from leadflow.models import Lead
 from leadflow.scoring.learned_from import value_counts

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from scipy.stats import chi2_contingency, spearmanr
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import reps_report
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.analytics.reps import reps_report
 from leadflow.db import session_scope
 from leadflow.simulate.company import CompanySpec, generate_company
 from tests.conftest import MAVEN, Database, needs_maven, write_scored_demo

@@ -8,12 +8,14 @@ import polars as pl
 import pytest
 from sqlalchemy import select, update
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import sources_report
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.analytics.sources import sources_report
 from leadflow.db import session_scope
 from leadflow.models import Lead, Source
 from leadflow.settings import Settings
-from leadflow.simulate.company import SOURCES, CompanySpec, generate_company, write_demo
+from leadflow.simulate.company import CompanySpec, generate_company
+from leadflow.simulate.demo import write_demo
+from leadflow.simulate.truth import SOURCES
 from tests.conftest import Database
 
 SPEC = CompanySpec(n_leads=12_000, n_reps=10, seed=5, end=date(2026, 10, 1))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from leadflow.access.service import add_user, issue_token
 from leadflow.app import create_app
 from leadflow.db import session_scope
-from leadflow.lookup import find_rep
+from leadflow.ledger.find import find_rep
 from leadflow.models import Team
 from leadflow.settings import Settings
 from tests.conftest import Database

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import conversion_report
+from leadflow.analytics.conversion import conversion_report
+from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from tests.api.conftest import Api
 from tests.conftest import Database

@@ -47,12 +47,12 @@ def test_capture_routes_new_merges_duplicates_and_sets_bad_records_aside(db: Dat
     with session_scope(db.engine) as s:
         merged = capture_leads(s, settings=Settings(), records=again, channel="web form", now=NOW)
     [lead] = merged.leads
-    assert lead.lead_id == first.lead_id and not lead.new and lead.owner == first.owner
+    assert lead.id == first.id and not lead.new and lead.owner == first.owner
     with session_scope(db.engine) as s:
         assert s.scalar(select(func.count()).select_from(Lead)) == 3
-        assert s.scalar(select(func.count()).where(Assignment.lead_id == first.lead_id)) == 1
-        dana = s.get(Lead, first.lead_id)
-        eli = s.get(Lead, second.lead_id)
+        assert s.scalar(select(func.count()).where(Assignment.lead_id == first.id)) == 1
+        dana = s.get(Lead, first.id)
+        eli = s.get(Lead, second.id)
         assert dana is not None and dana.phone == "+1 555 0100"
         assert eli is not None and eli.extra == {"utm_campaign": "spring"}
 
@@ -81,5 +81,5 @@ def test_a_captured_lead_without_a_date_is_dated_by_its_arrival_and_a_merge_keep
     with session_scope(db.engine) as s:
         dates = {i: d for i, d in s.execute(select(Lead.id, Lead.created_at)).all()}
         months = {i: m for i, m in s.execute(select(Lead.id, Lead.created_month)).all()}
-    assert dates == {dana.lead_id: NOW, eli.lead_id: given}
-    assert months == {dana.lead_id: NOW.year * 12 + NOW.month - 1, eli.lead_id: 2026 * 12 + 4}
+    assert dates == {dana.id: NOW, eli.id: given}
+    assert months == {dana.id: NOW.year * 12 + NOW.month - 1, eli.id: 2026 * 12 + 4}

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from leadflow.db import session_scope
-from leadflow.lookup import find_lead, find_rep
+from leadflow.ledger.find import find_lead, find_rep
 from leadflow.models import Assignment, RepLoad
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.routing.engine import route_leads

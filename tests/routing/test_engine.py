@@ -250,7 +250,8 @@ def test_a_single_lead_uses_the_saved_estimates_until_they_age(db: Database, wri
 
 
 def test_a_run_writes_only_the_state_it_changed(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
-    from leadflow.routing.engine import apply_plan, plan_routes
+    from leadflow.routing.apply import apply_plan
+    from leadflow.routing.engine import plan_routes
 
     leads = [
         ["E1", "2026-05-01", "Co 1", "US", "East", "software"],
@@ -275,3 +276,23 @@ def test_a_run_writes_only_the_state_it_changed(db: Database, write_csv) -> None
         pointer = s.get(RoutingState, "round_robin:territory East")
         assert pointer is not None and pointer.state == {"last": "bo"}  # not set back by the West run
         assert s.get(RoutingState, "round_robin:territory West") is not None
+
+
+def test_a_lead_queued_by_another_worker_meanwhile_counts_one_more_attempt(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    """Two workers read a lead as not yet queued (on PostgreSQL the second can lock it just after
+    the first commits, its queue row unseen); the second write is one more attempt, not a crash."""
+    from leadflow.routing.apply import apply_plan
+    from leadflow.routing.engine import plan_routes
+
+    setup(db, write_csv, [["N1", "2026-05-01", "Co 1", "US", "North", "software"]])  # nobody covers North
+    with session_scope(db.engine) as s:
+        first = plan_routes(s, settings=Settings(), now=NOW)
+    with session_scope(db.engine) as s:
+        second = plan_routes(s, settings=Settings(), now=NOW)
+    assert first.count("unassigned") == second.count("unassigned") == 1
+    for plan in (first, second):
+        with session_scope(db.engine) as s:
+            apply_plan(s, plan=plan, by="test", now=NOW)
+    with session_scope(db.engine) as s:
+        queued = s.scalars(select(QueuedLead)).all()
+    assert [(q.kind, q.attempts) for q in queued] == [("unassigned", 2)]

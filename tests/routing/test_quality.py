@@ -12,9 +12,9 @@ import numpy as np
 import polars as pl
 
 from leadflow.routing.allocate import allocate_segments, deal_out, optimal
-from leadflow.routing.estimates import close_rates
 from leadflow.routing.policies import merit, round_robin
 from leadflow.simulate.company import CompanySpec, generate_company
+from leadflow.stats.close_rates import close_rates
 
 SPEC = CompanySpec(n_leads=60_000, n_reps=24, seed=5, end=date(2026, 1, 1))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from leadflow.db import session_scope
 from leadflow.intake.capture import capture_leads
-from leadflow.lookup import find_lead, find_rep
+from leadflow.ledger.find import find_lead, find_rep
 from leadflow.models import Lead
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead

@@ -15,7 +15,8 @@ from leadflow.models import Lead, ScoreModel
 from leadflow.scoring.model import FLOOR, FORBIDDEN, WinModel, feature_frame
 from leadflow.scoring.service import NotEnoughHistory, explain_lead, latest_model, score_frame, train_model
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, generate_company, write_demo
+from leadflow.simulate.company import CompanySpec, generate_company
+from leadflow.simulate.demo import write_demo
 from tests.conftest import MAVEN, Database, needs_maven
 
 SPEC = CompanySpec(n_leads=40_000, seed=21, end=date(2026, 9, 1))

@@ -71,7 +71,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         record = {"email": "ada@analytical-engines.example", "first_name": "Ada", "last_name": "Byron",
                   "company": "Analytical Engines", "country": "GB", "lead_type": "web form"}  # fmt: skip
         captured = capture_leads(s, settings=settings, records=[record], channel="test", route=False)
-        fresh = s.get(Lead, captured.leads[0].lead_id)
+        fresh = s.get(Lead, captured.leads[0].id)
         assert fresh is not None
         assign_lead(s, lead=fresh, rep=rep, by="test", reason="the rep's new lead for the browser test")
         other = s.scalars(select(Lead.id).where(Lead.owner_id != rep.id)).first()

@@ -14,7 +14,7 @@ from leadflow.access.service import add_user
 from leadflow.app import create_app
 from leadflow.db import session_scope
 from leadflow.intake.capture import capture_leads
-from leadflow.lookup import find_rep
+from leadflow.ledger.find import find_rep
 from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, Team
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.settings import Settings
@@ -69,7 +69,7 @@ def dash(db: Database, write_csv) -> Iterator[Dashboard]:  # type: ignore[no-unt
         leads = capture_leads(s, settings=settings, records=records, channel="test", route=False).leads
         owned = []
         for captured, rep in zip(leads, (ann, wes), strict=True):
-            lead = s.get(Lead, captured.lead_id)
+            lead = s.get(Lead, captured.id)
             assert lead is not None
             assign_lead(s, lead=lead, rep=rep, by="test", reason="test")
             owned.append(lead.id)

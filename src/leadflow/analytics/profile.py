@@ -5,33 +5,71 @@ quintile bins: leads with a known outcome and wins): the conversion ratio with a
 interval, and its lift over the base rate. Each value is tested against all other leads
 (two-proportion z-test); with hundreds of values some would look significant by chance, so
 p-values are adjusted by Benjamini-Hochberg (false discovery rate 5%). A suggested profile gives
-points to the significant values only: 25 x ln(lift), within +-25.
-"""
+points to the significant values only: 25 x ln(lift), within +-25."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import polars as pl
 from scipy.stats import false_discovery_control, norm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from leadflow.scoring.learned_from import UNKNOWN
+from leadflow.models import (
+    ScoreModel,
+)
+from leadflow.scoring.learned_from import UNKNOWN, learned_from
+from leadflow.scoring.service import labelled_leads
 from leadflow.settings import Criterion
+from leadflow.stats.intervals import wilson
 
-Z95 = float(norm.ppf(0.975))
+
+@dataclass
+class ProfileReport:
+    """What converts: one row per attribute value, the base rate, and a suggested profile; counted
+    when model ``model_id`` was trained, or now from the ledger (``model_id`` None)."""
+
+    table: pl.DataFrame
+    base_rate: float
+    leads: int
+    horizon_days: float
+    suggested: list[Criterion]
+    as_of: datetime
+    model_id: int | None
 
 
-def wilson(
-    won: np.ndarray[Any, Any], n: np.ndarray[Any, Any], z: float = Z95
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Wilson score interval for won / n, element-wise; NaN where n is 0 (no interval)."""
-    n = n.astype(float)
-    p = np.divide(won, n, out=np.zeros_like(n), where=n > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+def profile_report(session: Session, *, fresh: bool = False, now: datetime | None = None) -> ProfileReport:
+    """Conversion and lift of every attribute value over leads with a known outcome: those the
+    latest model learned from, or with ``fresh`` (or a ``now``) those the ledger holds now."""
+    model = None
+    if not fresh and now is None:
+        model = session.execute(
+            select(ScoreModel.id, ScoreModel.trained_at, ScoreModel.horizon_days, ScoreModel.learned_from)
+            .order_by(ScoreModel.id.desc())
+            .limit(1)
+        ).first()
+    if model is not None and model.learned_from is not None:
+        counts, model_id = model.learned_from, model.id
+        horizon, now = model.horizon_days, model.trained_at
+    else:
+        labelled, horizon, now = labelled_leads(session, now=now)
+        counts = learned_from(labelled) if labelled.height else None
+        model_id = None
+    if counts is None:
+        return ProfileReport(pl.DataFrame(), 0.0, 0, horizon, [], now, model_id)
+    table = lift_table(pl.DataFrame(counts["values"]), leads=counts["leads"], won=counts["won"])
+    return ProfileReport(
+        table=table,
+        base_rate=counts["won"] / counts["leads"],
+        leads=counts["leads"],
+        horizon_days=horizon,
+        suggested=suggest_criteria(table, counts["numeric"]),
+        as_of=now,
+        model_id=model_id,
+    )
 
 
 def lift_table(counts: pl.DataFrame, *, leads: int, won: int) -> pl.DataFrame:

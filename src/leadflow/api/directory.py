@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import func, select
 
-from leadflow.api.deps import SessionDep, SettingsDep, allow
+from leadflow.deps import SessionDep, SettingsDep, allow
 from leadflow.models import Rep, Source, Team, Territory, User, rep_territories
 
 router = APIRouter(prefix="/v1", tags=["directory"])

@@ -9,30 +9,29 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from leadflow.access.scope import can_see_lead, owners_in_scope, sees_unassigned
+from leadflow.access.scope import owners_in_scope, sees_unassigned
 from leadflow.access.service import record_write
-from leadflow.api.capturing import Answer, CaptureRequest
-from leadflow.api.deps import SessionDep, SettingsDep, allow
-from leadflow.api.group_commit import GroupCommit
-from leadflow.api.schemas import (
-    ActivityIn,
-    AssignIn,
-    CapturedOut,
-    LeadEdit,
-    LeadIn,
-    LeadOut,
-    LeadPage,
-    StageIn,
-)
-from leadflow.errors import InvalidChange, NotFound
-from leadflow.lookup import find_lead, find_product, find_rep
+from leadflow.deps import CurrentLead, SessionDep, SettingsDep, allow
+from leadflow.ledger.find import find_product, find_rep
 from leadflow.models import MAX_ID, Lead, Rep, User
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.pipeline.edits import edit_lead
 from leadflow.pipeline.outcomes import set_stage
 from leadflow.pipeline.queries import LeadFilter, lead_story, list_leads
+from leadflow.schemas import (
+    ActivityIn,
+    AssignIn,
+    CapturedLead,
+    LeadEdit,
+    LeadIn,
+    LeadOut,
+    LeadPage,
+    StageIn,
+)
 from leadflow.scoring.service import score_leads
+from leadflow.serve.capturing import Answer, CaptureRequest
+from leadflow.serve.group_commit import GroupCommit
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 Capturer = Annotated[User, Depends(allow("admin", "manager", "intake"))]
@@ -50,7 +49,7 @@ async def _submit(request: Request, user: User, lead: LeadIn, key: str | None, r
     return answer.body
 
 
-@router.post("", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=CapturedLead, status_code=status.HTTP_201_CREATED)
 async def capture(
     lead: LeadIn,
     request: Request,
@@ -65,7 +64,7 @@ async def capture(
     return await _submit(request, user, lead, idempotency_key, response)
 
 
-@router.post("/form", response_model=CapturedOut, status_code=status.HTTP_201_CREATED)
+@router.post("/form", response_model=CapturedLead, status_code=status.HTTP_201_CREATED)
 async def capture_form(
     request: Request,
     response: Response,
@@ -84,17 +83,6 @@ async def capture_form(
             status.HTTP_422_UNPROCESSABLE_CONTENT, jsonable_encoder(exc.errors(include_url=False))
         ) from exc
     return await _submit(request, user, lead, idempotency_key, response)
-
-
-def _visible_lead(session: Session, user: User, ref: str) -> Lead:
-    """The lead if this user may see it; 404 otherwise (whether it exists or not)."""
-    try:
-        lead = find_lead(session, ref=ref)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead") from exc
-    if not can_see_lead(session, user=user, lead=lead):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
-    return lead
 
 
 def _lead_out(session: Session, lead: Lead) -> dict[str, Any]:
@@ -128,16 +116,15 @@ def list_page(
 
 
 @router.get("/{lead_ref}", response_model=LeadOut)
-def read(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
+def read(session: SessionDep, user: Reader, lead: CurrentLead) -> dict[str, Any]:
     """One lead by id or external id; another rep's lead is not found (404), not forbidden."""
-    return _lead_out(session, _visible_lead(session, user, lead_ref))
+    return _lead_out(session, lead)
 
 
 @router.get("/{lead_ref}/story")
-def story(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
+def story(session: SessionDep, user: Reader, lead: CurrentLead) -> dict[str, Any]:
     """Everything that happened to a lead, oldest first: each assignment with why (policy,
     eligible and excluded reps, the estimates used, the seed), activities, stages, field changes."""
-    lead = _visible_lead(session, user, lead_ref)
     told = lead_story(session, lead_id=lead.id)
     payload: dict[str, Any] = jsonable_encoder(
         {
@@ -152,21 +139,19 @@ def story(lead_ref: str, session: SessionDep, user: Reader) -> dict[str, Any]:
 
 
 @router.post("/{lead_ref}/activities", response_model=LeadOut, status_code=status.HTTP_201_CREATED)
-def add_activity(lead_ref: str, activity: ActivityIn, session: SessionDep, user: Reader) -> dict[str, Any]:
+def add_activity(
+    activity: ActivityIn, session: SessionDep, user: Reader, lead: CurrentLead
+) -> dict[str, Any]:
     """Log a call, email or meeting on a lead (a rep on their own leads, as themselves)."""
-    lead = _visible_lead(session, user, lead_ref)
-    try:
-        if user.role == "rep":
-            rep = session.get(Rep, user.rep_id) if user.rep_id else None
-        else:
-            rep = find_rep(session, ref=activity.rep) if activity.rep else None
-        before = {"first_touch_at": lead.first_touch_at}
-        log_activity(
-            session, lead=lead, rep=rep, kind=activity.kind, outcome=activity.outcome, note=activity.note,
-            at=activity.at,
-        )  # fmt: skip
-    except (InvalidChange, NotFound) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if user.role == "rep":
+        rep = session.get(Rep, user.rep_id) if user.rep_id else None
+    else:
+        rep = find_rep(session, ref=activity.rep) if activity.rep else None
+    before = {"first_touch_at": lead.first_touch_at}
+    log_activity(
+        session, lead=lead, rep=rep, kind=activity.kind, outcome=activity.outcome, note=activity.note,
+        at=activity.at,
+    )  # fmt: skip
     record_write(
         session, actor=user.email, action="log activity", entity="lead", entity_id=str(lead.id),
         before=jsonable_encoder(before), after=jsonable_encoder(activity.model_dump()),
@@ -175,19 +160,15 @@ def add_activity(lead_ref: str, activity: ActivityIn, session: SessionDep, user:
 
 
 @router.post("/{lead_ref}/stage", response_model=LeadOut)
-def move_stage(lead_ref: str, change: StageIn, session: SessionDep, user: Reader) -> dict[str, Any]:
+def move_stage(change: StageIn, session: SessionDep, user: Reader, lead: CurrentLead) -> dict[str, Any]:
     """Move a lead on (a rep on their own leads): won with an amount, lost with a reason,
     nurture with a follow-up date, or a working stage."""
-    lead = _visible_lead(session, user, lead_ref)
     before = {"stage": lead.stage}
-    try:
-        product = find_product(session, ref=change.product) if change.product else None
-        set_stage(
-            session, lead=lead, stage=change.stage, by=user.email, amount=change.amount, product=product,
-            reason=change.reason, follow_up_at=change.follow_up_at,
-        )  # fmt: skip
-    except (InvalidChange, NotFound) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    product = find_product(session, ref=change.product) if change.product else None
+    set_stage(
+        session, lead=lead, stage=change.stage, by=user.email, amount=change.amount, product=product,
+        reason=change.reason, follow_up_at=change.follow_up_at,
+    )  # fmt: skip
     record_write(
         session, actor=user.email, action="set stage", entity="lead", entity_id=str(lead.id),
         before=before, after=jsonable_encoder(change.model_dump()),
@@ -197,10 +178,9 @@ def move_stage(lead_ref: str, change: StageIn, session: SessionDep, user: Reader
 
 @router.patch("/{lead_ref}", response_model=LeadOut)
 def edit(
-    lead_ref: str, edits: LeadEdit, session: SessionDep, settings: SettingsDep, user: Reader
+    edits: LeadEdit, session: SessionDep, settings: SettingsDep, user: Reader, lead: CurrentLead
 ) -> dict[str, Any]:
     """Record what was learned about a lead (BANT, title, size...); it is scored again at once."""
-    lead = _visible_lead(session, user, lead_ref)
     changes = edits.model_dump(exclude_unset=True)
     made = edit_lead(session, lead=lead, changes=changes, by=user.email)
     if made:
@@ -215,22 +195,15 @@ def edit(
 
 @router.post("/{lead_ref}/assign", response_model=LeadOut)
 def assign(
-    lead_ref: str, order: AssignIn, session: SessionDep, settings: SettingsDep, user: Assigner
+    order: AssignIn, session: SessionDep, settings: SettingsDep, user: Assigner, lead: CurrentLead
 ) -> dict[str, Any]:
     """Give a lead to a rep by hand (a manager within their team), with the reason on record."""
-    lead = _visible_lead(session, user, lead_ref)
-    try:
-        rep = find_rep(session, ref=order.rep)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    rep = find_rep(session, ref=order.rep)
     scope = owners_in_scope(session, user=user)
     if scope is not None and rep.id not in scope:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{rep.name} is not in your team")
     before = {"owner_id": lead.owner_id}
-    try:
-        assign_lead(session, lead=lead, rep=rep, by=user.email, reason=order.reason, settings=settings)
-    except InvalidChange as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    assign_lead(session, lead=lead, rep=rep, by=user.email, reason=order.reason, settings=settings)
     record_write(
         session, actor=user.email, action="assign lead", entity="lead", entity_id=str(lead.id),
         before=before, after={"owner_id": rep.id, "reason": order.reason},

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 
-from leadflow.api.deps import SessionDep, allow
+from leadflow.deps import SessionDep, allow
 from leadflow.models import User
 from leadflow.notify.deliver import delivery_log
 

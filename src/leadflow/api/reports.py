@@ -2,64 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy.orm import Session
 
-from leadflow.access.scope import own_team
-from leadflow.analytics.ledger import DIMENSIONS, ReportFilter
-from leadflow.analytics.service import (
-    cohorts_report,
-    conversion_report,
-    funnel_report,
-    reps_report,
-    sources_report,
-)
-from leadflow.api.deps import SessionDep, allow
+from leadflow.analytics.cohorts import cohorts_report
+from leadflow.analytics.conversion import conversion_report
+from leadflow.analytics.dimensions import DIMENSIONS
+from leadflow.analytics.funnel import funnel_report
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.analytics.reps import reps_report
+from leadflow.analytics.sources import sources_report
+from leadflow.deps import SessionDep, allow, scoped_filter
 from leadflow.models import User
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Viewer = Annotated[User, Depends(allow("admin", "manager"))]
 
 
-def scoped_filter(
-    session: Session,
-    *,
-    user: User,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    team: str | None = None,
-    territory: str | None = None,
-    source: str | None = None,
-    lead_type: str | None = None,
-) -> ReportFilter:
-    """Report filters for this user: a manager sees their own team only (another team: 404)."""
-    if user.role == "manager":
-        own = own_team(session, user=user)
-        if own is None or (team is not None and team != own.name):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
-        team = own.name
-    return ReportFilter(since, until, team, territory, source, lead_type)
-
-
-def filters(
-    user: Viewer,
-    session: SessionDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    team: str | None = None,
-    territory: str | None = None,
-    source: str | None = None,
-    lead_type: str | None = None,
-) -> ReportFilter:
-    """The report filters from the query string."""
-    return scoped_filter(
-        session, user=user, since=since, until=until, team=team, territory=territory, source=source,
-        lead_type=lead_type,
-    )  # fmt: skip
+def filters(user: Viewer, session: SessionDep, asked: Annotated[ReportFilter, Depends()]) -> ReportFilter:
+    """The report filters from the query string (since, until, team, territory, source,
+    lead_type), held to what the user may see."""
+    return scoped_filter(session, user=user, filters=asked)
 
 
 Filters = Annotated[ReportFilter, Depends(filters)]
@@ -72,11 +37,7 @@ def conversion(
     by: Annotated[list[str], Query(description=f"Dimensions: {', '.join(DIMENSIONS)}")] = ["rep"],  # noqa: B006
 ) -> list[dict[str, Any]]:
     """Leads, worked, won, lost, open and conversion with its 95% interval, by the dimensions."""
-    try:
-        table = conversion_report(session, by=by, filters=chosen)
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return table.to_dicts()
+    return conversion_report(session, by=by, filters=chosen).to_dicts()
 
 
 @router.get("/reps")

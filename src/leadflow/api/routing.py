@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from leadflow.access.scope import own_team
 from leadflow.access.service import record_write
-from leadflow.api.deps import SessionDep, SettingsDep, allow
+from leadflow.deps import SessionDep, SettingsDep, allow
 from leadflow.models import User
 from leadflow.pipeline.queries import list_reps
 from leadflow.routing.engine import route_leads
 from leadflow.settings import PolicyName
-from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
+from leadflow.simulate.backward import BACKTEST_POLICIES, backtest_policies
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 Manager = Annotated[User, Depends(allow("admin", "manager"))]
@@ -92,15 +92,12 @@ def simulate(run: SimulateIn, session: SessionDep, user: Manager) -> dict[str, A
     if unknown or run.until <= run.since:
         problem = f"unknown policies {unknown}" if unknown else "until must come after since"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
-    try:
-        table = backtest_policies(
-            session,
-            since=run.since,
-            until=run.until,
-            policies=tuple(run.policies),
-            draws=run.draws,
-            seed=run.seed,
-        )
-    except TooLittleHistory as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    table = backtest_policies(
+        session,
+        since=run.since,
+        until=run.until,
+        policies=tuple(run.policies),
+        draws=run.draws,
+        seed=run.seed,
+    )
     return {"method": "direct (model-based)", "policies": jsonable_encoder(table.to_dicts())}

@@ -24,24 +24,8 @@ from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import clean
 from leadflow.models import Lead, QueuedLead, Rep, utcnow
 from leadflow.routing.engine import route_leads
+from leadflow.schemas import CapturedLead
 from leadflow.settings import Settings
-
-
-@dataclass(frozen=True)
-class CapturedLead:
-    """One captured record: the lead it became (or merged into), its score and its owner."""
-
-    record: int  # position in the request, from 1
-    lead_id: int
-    external_id: str | None
-    new: bool
-    stage: str
-    fit_score: float | None
-    grade: str | None
-    win_probability: float | None
-    owner: str | None  # the rep's external id
-    queue: str | None  # "reserve" or "unassigned" when nobody could take it
-    reason: str | None  # why this owner, or why queued
 
 
 @dataclass
@@ -129,7 +113,7 @@ def capture_leads(
         result.leads.append(
             CapturedLead(
                 record=line,
-                lead_id=lead_id,
+                id=lead_id,
                 external_id=row.external_id,
                 new=new,
                 stage=row.stage,

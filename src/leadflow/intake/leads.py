@@ -29,10 +29,9 @@ from leadflow.intake.lookups import (
 )
 from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
-from leadflow.keys import company_domain_expr, name_key_expr, phone_key_expr
-from leadflow.lead_numbers import NUMBERS, numbers
+from leadflow.ledger.keys import company_domain_expr, name_key_expr, phone_key_expr
+from leadflow.ledger.write import insert_assignments, insert_leads, insert_stage_changes
 from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
-from leadflow.pipeline.assignments import record_issued
 from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
 
@@ -270,10 +269,10 @@ class LeadWriter:
         )
         rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
         # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
-        rows = rows.with_columns(*numbers(), (stage == "opportunity").alias("was_opportunity"))
         scores = ["fit_score", "grade", "win_probability", "score_model_id"]
-        columns = ["id", *DATA, *KEYS, *NUMBERS, "was_opportunity", *scores]
-        bulk_insert(session, "leads", columns, driver_rows(session, rows.select(columns)))
+        insert_leads(
+            session, rows=rows, columns=["id", *DATA, *KEYS, *scores], was_opportunity=stage == "opportunity"
+        )
         stages = rows.select(
             pl.col("id").alias("lead_id"),
             pl.lit(None, dtype=pl.String).alias("from_stage"),
@@ -286,7 +285,7 @@ class LeadWriter:
             ).alias("at"),
             by.alias("by"),
         )
-        bulk_insert(session, "stage_changes", stages.columns, driver_rows(session, stages))
+        insert_stage_changes(session, rows=stages)
         owned = rows.filter(pl.col("owner_id").is_not_null())
         self._assign(session, owned, now)
         if not self.scoped:  # a scoped writer reads its index afresh for each batch
@@ -308,8 +307,7 @@ class LeadWriter:
             pl.lit(1.0).alias("credit_share"),
             pl.format(f"import {self.file}:{{}}", pl.col("_line")).alias("by"),
         )
-        bulk_insert(session, "assignments", assignments.columns, driver_rows(session, assignments))
-        record_issued(session, issued=assignments.select("rep_id", "at"))
+        insert_assignments(session, rows=assignments)
 
     def _merge(self, session: Session, incoming: pl.DataFrame) -> tuple[int, int]:
         """Merge rows into the leads they duplicate; return (leads changed, leads unchanged)."""
@@ -363,7 +361,7 @@ class LeadWriter:
             pl.lit(now).alias("at"),
             by.alias("by"),
         )
-        bulk_insert(session, "stage_changes", moved.columns, driver_rows(session, moved))
+        insert_stage_changes(session, rows=moved)
         reowned = changed.filter(pl.col("_chg_owner_id") & pl.col("owner_id").is_not_null())
         if not reowned.is_empty():
             session.execute(

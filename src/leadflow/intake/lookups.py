@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.keys import name_key, name_key_expr
+from leadflow.ledger.keys import name_key, name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Territory
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from leadflow.intake.rejects import Reject, shorten
-from leadflow.keys import name_key, name_key_expr
+from leadflow.ledger.keys import name_key, name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Team, Territory
 
 

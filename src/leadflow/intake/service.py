@@ -26,8 +26,8 @@ from leadflow.intake.readers import Batch, CsvBatches, ReadError
 from leadflow.intake.reference import write_companies, write_products, write_reps, write_sources
 from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import clean, raw_frame
+from leadflow.migrations.admin import indexes_deferred, restore_indexes
 from leadflow.models import Lead
-from leadflow.schema_admin import indexes_deferred, restore_indexes
 from leadflow.settings import Settings
 
 REFERENCE_WRITERS = {

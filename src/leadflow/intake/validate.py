@@ -15,7 +15,7 @@ import polars as pl
 from leadflow.intake.columns import Column, FileMapping, KindSpec
 from leadflow.intake.readers import Batch
 from leadflow.intake.rejects import Reject, shorten
-from leadflow.keys import domain_key_expr, email_key_expr, phone_key_expr, text_expr
+from leadflow.ledger.keys import domain_key_expr, email_key_expr, phone_key_expr, text_expr
 
 TRUE_WORDS = ("yes", "y", "true", "t", "1", "active", "x")
 FALSE_WORDS = ("no", "n", "false", "f", "0", "inactive", "archived", "left")

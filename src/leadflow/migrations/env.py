@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection leadflow hands it (see leadflow.schema_admin)."""
+"""Alembic environment: runs on the connection leadflow hands it (see leadflow.migrations.admin)."""
 
 from alembic import context
 

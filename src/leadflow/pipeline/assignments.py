@@ -8,8 +8,8 @@ import polars as pl
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_increment, driver_rows
 from leadflow.errors import InvalidChange
+from leadflow.ledger.write import record_issued
 from leadflow.models import Assignment, Lead, Rep, utcnow
 from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.pipeline.stages import move
@@ -66,17 +66,3 @@ def assign_lead(
         event = LeadEvent("lead.assigned", lead.id, rep.id, {"policy": policy, "reason": assignment.reason})
         queue_notifications(session, settings=settings, events=[event], now=now)
     return assignment
-
-
-def record_issued(session: Session, *, issued: pl.DataFrame) -> None:
-    """Count owner assignments (``rep_id``, ``at``) into each rep's load per day: every writer of
-    assignments calls this in the same transaction, so capacity never has to count them again."""
-    issued = issued.filter(pl.col("rep_id").is_not_null())
-    if issued.is_empty():
-        return
-    per_day = (
-        issued.group_by(pl.col("rep_id").cast(pl.Int64), pl.col("at").cast(pl.Date).alias("day"))
-        .agg(pl.len().cast(pl.Int64).alias("issued"))
-        .sort("rep_id", "day")
-    )
-    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", driver_rows(session, per_day))

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from leadflow.errors import InvalidChange
-from leadflow.keys import name_key
+from leadflow.ledger.keys import name_key
 from leadflow.models import Assignment, Lead, Partner, PartnerReport, utcnow
 from leadflow.pipeline.assignments import end_assignment
 from leadflow.pipeline.stages import move

@@ -11,13 +11,13 @@ leads per segment and rep; the leads of a segment are then dealt out in that num
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, vstack
 
-Array = np.ndarray[Any, Any]
+from leadflow.stats import Array
+from leadflow.stats.links import expit, logit
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,6 @@ def deal_out(segment: Array, counts: Array) -> Array:
     return choice
 
 
-def logit(p: Array) -> Array:
-    """Log-odds of probabilities, kept finite."""
-    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
-    return np.log(p / (1 - p))
-
-
 def optimal(
     ok: Array,
     capacity: Array,
@@ -152,7 +146,7 @@ def optimal(
     keys, segment = np.unique(np.column_stack([group, np.rint(p * 100)]), axis=0, return_inverse=True)
     segment = segment.reshape(-1)
     levels, rows = keys[:, 1] / 100, keys[:, 0].astype(np.int64)
-    value = deal_value / (1 + np.exp(-(logit(levels)[:, None] + effect[rows])))
+    value = deal_value * expit(logit(levels)[:, None] + effect[rows])
     supply = np.bincount(segment, minlength=levels.size)
     minimum = np.where(ok & (capacity > 0), np.floor(np.asarray(min_share, dtype=float) * n), 0)
     allocation = allocate_segments(

@@ -13,11 +13,11 @@ the weighted current values) take it in and hand it back, so the caller can pers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-Array = np.ndarray[Any, Any]
+from leadflow.stats import Array
+
 UNASSIGNED = -1
 
 

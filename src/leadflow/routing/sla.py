@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite
-from leadflow.errors import InvalidChange
+from leadflow.errors import Conflict
 from leadflow.models import Assignment, Lead, Rep, SlaEvent, utcnow
 from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.routing.engine import route_leads
@@ -166,7 +166,7 @@ def reassign_untouched(
     now = now or utcnow()
     found = untouched_leads(session, settings=settings, lead_ids=[lead_id], lock=True)
     if not found:
-        raise InvalidChange("this lead is not waiting for its first touch (touched, closed or unassigned)")
+        raise Conflict("this lead is not waiting for its first touch (touched, closed or unassigned)")
     return _pass_on(
         session,
         settings=settings,

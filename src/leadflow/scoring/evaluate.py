@@ -7,13 +7,12 @@ the rest compare a model's probabilities ``p`` with outcomes ``y`` (1 won, 0 not
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-Array = np.ndarray[Any, Any]
+from leadflow.stats import Array
 
 
 def maturity_horizon_days(days_to_win: Array, *, quantile: float = 0.9, floor: float = 14.0) -> float:

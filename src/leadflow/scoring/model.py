@@ -25,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, SplineTransformer
 
+from leadflow.stats import Array
+
 CATEGORICAL = [
     "industry",
     "country",
@@ -126,8 +128,8 @@ class ContributionTables:
     intercept: float
     categorical: list[tuple[str, dict[str, float], float]]
     numeric: list[str]
-    spline_weights: np.ndarray[Any, Any]
-    missing_weights: np.ndarray[Any, Any]
+    spline_weights: Array
+    missing_weights: Array
 
 
 def _category_columns(encoder: OneHotEncoder) -> list[tuple[list[str], bool]]:
@@ -197,7 +199,7 @@ class WinModel(ClassifierMixin, BaseEstimator):
             parts.append(("missing", MissingIndicator(features="all"), numeric))
         return ColumnTransformer(parts, sparse_threshold=0.0)
 
-    def fit(self, X: pl.DataFrame, y: np.ndarray[Any, Any]) -> WinModel:
+    def fit(self, X: pl.DataFrame, y: Array) -> WinModel:
         """Learn from leads ``X`` (a frame from :func:`feature_frame`) and outcomes ``y`` (1 won)."""
         y = np.asarray(y, dtype=int)
         self.prep_ = self._prep().fit(X)
@@ -210,7 +212,7 @@ class WinModel(ClassifierMixin, BaseEstimator):
         self.tables_ = self._contribution_tables()
         return self
 
-    def _groups(self, width: int) -> np.ndarray[Any, Any]:
+    def _groups(self, width: int) -> Array:
         """For each design column, the index of the input attribute it comes from."""
         groups: list[int] = []
         categorical = list(self.categorical or [])
@@ -229,18 +231,19 @@ class WinModel(ClassifierMixin, BaseEstimator):
             raise AssertionError(f"design has {width} columns, grouped {len(groups)}")
         return np.asarray(groups)
 
-    def predict_proba(self, X: pl.DataFrame) -> np.ndarray[Any, Any]:
+    def predict_proba(self, X: pl.DataFrame) -> Array:
         """Probabilities of [lost, won] for each lead, never exactly 0 or 1."""
         p = np.clip(expit(self.log_odds(X)), FLOOR, CEILING)
         return np.column_stack([1 - p, p])
 
-    def log_odds(self, X: pl.DataFrame) -> np.ndarray[Any, Any]:
+    def log_odds(self, X: pl.DataFrame) -> Array:
         """The fitted model's log-odds for each lead, as the regression would give them from the
         transformed design, but summed from each attribute's contribution: the weight of each
         categorical value looked up, the splines and missing flags of the numbers evaluated.
 
-        Building the design matrix through scikit-learn costs about 6 ms for a capture's handful
-        of leads (its checks and one-hot encoding, column by column); the lookups cost a fraction."""
+        Building the design matrix through scikit-learn costs milliseconds even for a capture's
+        handful of leads (its checks and one-hot encoding, column by column); the lookups cost a
+        fraction (docs/performance-log.md)."""
         if not hasattr(self, "tables_"):  # a model trained before the tables were kept with it
             self.tables_ = self._contribution_tables()
         tables: ContributionTables = self.tables_
@@ -282,7 +285,7 @@ class WinModel(ClassifierMixin, BaseEstimator):
             missing_weights=coef[slices["missing"]] if numeric else np.zeros(0),
         )
 
-    def contributions(self, X: pl.DataFrame) -> np.ndarray[Any, Any]:
+    def contributions(self, X: pl.DataFrame) -> Array:
         """Log-odds each attribute adds for each lead, against the average lead (n x attributes)."""
         design = self.prep_.transform(X)
         parts = (design - self.mean_design_) * self.classifier_.coef_[0]

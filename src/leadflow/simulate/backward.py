@@ -14,21 +14,21 @@ the wins that actually happened, shows how far to trust the model.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import home_territories
+from leadflow.analytics.query.filters import home_territories
 from leadflow.errors import LeadflowError
 from leadflow.models import Lead, Rep, Territory
-from leadflow.routing.allocate import logit, optimal
-from leadflow.routing.estimates import close_rates
+from leadflow.routing.allocate import optimal
 from leadflow.routing.policies import merit, round_robin
+from leadflow.stats import Array
+from leadflow.stats.close_rates import close_rates
+from leadflow.stats.links import expit, logit
 
-Array = np.ndarray[Any, Any]
 BACKTEST_POLICIES = ("actual", "round_robin", "merit", "optimal")
 
 
@@ -43,7 +43,7 @@ def policy_value(
     would bring, over draws of the reps' effects (draws x reps) and of the outcomes."""
     placed = choice >= 0
     base = logit(p_lead[placed])[None, :]
-    q = 1 / (1 + np.exp(-(base + effect_draws[:, choice[placed]])))
+    q = expit(base + effect_draws[:, choice[placed]])
     wins = rng.binomial(1, q).sum(axis=1).astype(float)
     return float(q.sum(axis=1).mean()), float(np.percentile(wins, 2.5)), float(np.percentile(wins, 97.5))
 

@@ -1,6 +1,6 @@
 """A synthetic B2B company whose hidden truth is known, for the demo, tests and simulations.
 
-:func:`generate_company` is pure (arrays in, arrays out, seeded); :func:`write_demo` stores one.
+:func:`generate_company` is pure (arrays in, arrays out, seeded); `simulate.demo.write_demo` stores one.
 The truth is built so that every report has something real to find:
 
 1. Each lead's attributes (source, industry, size, seniority, BANT) move its log-odds of winning
@@ -10,164 +10,38 @@ The truth is built so that every report has something real to find:
 3. The first touch comes after a delay that depends on the rep's diligence and load; each doubling
    of the delay past an hour lowers the log-odds (``touch_effect``). Some leads are never worked.
 4. ``p_win`` = sigmoid(lead_logit + rep skill + touch effect); the outcome is drawn from it, and
-   leads whose close would fall after the end of the year are still open.
-"""
+   leads whose close would fall after the end of the year are still open."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from leadflow.access.service import add_user, issue_token
-from leadflow.db import bulk_insert, driver_rows, reserve_ids
-from leadflow.intake.leads import DATA, KEYS, with_keys
-from leadflow.lead_numbers import NUMBERS, numbers
-from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
-from leadflow.pipeline.assignments import record_issued
-from leadflow.scoring.service import score_leads
-from leadflow.settings import Settings
-
-TERRITORIES = [("North America", "US"), ("EMEA", "DE"), ("APAC", "SG"), ("LATAM", "BR")]
-TERRITORY_SHARE = [0.45, 0.3, 0.15, 0.1]
-COUNTRIES = {
-    "North America": ["US", "CA"],
-    "EMEA": ["DE", "GB", "FR", "NL", "SE"],
-    "APAC": ["SG", "AU", "JP", "IN"],
-    "LATAM": ["BR", "MX", "CL"],
-}
-# name, channel, log-odds effect, cost per lead, monthly spend, share of leads
-SOURCES = [
-    ("Referral", "partner", 0.9, 0.0, 2000.0, 0.08),
-    ("Inbound call", "inbound", 0.6, None, 3000.0, 0.07),
-    ("Web form", "inbound", 0.25, 35.0, None, 0.25),
-    ("Trade show", "event", 0.1, None, 15000.0, 0.1),
-    ("Paid search", "paid", -0.05, 55.0, None, 0.2),
-    ("Purchased list", "outbound", -0.9, 4.0, None, 0.18),
-    ("Cold calling", "outbound", -0.6, None, 6000.0, 0.07),
-    ("Self-sourced", "self", 0.4, 0.0, None, 0.05),
-]
-LEAD_TYPE_OF_SOURCE = {
-    "Referral": "referral",
-    "Inbound call": "inbound call",
-    "Web form": "web form",
-    "Trade show": "event",
-    "Paid search": "web form",
-    "Purchased list": "list",
-    "Cold calling": "cold call",
-    "Self-sourced": "self-sourced",
-}
-INDUSTRIES = [
-    ("software", 0.5),
-    ("finance", 0.3),
-    ("healthcare", 0.1),
-    ("manufacturing", 0.0),
-    ("retail", -0.2),
-    ("education", -0.5),
-    ("government", -0.6),
-    ("media", -0.1),
-]
-SENIORITY = [
-    ("C-level", 0.5),
-    ("VP", 0.4),
-    ("Director", 0.2),
-    ("Manager", 0.0),
-    ("Individual", -0.4),
-]
-TITLES = {
-    "C-level": "Chief Operating Officer",
-    "VP": "VP Sales",
-    "Director": "Director of IT",
-    "Manager": "IT Manager",
-    "Individual": "Analyst",
-}
-NEEDS = [("high", 0.5), ("medium", 0.0), ("low", -0.6)]
-TIMELINES = [("this quarter", 0.4), ("next quarter", 0.1), ("this year", -0.1), ("unknown", -0.3)]
-PRODUCTS = [
-    ("Core", "platform", 4800.0),
-    ("Pro", "platform", 12500.0),
-    ("Enterprise", "platform", 42000.0),
-]
-FIRST = [
-    "Ann",
-    "Ben",
-    "Chen",
-    "Dara",
-    "Eli",
-    "Fatima",
-    "Goran",
-    "Hana",
-    "Ivo",
-    "Jade",
-    "Kofi",
-    "Lena",
-    "Mateo",
-    "Nia",
-    "Omar",
-    "Priya",
-    "Quinn",
-    "Rosa",
-    "Sven",
-    "Tara",
-    "Uma",
-    "Viktor",
-    "Wen",
-    "Yusuf",
-]
-LAST = [
-    "Adams",
-    "Berg",
-    "Costa",
-    "Diaz",
-    "Eriksen",
-    "Fischer",
-    "Garcia",
-    "Haddad",
-    "Ito",
-    "Jensen",
-    "Khan",
-    "Lopez",
-    "Moreau",
-    "Novak",
-    "Okafor",
-    "Petrov",
-    "Quist",
-    "Rossi",
-    "Sato",
-    "Tanaka",
-]
-WORDS = [
-    "Acme",
-    "Blue",
-    "Cedar",
-    "Delta",
-    "Ember",
-    "Falcon",
-    "Granite",
-    "Harbor",
-    "Iris",
-    "Juniper",
-    "Kite",
-    "Lumen",
-    "Maple",
-    "Nova",
-    "Orbit",
-    "Pine",
-    "Quartz",
-    "River",
-    "Summit",
-    "Terra",
-]
-SUFFIX = ["Systems", "Labs", "Group", "Works", "Holdings", "Analytics", "Logistics", "Health"]
-LOST_REASONS = ["no budget", "chose competitor", "no decision", "timing", "not a fit"]
-BASE_LOGIT = -1.9
-TOUCH_SLOPE = -0.22  # log-odds per doubling of the first-touch delay beyond one hour
+from leadflow.simulate.history import lead_activities, stage_paths
+from leadflow.simulate.names import FIRST, LAST, LOST_REASONS, SUFFIX, WORDS
+from leadflow.simulate.truth import (
+    BASE_LOGIT,
+    COUNTRIES,
+    INDUSTRIES,
+    LEAD_TYPE_OF_SOURCE,
+    NEEDS,
+    PRODUCTS,
+    SENIORITY,
+    SOURCES,
+    SOURCES_NAMES,
+    TERRITORIES,
+    TERRITORY_SHARE,
+    TIMELINES,
+    TITLES,
+    first_touch,
+    load_factor,
+    touch_effect_of,
+)
+from leadflow.stats import Array
+from leadflow.stats.links import expit
 
 
 @dataclass(frozen=True)
@@ -192,37 +66,7 @@ class Company:
     leads: pl.DataFrame
     activities: pl.DataFrame
     stages: pl.DataFrame
-    truth: dict[str, np.ndarray[Any, Any]]
-
-
-def _sigmoid(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def load_factor(
-    leads_per_month: np.ndarray[Any, Any], capacity: np.ndarray[Any, Any]
-) -> np.ndarray[Any, Any]:
-    """How loaded each rep is (leads a month over capacity), never below half: an idle rep is
-    not infinitely fast."""
-    return np.maximum(np.asarray(leads_per_month, dtype=float) / capacity, 0.5)
-
-
-def first_touch(
-    rng: np.random.Generator,
-    overload: np.ndarray[Any, Any],
-    diligence: np.ndarray[Any, Any],
-    never_worked_share: float,
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """Hours from assignment to first touch of each lead, and whether it is worked at all: the
-    more loaded and the less diligent the rep, the later, and the likelier never."""
-    delay_hours = rng.lognormal(np.log(3.0 * overload / diligence), 1.1)
-    worked = rng.random(overload.size) >= never_worked_share * overload
-    return delay_hours, worked
-
-
-def touch_effect_of(delay_hours: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Log-odds a late first touch costs: TOUCH_SLOPE per doubling of the delay past an hour."""
-    return TOUCH_SLOPE * np.log2(np.maximum(delay_hours, 1.0))
+    truth: dict[str, Array]
 
 
 def _pick(
@@ -230,7 +74,7 @@ def _pick(
     n: int,
     effects: list[tuple[str, float]],
     probs: list[float] | None = None,
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+) -> tuple[Array, Array]:
     index = rng.choice(len(effects), size=n, p=probs)
     names = np.array([e[0] for e in effects], dtype=object)[index]
     return names, np.array([e[1] for e in effects])[index]
@@ -325,7 +169,7 @@ def generate_company(spec: CompanySpec) -> Company:
     touch_effect = touch_effect_of(delay_hours)
     late_period = created >= np.datetime64(spec.end - timedelta(days=92))
     rep_effect = skill[owner] - np.where(np.isin(owner, laggards) & late_period, 1.0, 0.0)
-    p_win = np.where(worked, _sigmoid(lead_logit + rep_effect + touch_effect), 0.0)
+    p_win = np.where(worked, expit(lead_logit + rep_effect + touch_effect), 0.0)
 
     # Outcomes: decided by p_win; closed after a gamma-distributed time; open if past the end.
     won = rng.random(n) < p_win
@@ -431,8 +275,8 @@ def generate_company(spec: CompanySpec) -> Company:
         pl.format("+1 {}", pl.col("phone").str.pad_start(9, "0")).alias("phone"),
     )
 
-    activities = _activities(rng, leads, worked, won, lost, closed, end64)
-    stages = _stage_path(leads, worked)
+    activities = lead_activities(rng, leads, worked, won, lost, closed, end64)
+    stages = stage_paths(leads, worked)
     truth = {
         "p_win": p_win,
         "p_lead": _lead_only_probability(spec.seed, territory, lead_logit, rep_effect + touch_effect, worked),
@@ -446,17 +290,14 @@ def generate_company(spec: CompanySpec) -> Company:
     return Company(spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth)
 
 
-SOURCES_NAMES = [s[0] for s in SOURCES]
-
-
 def _lead_only_probability(
     seed: int,
-    territory: np.ndarray[Any, Any],
-    lead_logit: np.ndarray[Any, Any],
-    handling: np.ndarray[Any, Any],
-    worked: np.ndarray[Any, Any],
+    territory: Array,
+    lead_logit: Array,
+    handling: Array,
+    worked: Array,
     draws: int = 128,
-) -> np.ndarray[Any, Any]:
+) -> Array:
     """P(win | the lead's own attributes): the true probability averaged over who handles it.
 
     A scoring model sees the lead, not the rep it will get nor how fast it will be touched; its
@@ -470,275 +311,6 @@ def _lead_only_probability(
         peers = rng.choice(members, size=draws)
         for start in range(0, members.size, 20_000):
             block = members[start : start + 20_000]
-            chance = _sigmoid(lead_logit[block, None] + handling[None, peers]) * worked[None, peers]
+            chance = expit(lead_logit[block, None] + handling[None, peers]) * worked[None, peers]
             p[block] = chance.mean(axis=1)
     return p
-
-
-def _activities(
-    rng: np.random.Generator,
-    leads: pl.DataFrame,
-    worked: np.ndarray[Any, Any],
-    won: np.ndarray[Any, Any],
-    lost: np.ndarray[Any, Any],
-    closed: np.ndarray[Any, Any],
-    end64: np.datetime64,
-) -> pl.DataFrame:
-    """Contacts per worked lead: the first at its first touch, the rest until it closes."""
-    count = np.where(worked, 1 + rng.poisson(np.where(won, 4.0, 1.5)), 0)
-    lead_index = np.repeat(np.arange(leads.height), count)
-    first_touch = leads["first_touch_at"].to_numpy().astype("datetime64[s]")
-    until = np.minimum(np.where(won | lost, closed, end64), end64)
-    span = np.maximum((until - first_touch).astype("timedelta64[s]").astype(np.int64), 3600)
-    offset_in_lead = np.arange(lead_index.size) - np.repeat(np.cumsum(count) - count, count)
-    fraction = np.where(offset_in_lead == 0, 0.0, rng.random(lead_index.size))
-    at = first_touch[lead_index] + (fraction * span[lead_index]).astype("timedelta64[s]")
-    kind = np.where(
-        offset_in_lead == 0,
-        "call",
-        rng.choice(["call", "email", "meeting"], size=lead_index.size, p=[0.5, 0.35, 0.15]),
-    )
-    outcome = np.where(
-        kind == "meeting",
-        "completed",
-        np.where(
-            kind == "email",
-            rng.choice(["replied", "no answer"], size=lead_index.size),
-            rng.choice(
-                ["connected", "no answer", "voicemail", "meeting set"],
-                size=lead_index.size,
-                p=[0.35, 0.3, 0.25, 0.1],
-            ),
-        ),
-    )
-    return pl.DataFrame(
-        {
-            "lead": lead_index,
-            "rep": leads["owner"].to_numpy()[lead_index],
-            "at": at.astype("datetime64[us]"),
-            "kind": kind,
-            "outcome": outcome,
-        }
-    )
-
-
-def _stage_path(leads: pl.DataFrame, worked: np.ndarray[Any, Any]) -> pl.DataFrame:
-    """Stage changes from inquiry to each lead's final stage, at plausible times."""
-    frame = leads.select(
-        pl.int_range(0, pl.len()).alias("lead"),
-        "stage",
-        "created_at",
-        "assigned_at",
-        "first_touch_at",
-        "won_at",
-        "lost_at",
-    ).with_columns(pl.Series("worked", worked))
-    final_at = pl.coalesce("won_at", "lost_at")
-    depth = (
-        pl.when(pl.col("stage").is_in(["won"]))
-        .then(3)
-        .when(pl.col("stage") == "lost")
-        .then(pl.when(pl.col("worked")).then(2).otherwise(1))
-        .when(pl.col("stage") == "opportunity")
-        .then(3)
-        .when(pl.col("stage") == "qualified")
-        .then(2)
-        .otherwise(1)
-    )
-    frame = frame.with_columns(depth.alias("depth"))
-    touch = pl.coalesce("first_touch_at", "assigned_at")
-    parts = [
-        frame.select(
-            "lead",
-            pl.lit(None, dtype=pl.String).alias("from_stage"),
-            pl.lit("inquiry").alias("to_stage"),
-            pl.col("created_at").alias("at"),
-        ),
-        frame.select(
-            "lead",
-            pl.lit("inquiry").alias("from_stage"),
-            pl.lit("lead").alias("to_stage"),
-            pl.col("assigned_at").alias("at"),
-        ),
-        frame.filter(pl.col("depth") >= 2).select(
-            "lead",
-            pl.lit("lead").alias("from_stage"),
-            pl.lit("qualified").alias("to_stage"),
-            (touch + pl.duration(days=2)).alias("at"),
-        ),
-        frame.filter(pl.col("depth") >= 3).select(
-            "lead",
-            pl.lit("qualified").alias("from_stage"),
-            pl.lit("opportunity").alias("to_stage"),
-            (touch + pl.duration(days=9)).alias("at"),
-        ),
-        frame.filter(pl.col("stage").is_in(["won", "lost"])).select(
-            "lead",
-            pl.col("depth")
-            .replace_strict({1: "lead", 2: "qualified", 3: "opportunity"}, return_dtype=pl.String)
-            .alias("from_stage"),
-            pl.col("stage").alias("to_stage"),
-            final_at.alias("at"),
-        ),
-    ]
-    stages = pl.concat(parts)
-    # A close can come sooner than the generic step times: never let a step follow the close.
-    return (
-        stages.join(frame.select("lead", final_at.alias("_end")), on="lead")
-        .with_columns(
-            pl.when(pl.col("_end").is_not_null() & (pl.col("at") > pl.col("_end")))
-            .then("_end")
-            .otherwise("at")
-            .alias("at")
-        )
-        .drop("_end")
-        .sort("lead", "at")
-    )
-
-
-def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl.DataFrame:
-    """Generate the company and store it (bulk inserts); return a short summary table."""
-    started = datetime.now(UTC)
-    company = generate_company(spec)
-    teams: dict[str, Team] = {}
-    territories: dict[str, Territory] = {}
-    for name, _country in TERRITORIES:
-        territories[name] = Territory(name=name, key=name.lower().replace(" ", ""), rules={"regions": [name]})
-        teams[name] = Team(name=f"{name} team", manager=f"{name} manager", policy="round_robin")
-    session.add_all([*territories.values(), *teams.values()])
-    session.flush()
-    rep_rows = []
-    for row in company.reps.iter_rows(named=True):
-        rep_rows.append(
-            Rep(
-                external_id=row["external_id"],
-                name=row["name"],
-                name_key=row["name"].lower().replace(" ", ""),
-                email=row["email"],
-                team_id=teams[row["territory"]].id,
-                manager=teams[row["territory"]].manager,
-                capacity=int(row["capacity"]),
-                active=True,
-            )
-        )
-    session.add_all(rep_rows)
-    sources = [
-        Source(
-            name=name,
-            key=name.lower().replace(" ", "").replace("-", ""),
-            channel=channel,
-            cost_per_lead=cpl,
-            monthly_spend=spend,
-        )
-        for name, channel, _effect, cpl, spend, _share in SOURCES
-    ]
-    products = [
-        Product(name=name, key=name.lower(), series=series, price=price) for name, series, price in PRODUCTS
-    ]
-    session.add_all([*sources, *products])
-    session.flush()
-    session.execute(
-        rep_territories.insert(),
-        [
-            {"rep_id": r.id, "territory_id": territories[t].id}
-            for r, t in zip(rep_rows, company.reps["territory"], strict=True)
-        ],
-    )
-    rep_ids = np.array([r.id for r in rep_rows])
-    ids = np.array(reserve_ids(session, "leads", company.leads.height))
-    leads = company.leads.with_columns(
-        pl.Series("id", ids),
-        pl.Series("owner_id", rep_ids[company.leads["owner"].to_numpy()]),
-        pl.col("source")
-        .replace_strict({s.name: s.id for s in sources}, return_dtype=pl.Int64)
-        .alias("source_id"),
-        pl.col("territory")
-        .replace_strict({k: t.id for k, t in territories.items()}, return_dtype=pl.Int64)
-        .alias("territory_id"),
-        pl.col("product").replace({p.name: str(p.id) for p in products}).cast(pl.Int64).alias("product_id"),
-        pl.format('{{"seniority": "{}"}}', pl.col("seniority")).alias("extra"),
-        pl.col("territory").alias("region"),
-        pl.col("lead_type"),
-    )
-    # was_opportunity as the stage changes below will set it, so their trigger writes no lead twice
-    became = company.stages.filter(pl.col("to_stage") == "opportunity")["lead"].unique().to_numpy()
-    was_opportunity = np.zeros(leads.height, dtype=bool)
-    was_opportunity[became] = True
-    leads = with_keys(leads).with_columns(*numbers(), pl.Series("was_opportunity", was_opportunity))
-    columns = [c for c in ["id", *DATA, *KEYS, *NUMBERS, "was_opportunity"] if c in leads.columns]
-    bulk_insert(session, "leads", columns, driver_rows(session, leads.select(columns)))
-    assignments = leads.select(
-        pl.col("id").alias("lead_id"),
-        pl.col("owner_id").alias("rep_id"),
-        pl.col("assigned_at").alias("at"),
-        pl.when(pl.col("self_sourced"))
-        .then(pl.lit("self-sourced"))
-        .otherwise(pl.lit("demo territory"))
-        .alias("policy"),
-        pl.when(pl.col("self_sourced"))
-        .then(pl.lit("found by the rep"))
-        .otherwise(pl.format("territory {}, weighted by capacity", pl.col("territory")))
-        .alias("reason"),
-        pl.lit(1.0).alias("credit_share"),
-        pl.lit("demo").alias("by"),
-    )
-    bulk_insert(session, "assignments", assignments.columns, driver_rows(session, assignments))
-    record_issued(session, issued=assignments.select("rep_id", "at"))
-    stages = company.stages.select(
-        pl.Series("lead_id", ids[company.stages["lead"].to_numpy()]),
-        "from_stage",
-        "to_stage",
-        "at",
-        pl.lit("demo").alias("by"),
-    )
-    bulk_insert(session, "stage_changes", stages.columns, driver_rows(session, stages))
-    activities = company.activities.select(
-        pl.Series("lead_id", ids[company.activities["lead"].to_numpy()]),
-        pl.Series("rep_id", rep_ids[company.activities["rep"].to_numpy()]),
-        "at",
-        "kind",
-        "outcome",
-    )
-    bulk_insert(session, "activities", activities.columns, driver_rows(session, activities))
-    session.flush()
-    score_leads(
-        session, settings=settings, include_closed=True, now=datetime.combine(spec.end, datetime.min.time())
-    )
-    stage_counts = company.leads["stage"].value_counts()
-    won = int((company.leads["stage"] == "won").sum())
-    lost = int((company.leads["stage"] == "lost").sum())
-    seconds = (datetime.now(UTC) - started).total_seconds()
-    facts = [
-        ("period", f"{spec.end - timedelta(days=spec.days):%Y-%m-%d} to {spec.end:%Y-%m-%d}"),
-        ("reps", f"{spec.n_reps} in {len(teams)} teams"),
-        ("sources", str(len(sources))),
-        ("leads", f"{company.leads.height:,}"),
-        *[(f"  {s}", f"{c:,}") for s, c in sorted(stage_counts.iter_rows())],
-        ("win rate of closed", f"{won / max(won + lost, 1):.1%}"),
-        ("activities", f"{company.activities.height:,}"),
-        ("stage changes", f"{company.stages.height:,}"),
-        ("revenue won", f"{company.leads['amount'].sum():,.0f}"),
-        ("generated and stored in", f"{seconds:.1f} s"),
-    ]
-    return pl.DataFrame(facts, schema=["what", "value"], orient="row")
-
-
-def add_demo_logins(session: Session) -> list[tuple[str, str, str, str]]:
-    """A manager of the first team and a rep user for its first rep, each with a fresh password
-    and API token: (role, email, password, token), to print once."""
-    rep = session.scalars(select(Rep).where(Rep.team_id.is_not(None)).order_by(Rep.id)).first()
-    if rep is None:
-        return []
-    team = session.get(Team, rep.team_id)
-    logins = []
-    for role, email, name in (
-        ("manager", "manager@demo.leadflow", f"Manager of {team.name if team else 'the team'}"),
-        ("rep", "rep@demo.leadflow", rep.name),
-    ):
-        password = secrets.token_urlsafe(12)
-        user = add_user(
-            session, email=email, name=name, role=role, password=password,
-            rep=rep if role == "rep" else None, team=team if role == "manager" else None,
-        )  # fmt: skip
-        logins.append((role, email, password, issue_token(session, user=user, name="demo")[1]))
-    return logins

@@ -20,22 +20,22 @@ estimates' own uncertainty: the figures say what the ledger's history implies, n
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.ledger import home_territories, month_of
-from leadflow.analytics.service import latest_date
+from leadflow.analytics.query.filters import home_territories, latest_date, month_of
 from leadflow.db import read_frame
 from leadflow.models import Lead, Rep, RepLoad, Territory
-from leadflow.routing.allocate import logit
 from leadflow.simulate.backward import TooLittleHistory
-from leadflow.simulate.company import Company, CompanySpec, load_factor, touch_effect_of
+from leadflow.simulate.company import Company, CompanySpec
+from leadflow.simulate.truth import load_factor, touch_effect_of
+from leadflow.stats import Array
+from leadflow.stats.links import expit, logit
 
-Array = np.ndarray[Any, Any]
 STREAM_DAYS = 31  # the last month, as forward.stream_of takes it
 MIN_CLOSED = 50  # closed leads below which no rep effect or base rate means anything
 MEDIAN_DELAY_AT_FULL_LOAD = 3.0  # hours: the demo's first-touch model, delay = 3 x load / diligence
@@ -49,7 +49,7 @@ def rep_effects(
     effect = np.zeros(n_reps)
     precision = 1.0 / prior_sd**2
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(lead_logit + effect[owner])))
+        p = expit(lead_logit + effect[owner])
         gradient = np.bincount(owner, weights=won - p, minlength=n_reps) - precision * effect
         curvature = np.bincount(owner, weights=p * (1 - p), minlength=n_reps) + precision
         step = gradient / curvature

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import polars as pl
 
-from leadflow.routing.allocate import logit, optimal
-from leadflow.routing.estimates import close_rates
+from leadflow.routing.allocate import optimal
 from leadflow.routing.policies import load_balance, merit, round_robin, weighted
-from leadflow.simulate.company import Company, first_touch, load_factor, touch_effect_of
+from leadflow.simulate.company import Company
+from leadflow.simulate.truth import first_touch, load_factor, touch_effect_of
+from leadflow.stats import Array
+from leadflow.stats.close_rates import close_rates
+from leadflow.stats.links import expit, logit
 
-Array = np.ndarray[Any, Any]
 POLICIES = ("round_robin", "weighted", "load_balance", "merit", "optimal")
 
 
@@ -132,7 +133,7 @@ def play_out(
         delay, worked = first_touch(
             rng, overload[owner], reps["diligence"].to_numpy()[owner], company.spec.never_worked_share
         )
-        p = worked / (1 + np.exp(-(lead_logit + skill[owner] + touch_effect_of(delay))))
+        p = worked * expit(lead_logit + skill[owner] + touch_effect_of(delay))
         won = rng.random(p.size) < p
         wins[r], revenue[r] = won.sum(), amount[won].sum()
         misses[r] = np.mean(~worked | (delay > sla_hours)) if p.size else 0.0

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leadflow.access.service import authenticate, check_password, end_web_session, start_web_session
-from leadflow.api.deps import SessionDep
+from leadflow.deps import SessionDep
 from leadflow.models import User
 from leadflow.web.render import templates
 

@@ -14,20 +14,13 @@ from sqlalchemy.orm import Session
 
 from leadflow.access.scope import own_team, owners_in_scope
 from leadflow.access.service import record_write
-from leadflow.analytics.ledger import ReportFilter
-from leadflow.analytics.service import (
-    HORIZONS_MONTHS,
-    capacity_report,
-    cohorts_report,
-    funnel_report,
-    latest_date,
-    overview_report,
-    reps_report,
-    sources_report,
-)
-from leadflow.api.deps import SessionDep, SettingsDep
-from leadflow.api.reports import scoped_filter
-from leadflow.errors import InvalidChange
+from leadflow.analytics.cohorts import HORIZONS_MONTHS, cohorts_report
+from leadflow.analytics.funnel import capacity_report, funnel_report
+from leadflow.analytics.overview import overview_report
+from leadflow.analytics.query.filters import ReportFilter, latest_date
+from leadflow.analytics.reps import reps_report
+from leadflow.analytics.sources import sources_report
+from leadflow.deps import SessionDep, SettingsDep, scoped_filter
 from leadflow.models import Lead, Rep, Team, User, utcnow
 from leadflow.routing.sla import reassign_untouched, untouched_leads
 from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
@@ -51,11 +44,12 @@ class Period:
             else []
         )
         self.team = team or None
-        self.filter: ReportFilter = scoped_filter(
-            session, user=user, team=self.team,
+        asked = ReportFilter(
             since=datetime.combine(since, time()) if since else None,
             until=datetime.combine(until, time()) if until else None,
-        )  # fmt: skip
+            team=self.team,
+        )
+        self.filter: ReportFilter = scoped_filter(session, user=user, filters=asked)
 
     def context(self) -> dict[str, Any]:
         return {"since": self.since, "until": self.until, "team": self.team, "teams": self.teams}
@@ -173,10 +167,7 @@ def reassign(
     if lead is None or (scope is not None and lead.owner_id not in scope):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead in your queue")
     before = {"owner_id": lead.owner_id}
-    try:
-        new_rep = reassign_untouched(session, settings=settings, lead_id=lead_id, by=who.user.email)
-    except InvalidChange as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    new_rep = reassign_untouched(session, settings=settings, lead_id=lead_id, by=who.user.email)
     record_write(
         session, actor=who.user.email, action="reassign untouched lead", entity="lead",
         entity_id=str(lead_id), before=before, after={"owner_id": new_rep},

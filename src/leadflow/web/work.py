@@ -13,11 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.access.scope import can_see_lead
 from leadflow.access.service import record_write
-from leadflow.api.deps import SessionDep, SettingsDep
-from leadflow.errors import InvalidChange, NotFound
-from leadflow.lookup import find_product
+from leadflow.deps import SessionDep, SettingsDep, lead_or_404
+from leadflow.ledger.find import find_product
 from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Lead, Product, Rep, User, utcnow
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.outcomes import set_stage
@@ -51,10 +49,7 @@ def my_leads(request: Request, session: SessionDep, settings: SettingsDep, who: 
 
 
 def _lead_for(session: Session, user: User, lead_id: int) -> Lead:
-    lead = session.get(Lead, lead_id)
-    if lead is None or not can_see_lead(session, user=user, lead=lead):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
-    return lead
+    return lead_or_404(session, user=user, ref=lead_id)
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
@@ -93,12 +88,7 @@ def add_activity(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown outcome {outcome!r}")
     rep = session.get(Rep, who.user.rep_id) if who.user.rep_id else None
     before = {"first_touch_at": lead.first_touch_at}
-    try:
-        log_activity(
-            session, lead=lead, rep=rep, kind=kind, outcome=outcome or None, note=note.strip() or None
-        )
-    except InvalidChange as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    log_activity(session, lead=lead, rep=rep, kind=kind, outcome=outcome or None, note=note.strip() or None)
     record_write(
         session, actor=who.user.email, action="log activity", entity="lead", entity_id=str(lead.id),
         before={k: v.isoformat() if v else None for k, v in before.items()},
@@ -130,14 +120,11 @@ def move_stage(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "amount or follow-up date is not valid"
         ) from exc
-    try:
-        set_stage(
-            session, lead=lead, stage=stage, by=who.user.email, amount=value,
-            product=find_product(session, ref=product) if product else None,
-            reason=reason.strip() or None, follow_up_at=follow_up_at,
-        )  # fmt: skip
-    except (InvalidChange, NotFound) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    set_stage(
+        session, lead=lead, stage=stage, by=who.user.email, amount=value,
+        product=find_product(session, ref=product) if product else None,
+        reason=reason.strip() or None, follow_up_at=follow_up_at,
+    )  # fmt: skip
     record_write(
         session, actor=who.user.email, action="set stage", entity="lead", entity_id=str(lead.id),
         before=before, after={"stage": stage, "amount": amount or None, "reason": reason or None},

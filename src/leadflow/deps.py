@@ -1,0 +1,100 @@
+"""What requests to the API and the dashboard share: a database session (its one transaction),
+who is asking, the lead a path names if they may see it (else 404), and report filters scoped
+to what they may see."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from leadflow.access.scope import can_see_lead, own_team
+from leadflow.access.service import authenticate
+from leadflow.analytics.query.filters import ReportFilter
+from leadflow.db import session_scope
+from leadflow.errors import NotFound
+from leadflow.ledger.find import find_lead
+from leadflow.models import Lead, User
+from leadflow.settings import Settings
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the view returns, rolled back if it fails."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+def settings(request: Request) -> Settings:
+    """The configuration the app was started with."""
+    configured: Settings = request.app.state.settings
+    return configured
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+
+
+def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
+    """The user whose API token is in the Authorization header (Bearer), else 401.
+
+    Checked in a transaction of its own, so that a request waiting for something else (a group
+    commit) holds no database connection meanwhile; the user comes back detached, loaded."""
+    scheme, _, token = (authorization or "").partition(" ")
+    user = None
+    if scheme.lower() == "bearer" and token:
+        with session_scope(request.app.state.engine) as session:
+            user = authenticate(session, token=token.strip())
+            if user is not None:
+                session.expunge(user)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a valid API token is needed: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+def allow(*roles: str) -> Callable[[User], Awaitable[User]]:
+    """A dependency that lets only these roles through (403 for the others)."""
+
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:  # no I/O: no thread
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {user.role} role may not do this")
+        return user
+
+    return check
+
+
+def lead_or_404(session: Session, *, user: User, ref: str | int) -> Lead:
+    """The lead with this id (an int) or id or external id (a str) if this user may see it; 404
+    otherwise, whether it exists or not, so that a caller cannot learn which leads exist."""
+    try:
+        lead = session.get(Lead, ref) if isinstance(ref, int) else find_lead(session, ref=ref)
+    except NotFound:
+        lead = None
+    if lead is None or not can_see_lead(session, user=user, lead=lead):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such lead")
+    return lead
+
+
+def visible_lead(lead_ref: str, session: SessionDep, user: Annotated[User, Depends(current_user)]) -> Lead:
+    """The lead the path names (``/{lead_ref}``), for an API caller who may see it."""
+    return lead_or_404(session, user=user, ref=lead_ref)
+
+
+CurrentLead = Annotated[Lead, Depends(visible_lead)]
+
+
+def scoped_filter(session: Session, *, user: User, filters: ReportFilter) -> ReportFilter:
+    """Report filters held to what this user may see: a manager their own team only (asking for
+    another team: 404)."""
+    if user.role != "manager":
+        return filters
+    own = own_team(session, user=user)
+    if own is None or (filters.team is not None and filters.team != own.name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
+    return replace(filters, team=own.name)

@@ -1,0 +1,58 @@
+"""The one bulk writer of leads, assignments and stage changes.
+
+Every path that writes these in bulk (an import, routing, the demo) goes through here, so that
+what must accompany each write is never forgotten: a lead's report numbers and whether it was an
+opportunity, supplied with the row so that the database's trigger (which checks them) writes no
+lead twice; and each owner assignment counted into its rep's load per day, which is what capacity
+reads. Writes are ``executemany`` over plain tuples; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from leadflow.db import bulk_increment, bulk_insert, driver_rows
+from leadflow.ledger.numbers import NUMBERS, numbers
+
+
+def insert_leads(
+    session: Session, *, rows: pl.DataFrame, columns: list[str], was_opportunity: pl.Expr | pl.Series
+) -> None:
+    """Insert new leads: ``columns`` of ``rows`` (those it has), with their report numbers and
+    ``was_opportunity`` (whether a stage change written with them reaches the opportunity stage)."""
+    rows = rows.with_columns(*numbers(), was_opportunity.alias("was_opportunity"))
+    wanted = dict.fromkeys([*columns, *NUMBERS, "was_opportunity"])
+    present = [c for c in wanted if c in rows.columns]
+    bulk_insert(session, "leads", present, driver_rows(session, rows.select(present)))
+
+
+def insert_assignments(session: Session, *, rows: pl.DataFrame) -> None:
+    """Insert assignments (lead_id, rep_id, at, policy, reason, ...; ``role`` defaults to owner)
+    and count the owners' into their reps' load per day."""
+    if rows.is_empty():
+        return
+    bulk_insert(session, "assignments", rows.columns, driver_rows(session, rows))
+    owners = rows.filter(pl.col("role") == "owner") if "role" in rows.columns else rows
+    record_issued(session, issued=owners.select("rep_id", "at"))
+
+
+def insert_stage_changes(session: Session, *, rows: pl.DataFrame) -> None:
+    """Insert stage changes (lead_id, from_stage, to_stage, at, by[, reason])."""
+    if rows.is_empty():
+        return
+    bulk_insert(session, "stage_changes", rows.columns, driver_rows(session, rows))
+
+
+def record_issued(session: Session, *, issued: pl.DataFrame) -> None:
+    """Count owner assignments (``rep_id``, ``at``) into each rep's load per day: every writer of
+    assignments calls this in the same transaction, so capacity never has to count them again."""
+    issued = issued.filter(pl.col("rep_id").is_not_null())
+    if issued.is_empty():
+        return
+    per_day = (
+        issued.group_by(pl.col("rep_id").cast(pl.Int64), pl.col("at").cast(pl.Date).alias("day"))
+        .agg(pl.len().cast(pl.Int64).alias("issued"))
+        .sort("rep_id", "day")
+    )
+    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", driver_rows(session, per_day))

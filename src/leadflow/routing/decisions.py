@@ -1,0 +1,195 @@
+"""The plan's rows from a run's arrays: assigned leads with their inputs and split credit,
+leads queued within a group, and leads no group could take."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from leadflow.routing.plan import RoutePlan
+from leadflow.routing.roster import RepPool
+from leadflow.stats import Array
+from leadflow.stats.close_rates import CloseRates
+
+
+def _lead_fields() -> list[pl.Expr]:
+    """What every row of a plan takes from the queued lead itself."""
+    return [
+        pl.col("id").alias("lead_id"),
+        pl.col("external_id").alias("lead_external_id"),
+        pl.col("stage").alias("from_stage"),
+        pl.col("queued"),
+        pl.col("queued_attempts"),
+    ]
+
+
+def take_rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
+    """The rows of ``frame`` at ``positions``, in that order."""
+    return frame.select(pl.all().gather(positions))
+
+
+def _interval(low: Array, high: Array) -> pl.Expr:
+    """Credible intervals as [low, high] pairs, to 4 places."""
+    return pl.concat_list(pl.lit(pl.Series(np.round(low, 4))), pl.lit(pl.Series(np.round(high, 4))))
+
+
+def _rounded(values: Array, shown: Array) -> pl.Series:
+    """Probabilities to 4 places, null where there is no honest one to show."""
+    return pl.Series(np.where(shown, np.round(values, 4), np.nan)).fill_nan(None)
+
+
+def assigned_rows(
+    plan: RoutePlan,
+    leads: pl.DataFrame,
+    *,
+    reps: RepPool,
+    rep_rows: list[dict[str, Any]],
+    estimates: CloseRates,
+    group_table: pl.DataFrame,
+    by_territory: dict[str, list[int]],
+    share: float,
+    picked: dict[str, Array],
+    notes: Array,
+    segmented: bool,
+) -> pl.DataFrame:
+    """The plan's rows for the leads given to a rep, with what each choice used (JSON)."""
+    rep, shown = picked["rep"], picked["shown"]
+    p_win = _rounded(picked["p_win"], shown)
+    estimate_fields: list[pl.Expr | pl.Series] = [
+        pl.Series("close_rate", np.round(estimates.mean[rep], 4)),
+        _interval(estimates.low[rep], estimates.high[rep]).alias("close_rate_interval"),
+        _rounded(picked["p_lead"], shown).alias("lead_win_probability"),
+        p_win.alias("win_probability_with_rep"),
+    ]
+    if segmented:
+        value = pl.Series(picked["segment_value"].tolist(), dtype=pl.String)
+        segment = pl.struct(
+            pl.lit(pl.Series(picked["segment_by"].tolist(), dtype=pl.String)).alias("by"),
+            pl.lit(value).alias("value"),
+            pl.lit(pl.Series(np.round(picked["segment_rate"], 4))).alias("close_rate"),
+            _interval(picked["segment_low"], picked["segment_high"]).alias("close_rate_interval"),
+            pl.lit(pl.Series(picked["segment_closed"]).fill_nan(None).cast(pl.Int64)).alias("closed_leads"),
+        )
+        estimate_fields.append(pl.when(pl.lit(value).is_not_null()).then(segment).alias("segment"))
+    taken = take_rows(leads, picked["position"])
+    frame = taken.select(
+        pl.Series("_number", picked["group"]),
+        pl.Series("_position", picked["position"]),
+        *_lead_fields(),
+        reps.frame["id"].gather(rep).alias("rep_id"),
+        reps.frame["external_id"].gather(rep).alias("rep_external_id"),
+        pl.Series("note", notes, dtype=pl.String),
+        p_win.alias("win_probability"),
+        pl.Series("capacity_left_before", picked["left_before"].astype(np.int64)),
+    ).join(group_table.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
+    return frame.with_columns(
+        pl.format("{} in {}: {}", "policy", "group", "note").alias("reason"),
+        pl.lit(None, dtype=pl.String).alias("queue"),
+        pl.struct(
+            "group",
+            pl.struct(*estimate_fields).alias("estimates"),
+            "capacity_left_before",
+        )
+        .struct.json_encode()
+        .alias("inputs"),
+    ).hstack(_credits(plan, taken, by_territory, rep_rows, reps.away, share))
+
+
+def _credits(
+    plan: RoutePlan,
+    leads: pl.DataFrame,
+    by_territory: dict[str, list[int]],
+    rep_rows: list[dict[str, Any]],
+    away: dict[int, datetime],
+    share: float,
+) -> pl.DataFrame:
+    """For each lead, the headquarters' rep and share when the company's headquarters lie in
+    another territory (else nulls).
+
+    Reps of that territory take turns (their own rotation, kept with the policies' state);
+    inactive and away reps are skipped; capacity does not apply to a share of credit.
+    """
+    rep_id = np.full(leads.height, -1, dtype=np.int64)
+    external = np.full(leads.height, None, dtype=object)
+    if share > 0:
+        headquarters, territory = leads["hq_territory"], leads["territory"]
+        elsewhere = (
+            headquarters.is_not_null() & (territory.is_null() | (headquarters != territory))
+        ).fill_null(False)
+        for place in headquarters.filter(elsewhere).unique(maintain_order=True).to_list():
+            members = [
+                i
+                for i in by_territory.get(place, [])
+                if rep_rows[i]["active"] and rep_rows[i]["id"] not in away
+            ]
+            if not members:
+                continue
+            at = np.flatnonzero((elsewhere & (headquarters == place)).fill_null(False).to_numpy())
+            key = f"credit:territory {place}"
+            ids = [rep_rows[i]["external_id"] for i in members]
+            last = plan.state.get(key, {}).get("last")
+            turns = ((ids.index(last) + 1 if last in ids else 0) + np.arange(at.size)) % len(ids)
+            plan.state[key] = {"last": ids[turns[-1]]}
+            rep_id[at] = np.array([rep_rows[i]["id"] for i in members])[turns]
+            external[at] = np.array(ids, dtype=object)[turns]
+    credited = rep_id >= 0
+    return pl.DataFrame(
+        {
+            "credit_rep_id": pl.Series(rep_id).set(pl.Series(~credited), None),
+            "credit_rep_external_id": pl.Series(external.tolist(), dtype=pl.String),
+            "credit_share": pl.Series(np.where(credited, share, np.nan)).fill_nan(None),
+        }
+    )
+
+
+def queued_rows(
+    leads: pl.DataFrame, left_over: list[tuple[int, Array, str, str]], group_table: pl.DataFrame
+) -> pl.DataFrame:
+    """The plan's rows for leads of a group that no rep of it could take, with the reason."""
+    if not left_over:
+        return pl.DataFrame()
+    numbers = np.concatenate([np.full(p.size, n) for n, p, _, _ in left_over])
+    positions = np.concatenate([p for _, p, _, _ in left_over])
+    reasons = pl.DataFrame(
+        {
+            "_number": [n for n, *_ in left_over],
+            "queue": [q for *_, q, _ in left_over],
+            "reason": [r for *_, r in left_over],
+        },
+        schema={"_number": pl.Int64, "queue": pl.String, "reason": pl.String},
+    )
+    frame = take_rows(leads, positions).with_columns(
+        pl.Series("_number", numbers, dtype=pl.Int64), pl.Series("_position", positions)
+    )
+    return (
+        frame.join(reasons, on="_number", how="left", maintain_order="left")
+        .join(group_table.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
+        .select(
+            "_number",
+            "_position",
+            *_lead_fields(),
+            "policy",
+            "reason",
+            "win_probability",
+            "queue",
+            "group",
+            pl.struct("group").struct.json_encode().alias("inputs"),
+        )
+    )
+
+
+def unrouted_rows(leads: pl.DataFrame, positions: Array, *, reason: pl.Expr) -> pl.DataFrame:
+    """The plan's rows for leads no group of reps covers: the unassigned queue, with the reason."""
+    return leads.select(
+        pl.lit(-1, dtype=pl.Int64).alias("_number"),
+        pl.Series("_position", positions, dtype=pl.Int64),
+        *_lead_fields(),
+        pl.lit("none").alias("policy"),
+        reason.alias("reason"),
+        "win_probability",
+        pl.lit("unassigned").alias("queue"),
+        pl.lit("{}").alias("inputs"),
+    )

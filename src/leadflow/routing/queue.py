@@ -1,0 +1,93 @@
+"""The queue of leads to route (taken with FOR UPDATE SKIP LOCKED on PostgreSQL) and what
+routing could not place: the reserve (reps at capacity) and the unassigned, with why."""
+
+from __future__ import annotations
+
+import polars as pl
+from sqlalchemy import Text, case, cast, exists, select
+from sqlalchemy.orm import Session
+
+from leadflow.db import is_sqlite, read_frame
+from leadflow.models import (
+    Assignment,
+    Company,
+    Lead,
+    QueuedLead,
+    Territory,
+)
+
+ROUTABLE_STAGES = ("inquiry", "lead")
+
+
+def take_queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> pl.DataFrame:
+    reserve_first = case((QueuedLead.kind == "reserve", 0), else_=1)
+    query = (
+        select(
+            Lead.id,
+            Lead.external_id,
+            Lead.country,
+            Lead.region,
+            Lead.industry,
+            Lead.company,
+            Lead.company_size,
+            cast(Lead.extra, Text).label("extra"),
+            Lead.win_probability,
+            Territory.name.label("lead_territory"),
+            Lead.stage,
+            Company.country.label("hq_country"),
+            Lead.lead_type,
+            cast(Lead.source_id, Text).label("source"),
+            cast(Lead.product_id, Text).label("product"),
+            QueuedLead.kind.label("queued"),
+            QueuedLead.attempts.label("queued_attempts"),
+        )
+        .outerjoin(Territory, Lead.territory_id == Territory.id)
+        .outerjoin(Company, Lead.company_id == Company.id)
+        .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
+        .where(
+            Lead.owner_id.is_(None),
+            Lead.stage.in_(ROUTABLE_STAGES),
+            Lead.self_sourced.is_(False),
+            ~exists().where(  # issued to a partner: not the reps' to work
+                Assignment.lead_id == Lead.id,
+                Assignment.partner_id.is_not(None),
+                Assignment.ended_at.is_(None),
+            ),
+        )
+        .order_by(reserve_first, Lead.created_at, Lead.id)
+    )
+    if lead_ids is not None:
+        query = query.where(Lead.id.in_(lead_ids))
+    if limit:
+        query = query.limit(limit)
+    if not is_sqlite(session):
+        query = query.with_for_update(skip_locked=True, of=Lead)
+    frame = read_frame(session, query)
+    extra = pl.col("extra")
+    return frame.with_columns(
+        extra.str.json_path_match("$.state").alias("state"),
+        extra.str.json_path_match("$.postal_code").alias("postal_code"),
+    )
+
+
+def routing_queue(session: Session) -> pl.DataFrame:
+    """The reserve and the unassigned leads with their reasons, oldest first."""
+    rows = session.execute(
+        select(
+            Lead.id,
+            Lead.external_id,
+            QueuedLead.kind,
+            QueuedLead.reason,
+            QueuedLead.since,
+            QueuedLead.attempts,
+        )
+        .join(Lead, Lead.id == QueuedLead.lead_id)
+        .where(Lead.owner_id.is_(None))
+        .order_by(QueuedLead.kind, QueuedLead.since, Lead.id)
+    ).all()
+    return pl.DataFrame(
+        rows,
+        schema=["id", "external_id", "queue", "reason", "since", "attempts"],
+        orient="row",
+        infer_schema_length=None,
+    )

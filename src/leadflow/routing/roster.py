@@ -1,0 +1,144 @@
+"""Who may take leads: the reps of the territories concerned (rows locked on PostgreSQL, in id
+order, before their capacity is counted), their capacity left this period, who is away, and
+the territory rules from the database and leadflow.toml."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leadflow.db import is_sqlite
+from leadflow.models import (
+    Absence,
+    Rep,
+    RepLoad,
+    Team,
+    Territory,
+    rep_territories,
+)
+from leadflow.settings import ConfigError, Settings, TerritoryRule
+
+UNLIMITED = 10**9  # the capacity of a rep without one
+
+
+def period_start(now: datetime, period: str) -> datetime:
+    """Start of the capacity period that contains ``now``."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
+
+
+@dataclass
+class RepPool:
+    frame: pl.DataFrame  # id, external_id, name, team, active, capacity_left, used, capacity
+    away: dict[int, datetime]
+
+
+def read_roster(
+    session: Session, *, territories: set[str] | None, team: str | None
+) -> tuple[pl.DataFrame, dict[int, set[str]]]:
+    """The reps who could take these leads, and the territories each covers.
+
+    All reps when ``territories`` is None (a batch); else those covering one of ``territories``
+    and the members of ``team`` (the fallback team, when some lead has no territory with reps).
+    """
+    covering = select(rep_territories.c.rep_id, Territory.name).join(
+        Territory, Territory.id == rep_territories.c.territory_id
+    )
+    if territories is not None:
+        covering = covering.where(Territory.name.in_(sorted(territories)))
+    covers: dict[int, set[str]] = defaultdict(set)
+    for rep_id, name in session.execute(covering).all():
+        covers[rep_id].add(name)
+    query = (
+        select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity)
+        .outerjoin(Team, Rep.team_id == Team.id)
+        .order_by(Rep.id)
+    )
+    if territories is not None:
+        in_reach = Rep.id.in_(sorted(covers))
+        query = query.where(in_reach if team is None else in_reach | (Team.name == team))
+    frame = pl.DataFrame(
+        session.execute(query).all(),
+        schema={
+            "id": pl.Int64,
+            "external_id": pl.String,
+            "name": pl.String,
+            "team": pl.String,
+            "active": pl.Boolean,
+            "capacity": pl.Int64,
+        },
+        orient="row",
+    )
+    return frame, covers
+
+
+def rep_pool(
+    session: Session, roster: pl.DataFrame, *, everyone: bool, now: datetime, start: datetime
+) -> RepPool:
+    """The roster's reps with the capacity each has left and who is away.
+
+    On PostgreSQL the candidates' rows are locked in id order first, so that two workers
+    counting the same rep's capacity take turns; workers routing to other reps do not wait."""
+    candidates = None if everyone else roster["id"].to_list()
+    if not is_sqlite(session):
+        lock = select(Rep.id).order_by(Rep.id).with_for_update()
+        if candidates is not None:
+            lock = lock.where(Rep.id.in_(candidates))
+        session.execute(lock).all()
+    load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= start.date())
+    if candidates is not None:
+        load = load.where(RepLoad.rep_id.in_(candidates))
+    used = {rep_id: int(n) for rep_id, n in session.execute(load.group_by(RepLoad.rep_id)).all()}
+    frame = roster.with_columns(
+        pl.col("id").replace_strict(used, default=0, return_dtype=pl.Int64).alias("used")
+    ).with_columns(
+        pl.when(pl.col("capacity").is_null())
+        .then(UNLIMITED)
+        .otherwise((pl.col("capacity") - pl.col("used")).clip(lower_bound=0))
+        .alias("capacity_left")
+    )
+    absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
+        Absence.starts_at <= now, Absence.ends_at > now
+    )
+    if candidates is not None:
+        absent = absent.where(Absence.rep_id.in_(candidates))
+    away = dict(session.execute(absent.group_by(Absence.rep_id)).all())
+    return RepPool(frame, away)
+
+
+def territory_rules(session: Session, *, settings: Settings) -> list[TerritoryRule]:
+    """The territory rules in force: leadflow.toml's when it has any, else those kept on the
+    territories themselves (by priority), so that a ledger carries its own map."""
+    if settings.routing.territories:
+        return settings.routing.territories
+    rows = session.execute(
+        select(Territory.name, Territory.rules)
+        .where(Territory.rules.is_not(None))
+        .order_by(Territory.priority, Territory.id)
+    ).all()
+    found = []
+    for name, rules in rows:
+        try:
+            found.append(TerritoryRule.model_validate({**rules, "name": name}))
+        except ValidationError as exc:
+            raise ConfigError(f"territory {name!r}: its rules {rules} are not valid: {exc}") from exc
+    return found
+
+
+def exclusion_reason(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> str | None:
+    if rep["id"] in exclude:
+        return exclude[rep["id"]]
+    if not rep["active"]:
+        return "inactive (left or archived)"
+    if rep["id"] in away:
+        return f"away until {away[rep['id']]:%Y-%m-%d %H:%M}"
+    if rep["capacity_left"] <= 0:
+        return f"at capacity ({rep['used']} of {rep['capacity']} this period)"
+    return None
