@@ -1,15 +1,18 @@
 """Reading whole tables into frames: every type the ledger stores, as SQLAlchemy would read it;
-and SQLite's page cache: small for reports, large only for bulk writes."""
+SQLite's page cache: small for reports, large only for bulk writes; private files, no row values
+in errors."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
-from leadflow.db import SQLITE_CACHE_KIB, read_frame, session_scope, write_cache
+from leadflow.db import SQLITE_CACHE_KIB, make_engine, read_frame, session_scope, write_cache
 from leadflow.models import Lead, Rep, RepLoad
 from tests.conftest import Database
 
@@ -68,3 +71,18 @@ def test_only_bulk_writes_get_the_large_sqlite_page_cache(db: Database) -> None:
     assert _cache_size(db) == default  # pooled connections do not keep it
     with session_scope(db.engine) as s:
         assert s.execute(text("PRAGMA threads")).scalar_one() == 2
+
+
+def test_a_new_sqlite_file_is_private_and_errors_carry_no_row_values(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (email TEXT UNIQUE)")
+        connection.exec_driver_sql("INSERT INTO t VALUES (?)", ("dana@acme.example",))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:e)"), {"e": "dana@acme.example"})
+    except IntegrityError as exc:
+        assert "dana@acme.example" not in str(exc)
+    else:
+        raise AssertionError("the duplicate was inserted")

@@ -9,9 +9,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from psycopg import DataError as DriverDataError
 from sqlalchemy import text
@@ -49,11 +51,13 @@ TITLES = {
 
 
 class LogAndSecure:
-    """Log each request (method, path, status, milliseconds) and give dashboard pages their
-    security headers; plain ASGI, so that it adds no task or stream per request."""
+    """Log each request (method, path, status, milliseconds), refuse a body over the limit with
+    413 before reading it, and give every response its security headers; plain ASGI, so that it
+    adds no task or stream per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,19 +71,70 @@ class LogAndSecure:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
                 if path.startswith("/web"):
-                    headers = MutableHeaders(scope=message)
                     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-                    headers["X-Content-Type-Options"] = "nosniff"
                     headers["Referrer-Policy"] = "same-origin"
+                elif path.startswith("/v1"):
+                    headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+                    headers["Cache-Control"] = "no-store"
+                    headers["Referrer-Policy"] = "no-referrer"
             await send(message)
 
         try:
-            await self.app(scope, receive, send_secured)
+            body = await self._within_limit(scope, receive)
+            if body is None:
+                await send_secured({"type": "http.response.start", "status": 413,
+                                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+                detail = f'{{"detail":"the body is larger than {self.max_body_bytes:,} bytes"}}'
+                await send_secured({"type": "http.response.body", "body": detail.encode()})
+                return
+            await self.app(scope, body, send_secured)
         finally:
             took = round((time.perf_counter() - started) * 1000, 1)
             fields = {"method": method, "path": path, "status": status_code, "ms": took}
             requests_log.info("%s %s %d", method, path, status_code, extra=fields)
+
+    async def _within_limit(self, scope: Scope, receive: Receive) -> Receive | None:
+        """``receive`` for the app, or None when the body is over the limit: said by its
+        Content-Length, else found by reading it (a chunked body) into memory up to the limit."""
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            return receive if declared.isdigit() and int(declared) <= self.max_body_bytes else None
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return receive
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                break
+        replayed = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay() -> Message:
+            return replayed.pop() if replayed else await receive()
+
+        return replay
+
+
+EXCERPT_CHARS = 80
+
+
+def printable(value: Any) -> str | int:
+    """A value fit to show in an error: an int as it is, anything else as text of at most
+    EXCERPT_CHARS characters that UTF-8 and JSON can carry."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > EXCERPT_CHARS:
+        text = f"{text[:EXCERPT_CHARS]}... ({len(text):,} characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def create_app(
@@ -125,7 +180,7 @@ def create_app(
     for router in (auth.router, pages.router, work.router, assets.router):
         app.include_router(router)
 
-    app.add_middleware(LogAndSecure)
+    app.add_middleware(LogAndSecure, max_body_bytes=settings.server.max_body_bytes)
 
     @app.exception_handler(StarletteHTTPException)
     async def page_or_json(request: Request, exc: StarletteHTTPException) -> Response:
@@ -148,6 +203,24 @@ def create_app(
             raise exc
         detail = "text cannot contain the NUL character (\\u0000)"
         return await page_or_json(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail))
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        """A request that fails validation: each problem with where it is and a short, printable
+        excerpt of the value (never the whole input echoed back, which may be megabytes, NaN or a
+        lone surrogate that JSON cannot carry)."""
+        problems: list[dict[str, Any]] = list(getattr(exc, "errors", list)())
+        detail = [
+            {
+                "loc": [printable(part) for part in problem.get("loc", ())],
+                "msg": printable(problem.get("msg", "")),
+                "type": problem.get("type", ""),
+                "input": printable(problem.get("input")),
+            }
+            for problem in problems[:20]
+        ]
+        return await page_or_json(request, HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail))
+
+    app.add_exception_handler(RequestValidationError, invalid)
 
     async def refused(request: Request, exc: Exception) -> Response:
         """A service's refusal (LeadflowError: not found, not allowed, bad input) answers with the

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -19,6 +22,9 @@ SQLITE_CACHE_KIB = 262_144
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite, turn on WAL, foreign keys and a busy timeout for every connection."""
     parsed = make_url(url)
+    # a failed statement's message must not carry its rows (names, emails, phones) into a
+    # traceback or a log line
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
@@ -27,11 +33,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
+            _create_private(Path(parsed.database))
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds people's names, emails
+    and phones. SQLite gives its -wal and -shm files the database file's permissions."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,13 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from leadflow.models import naive_utc
 
 
-class LeadIn(BaseModel):
+def _storable(value: Any) -> Any:
+    """``value`` as the ledger stores it: time-zone-aware times in naive UTC, anywhere in it."""
+    if isinstance(value, datetime):
+        return naive_utc(value)
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+class Input(BaseModel):
+    """Base of what the API takes: unknown fields refused, text trimmed, no NaN or infinity (JSON
+    allows neither, Python's parser both), aware times stored as naive UTC."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _storable_values(self) -> Input:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            stored = _storable(value)
+            if stored != value:  # setting a field marks it as given: only when it changed
+                setattr(self, name, stored)
+        return self
+
+
+class LeadIn(Input):
     """A lead as a web form or another system posts it (design.md's canonical columns)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     external_id: str | None = Field(default=None, max_length=200)
     created_at: datetime | None = None
@@ -55,7 +82,7 @@ class CapturedLead(BaseModel):
     id: int
     external_id: str | None
     new: bool
-    stage: str
+    stage: str | None  # None: merged into a lead the caller may not read
     fit_score: float | None
     grade: str | None
     win_probability: float | None
@@ -89,10 +116,8 @@ class LeadPage(BaseModel):
     next_cursor: str | None
 
 
-class ActivityIn(BaseModel):
+class ActivityIn(Input):
     """A contact with a lead."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kind: str = Field(max_length=20)
     outcome: str | None = Field(default=None, max_length=40)
@@ -101,10 +126,8 @@ class ActivityIn(BaseModel):
     rep: str | None = Field(default=None, max_length=200, description="Admins and managers: who made it.")
 
 
-class StageIn(BaseModel):
+class StageIn(Input):
     """A lead's next stage, with what an outcome needs."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     stage: str = Field(max_length=20)
     amount: float | None = Field(default=None, ge=0, le=1e15)
@@ -113,10 +136,8 @@ class StageIn(BaseModel):
     follow_up_at: datetime | None = None
 
 
-class LeadEdit(BaseModel):
+class LeadEdit(Input):
     """What a rep learned about a lead; only the fields sent change (null clears one)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str | None = Field(default=None, max_length=300)
     industry: str | None = Field(default=None, max_length=100)
@@ -128,10 +149,8 @@ class LeadEdit(BaseModel):
     timeline: str | None = Field(default=None, max_length=100)
 
 
-class AssignIn(BaseModel):
+class AssignIn(Input):
     """A manual assignment or reassignment: to whom and why."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     rep: str = Field(min_length=1, max_length=200, description="The rep's external id or name.")
     reason: str = Field(min_length=1, max_length=500)

@@ -243,6 +243,14 @@ class Notify(_Section):
         return bool(self.webhook_url or self.smtp_host)
 
 
+class Server(_Section):
+    """`leadflow serve`: what a request may send, and how many wrong passwords lock a login."""
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)  # a larger body: 413, unread
+    failed_logins: int = Field(default=5, ge=1)  # wrong passwords in a row that lock ...
+    lockout_minutes: float = Field(default=15, gt=0)  # ... the account or address this long
+
+
 class Settings(_Section):
     """Everything leadflow.toml can say."""
 
@@ -252,6 +260,7 @@ class Settings(_Section):
     routing: Routing = Field(default_factory=Routing)
     sla: Sla = Field(default_factory=Sla)
     notify: Notify = Field(default_factory=Notify)
+    server: Server = Field(default_factory=Server)
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -57,3 +57,26 @@ def test_export_round_trip(db: Database, write_csv, tmp_path: Path) -> None:  # 
     story = json.loads(other.cli("leads", "show", "L1", "--format", "json")[1])
     # extra attributes travel too, and computed columns (id, fit_score...) do not become extras
     assert story["lead"]["extra"] == {"campaign": "spring"}
+
+
+def test_formulas_in_csv_are_neutralised(db: Database, write_csv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    evil = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3"]
+    leads = write_csv(
+        "l.csv",
+        [["external_id", "created_at", "company", "title", "last_name", "city"], ["L1", "2026-01-05", *evil]],
+    )
+    assert db.cli("leads", "import", str(leads))[0] == 0
+    listed = db.cli("leads", "list", "--format", "csv")[1]
+    row = pl.read_csv(io.StringIO(listed)).row(0, named=True)
+    assert row["company"] == "'" + evil[0]
+    assert db.cli("export", str(tmp_path / "out.csv"))[0] == 0
+    exported = pl.read_csv(tmp_path / "out.csv").row(0, named=True)
+    assert [exported[c] for c in ("company", "title", "last_name", "city")] == ["'" + v for v in evil]
+    # and leadflow reads its own export back as the values were
+    other = Database(
+        "sqlite", f"sqlite:///{tmp_path / 'o.db'}", make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    )
+    upgrade(other.engine)
+    assert other.cli("leads", "import", str(tmp_path / "out.csv"))[0] == 0
+    again = json.loads(other.cli("leads", "show", "L1", "--format", "json")[1])["lead"]
+    assert [again[c] for c in ("company", "title", "last_name", "city")] == evil

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from leadflow.access.scope import own_team
 from leadflow.access.service import record_write
@@ -15,6 +15,7 @@ from leadflow.deps import SessionDep, SettingsDep, allow
 from leadflow.models import User
 from leadflow.pipeline.queries import list_reps
 from leadflow.routing.engine import route_leads
+from leadflow.schemas import Input
 from leadflow.settings import PolicyName
 from leadflow.simulate.backward import BACKTEST_POLICIES, backtest_policies
 
@@ -22,10 +23,8 @@ router = APIRouter(prefix="/v1", tags=["routing"])
 Manager = Annotated[User, Depends(allow("admin", "manager"))]
 
 
-class RouteIn(BaseModel):
+class RouteIn(Input):
     """A routing run: the queue (or at most ``limit`` of it), by the teams' policies or one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dry_run: bool = False
     policy: PolicyName | None = None
@@ -72,10 +71,8 @@ def route(run: RouteIn, session: SessionDep, settings: SettingsDep, user: Manage
     }
 
 
-class SimulateIn(BaseModel):
+class SimulateIn(Input):
     """A backtest: the policies to compare on the leads created in [since, until)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     since: datetime
     until: datetime

@@ -106,7 +106,9 @@ def reported() -> Iterator[None]:
 def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> None:
     """Print a frame as a Rich table, CSV or JSON."""
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv(datetime_format="%Y-%m-%dT%H:%M:%S"))
+        from leadflow.ledger.export import csv_text
+
+        sys.stdout.write(csv_text(frame))
     elif fmt == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     elif fmt == "table":

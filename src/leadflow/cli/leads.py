@@ -13,6 +13,7 @@ from rich.table import Table
 
 from leadflow.cli.common import Format, console, fail, render, reported, state, when
 from leadflow.cli.imports import import_command
+from leadflow.ledger.export import csv_text
 
 leads_app = typer.Typer(help="Import, list and show leads.", no_args_is_help=True)
 reps_app = typer.Typer(help="Import and list reps.", no_args_is_help=True)
@@ -277,5 +278,5 @@ def export(
             frame = list_reps(session)
         else:
             fail("--kind must be leads or reps")
-    frame.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%S")
+    out.write_text(csv_text(frame), encoding="utf-8")
     console.print(f"wrote {frame.height:,} {kind} to {out}")

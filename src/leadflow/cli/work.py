@@ -9,6 +9,7 @@ import polars as pl
 import typer
 
 from leadflow.cli.common import Format, console, fail, render, reported, state
+from leadflow.ledger.export import csv_text
 from leadflow.settings import PolicyName
 
 sla_app = typer.Typer(
@@ -70,7 +71,7 @@ def route(
         "queue",
     )
     if export_to is not None:
-        decisions.drop("queue").write_csv(export_to)
+        export_to.write_text(csv_text(decisions.drop("queue")), encoding="utf-8")
     assigned = decisions.filter(pl.col("queue").is_null())
     verb = "would assign" if dry_run else "assigned"
     console.print(

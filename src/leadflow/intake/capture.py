@@ -10,7 +10,7 @@ captured lead is never seen without its owner or its place in the queue.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +20,22 @@ from sqlalchemy.orm import Session
 
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
-from leadflow.intake.rejects import Reject
+from leadflow.intake.rejects import Reject, shorten
 from leadflow.intake.validate import clean
 from leadflow.models import Lead, QueuedLead, Rep, utcnow
 from leadflow.routing.engine import route_leads
 from leadflow.schemas import CapturedLead
 from leadflow.settings import Settings
+
+# What only the lifecycle services set (by the roles allowed to use them), never a capture.
+LIFECYCLE = frozenset(
+    ("owner", "assigned_at", "first_touch_at", "stage", "won_at", "lost_at", "closed_at", "amount",
+     "product", "lost_reason")
+)  # fmt: skip
+LIFECYCLE_REASON = (
+    "a capture may not set a lead's owner, stage, outcome or amount; assign it and move it on "
+    "with `leadflow assign` and `leadflow stage set` (or the API's /assign and /stage)"
+)
 
 
 @dataclass
@@ -55,8 +65,30 @@ def capture_leads(
     route: bool = True,
     now: datetime | None = None,
 ) -> CaptureResult:
-    """Validate, deduplicate, insert or merge, score and (``route``) route posted lead records."""
+    """Validate, deduplicate, insert or merge, score and (``route``) route posted lead records.
+
+    A record may say what a form or a partner knows of a lead (person, company, source, BANT,
+    extra attributes), never its owner, stage, outcome or amount: a record that tries is set
+    aside with why. A record that matches a known lead fills that lead's blanks only."""
     now = now or utcnow()  # the records' arrival, and when the new leads are routed
+    refused = [
+        Reject(channel, line, key, shorten(str(record[key])), LIFECYCLE_REASON)
+        for line, record in enumerate(records, start=1)
+        for key in sorted(LIFECYCLE & set(record))
+    ]
+    if refused:
+        lines = {r.line for r in refused}
+        kept = [(line, r) for line, r in enumerate(records, start=1) if line not in lines]
+        if not kept:
+            return CaptureResult(rejects=refused)
+        result = capture_leads(
+            session, settings=settings, records=[r for _, r in kept], channel=channel, route=route, now=now
+        )
+        renumber = {i: line for i, (line, _) in enumerate(kept, start=1)}
+        for lead in result.leads:
+            lead.record = renumber[lead.record or 0]
+        result.rejects = [*refused, *(replace(r, line=renumber[r.line]) for r in result.rejects)]
+        return result
     canonical = set(SPECS["leads"].names)
     names = sorted({key for record in records for key in record})
     columns = {name: name if name in canonical else f"extra:{name}" for name in names}
@@ -79,6 +111,7 @@ def capture_leads(
         settings=settings,
         scope=cleaned.frame,
         arrived=now,
+        fill_blanks=True,
     )
     written = writer.write(session, cleaned.frame)
     result.rejects.extend(written.rejects)

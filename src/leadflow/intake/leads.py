@@ -115,9 +115,13 @@ class LeadWriter:
         settings: Settings,
         scope: pl.DataFrame | None = None,
         arrived: datetime | None = None,
+        fill_blanks: bool = False,
     ) -> None:
         self.file = file
         self.arrived = arrived
+        # a capture merging into a known lead fills its blanks only and keeps what it offered
+        # beyond them as a note: a web form must not overwrite what the team knows of a lead
+        self.fill_blanks = fill_blanks
         self.mapping = mapping
         self.settings = settings
         self.model = latest_model(session)
@@ -321,13 +325,19 @@ class LeadWriter:
         existing = _fetch(session, grouped.get_column("_target").to_list())
         joined = grouped.join(existing, left_on="_target", right_on="id", suffix="_old")
         merged_extra = [
-            _merge_extra(old, new) for old, new in joined.select("extra_old", "extra").iter_rows()
+            _merge_extra(old, new, keep_old=self.fill_blanks)
+            for old, new in joined.select("extra_old", "extra").iter_rows()
         ]
+        winner, loser = (
+            (lambda c: f"{c}_old", lambda c: c) if self.fill_blanks else (lambda c: c, lambda c: f"{c}_old")
+        )
         merged = joined.with_columns(
             pl.coalesce("external_id_old", "external_id").alias("external_id"),
-            *[pl.coalesce(c, f"{c}_old").alias(c) for c in DATA if c not in ("external_id", "extra")],
+            *[pl.coalesce(winner(c), loser(c)).alias(c) for c in DATA if c not in ("external_id", "extra")],
             pl.Series("extra", merged_extra, dtype=pl.String),
         )
+        if self.fill_blanks:
+            self._note_offered(session, joined, now)
         change_flags = [pl.col(c).ne_missing(pl.col(f"{c}_old")).alias(f"_chg_{c}") for c in DATA]
         merged = merged.with_columns(change_flags).with_columns(
             pl.any_horizontal(*[f"_chg_{c}" for c in DATA]).alias("_changed")
@@ -374,6 +384,34 @@ class LeadWriter:
         score_leads(session, settings=self.settings, lead_ids=changed.get_column("id").to_list())
         return changed.height, merged.height - changed.height
 
+    def _note_offered(self, session: Session, joined: pl.DataFrame, now: datetime) -> None:
+        """A note on each known lead for the values a capture offered that differ from what the
+        lead already has (kept, not applied): who sent what, for the owner to judge."""
+        fields = [c for c in DATA if c not in ("external_id", "extra") and f"{c}_old" in joined.columns]
+        offered = [
+            pl.when(
+                pl.col(c).is_not_null() & pl.col(f"{c}_old").is_not_null() & pl.col(c).ne(pl.col(f"{c}_old"))
+            ).then(
+                pl.format(
+                    f"{c} {{}} (kept {{}})", pl.col(c).cast(pl.String), pl.col(f"{c}_old").cast(pl.String)
+                )
+            )
+            for c in fields
+        ]
+        notes = joined.select(
+            pl.col("_target").alias("lead_id"),
+            pl.concat_str(offered, separator="; ", ignore_nulls=True).alias("text"),
+        ).filter(pl.col("text").str.len_chars() > 0)
+        if notes.is_empty():
+            return
+        rows = notes.select(
+            "lead_id",
+            pl.lit(now).alias("at"),
+            pl.lit("note").alias("kind"),
+            (pl.lit(f"{self.file} offered, not applied: ") + pl.col("text")).alias("note"),
+        )
+        bulk_insert(session, "activities", rows.columns, driver_rows(session, rows))
+
     def _record_aliases(
         self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: datetime
     ) -> None:
@@ -409,12 +447,15 @@ def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
     ).with_columns(domain_person_expr().alias("domain_person"))
 
 
-def _merge_extra(old: str | None, new: list[str] | None) -> str | None:
+def _merge_extra(old: str | None, new: list[str] | None, *, keep_old: bool = False) -> str | None:
     if not new:
         return old
     merged: dict[str, object] = json.loads(old) if old else {}
+    known = dict(merged)
     for item in new:
         merged.update(json.loads(item))
+    if keep_old:
+        merged.update(known)
     return json.dumps(merged)
 
 

@@ -6,6 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from leadflow.ledger.export import neutral_cell
+
 MAX_VALUE_CHARS = 200
 
 
@@ -40,4 +42,6 @@ def write_report(path: Path, rejects: list[Reject]) -> None:
         writer = csv.writer(out)
         writer.writerow(["file", "line", "column", "value", "reason"])
         for r in rejects:
-            writer.writerow([r.file, r.line, r.column, r.value, r.reason])
+            writer.writerow(
+                [neutral_cell(str(cell)) for cell in (r.file, r.line, r.column, r.value, r.reason)]
+            )

@@ -42,8 +42,10 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 
 def text_expr(expr: pl.Expr) -> pl.Expr:
-    """Trim and collapse inner whitespace; blank becomes null."""
-    return _blank_to_null(expr.str.replace_all(r"\s+", " ").str.strip_chars())
+    """Trim and collapse inner whitespace; blank becomes null; the apostrophe that keeps a
+    spreadsheet from running a cell as a formula (ledger.export) is taken off again."""
+    collapsed = expr.str.replace_all(r"\s+", " ").str.strip_chars()
+    return _blank_to_null(collapsed.str.replace(r"^'([=+\-@])", "$1"))
 
 
 def name_key_expr(expr: pl.Expr) -> pl.Expr:

@@ -12,6 +12,7 @@ from leadflow.models.base import (
     NAMING_CONVENTION,
     STAGES,
     Base,
+    naive_utc,
     utcnow,
 )
 from leadflow.models.catalog import Company, Partner, PartnerReport, Product, ScoreModel, Source
@@ -63,6 +64,7 @@ __all__ = [
     "Team",
     "Territory",
     "User",
+    "naive_utc",
     "rep_territories",
     "utcnow",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from leadflow.errors import InvalidChange
-from leadflow.models import ACTIVITY_KINDS, Activity, Lead, Rep, utcnow
+from leadflow.models import ACTIVITY_KINDS, Activity, Lead, Rep, naive_utc, utcnow
 
 # A note is not a contact: it does not count as the first touch.
 CONTACT_KINDS = tuple(k for k in ACTIVITY_KINDS if k != "note")
@@ -27,7 +27,7 @@ def log_activity(
     """Record one contact with a lead and keep its first-touch time current."""
     if kind not in ACTIVITY_KINDS:
         raise InvalidChange(f"unknown activity kind {kind!r}; kinds: {', '.join(ACTIVITY_KINDS)}")
-    at = at or utcnow()
+    at = naive_utc(at) if at else utcnow()
     if at > utcnow():
         raise InvalidChange("an activity cannot be logged in the future")
     activity = Activity(

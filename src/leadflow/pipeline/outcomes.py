@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadflow.errors import InvalidChange
-from leadflow.models import Lead, Product, utcnow
+from leadflow.models import Lead, Product, naive_utc, utcnow
 from leadflow.pipeline.assignments import end_assignment
 from leadflow.pipeline.stages import change_stage, move
 
@@ -25,7 +25,7 @@ def record_won(
     """Close a lead as won with what was bought, for how much, and when."""
     if amount < 0:
         raise InvalidChange("a won amount cannot be negative")
-    at = at or utcnow()
+    at = naive_utc(at) if at else utcnow()
     move(session, lead=lead, to_stage="won", by=by, reason=None, at=at)
     lead.won_at, lead.amount = at, amount
     lead.product_id = product.id if product else lead.product_id
@@ -38,7 +38,7 @@ def record_lost(session: Session, *, lead: Lead, reason: str, by: str, at: datet
     """Close a lead as lost, with the reason."""
     if not reason.strip():
         raise InvalidChange("a lost lead needs a reason")
-    at = at or utcnow()
+    at = naive_utc(at) if at else utcnow()
     move(session, lead=lead, to_stage="lost", by=by, reason=reason, at=at)
     lead.lost_at, lead.lost_reason = at, reason.strip()
     lead.follow_up_at = None
@@ -51,6 +51,7 @@ def record_nurture(
 ) -> Lead:
     """Park a lead until a follow-up date, when it re-enters routing."""
     now = utcnow()
+    follow_up_at = naive_utc(follow_up_at)
     if follow_up_at <= now:
         raise InvalidChange("the follow-up date must be in the future")
     move(session, lead=lead, to_stage="nurture", by=by, reason=reason, at=now)

@@ -14,14 +14,23 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from leadflow.access.scope import can_see_lead
 from leadflow.access.service import record_write
 from leadflow.db import session_factory, session_scope
 from leadflow.intake.capture import capture_leads
-from leadflow.models import IdempotentRequest, utcnow
+from leadflow.models import IdempotentRequest, Lead, User, utcnow
 from leadflow.schemas import LeadIn
 from leadflow.settings import Settings
 
 log = logging.getLogger("leadflow.capture")
+# A capture that merged into a lead its caller may not read answers without what that lead is.
+HIDDEN_ON_MERGE = ("stage", "fit_score", "grade", "win_probability", "owner", "queue")
+MERGED = "merged into a known lead: what it offered filled that lead's blanks"
+
+
+def _may_read(session: Session, *, user_id: int, lead_id: int) -> bool:
+    user, lead = session.get(User, user_id), session.get(Lead, lead_id)
+    return user is not None and lead is not None and can_see_lead(session, user=user, lead=lead)
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,8 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
                 )
                 continue
             lead = captured[index]
+            if not lead.new and not _may_read(session, user_id=request.user_id, lead_id=lead.id):
+                lead = lead.model_copy(update=dict.fromkeys(HIDDEN_ON_MERGE) | {"reason": MERGED})
             payload: dict[str, Any] = jsonable_encoder(lead)
             code = status.HTTP_201_CREATED if lead.new else status.HTTP_200_OK
             answers[position] = Answer(code, payload)
