@@ -4,6 +4,7 @@ to what they may see."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Annotated
@@ -19,6 +20,8 @@ from leadflow.errors import NotFound
 from leadflow.ledger.find import find_lead
 from leadflow.models import Lead, User
 from leadflow.settings import Settings
+
+log = logging.getLogger("leadflow.auth")
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -37,8 +40,15 @@ SessionDep = Annotated[Session, Depends(db_session)]
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
+def client_address(request: Request) -> str:
+    """Where a request came from (uvicorn takes it from X-Forwarded-For behind a trusted proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
-    """The user whose API token is in the Authorization header (Bearer), else 401.
+    """The user whose API token is in the Authorization header (Bearer), else 401. An unknown
+    token is logged with the address it came from (a token is 256 random bits: guessing one is
+    hopeless, so it locks nothing out; passwords do, see access.accounts).
 
     Checked in a transaction of its own, so that a request waiting for something else (a group
     commit) holds no database connection meanwhile; the user comes back detached, loaded."""
@@ -49,6 +59,8 @@ def current_user(request: Request, authorization: Annotated[str | None, Header()
             user = authenticate(session, token=token.strip())
             if user is not None:
                 session.expunge(user)
+        if user is None:
+            log.warning("unknown API token", extra={"address": client_address(request)})
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

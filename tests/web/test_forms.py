@@ -161,3 +161,43 @@ def test_pages_show_no_interval_where_no_lead_has_closed(dash: Dashboard) -> Non
         page = dash.client.get(path).text
         assert "–––" not in page, path  # no "– to –" interval for an unknown share
     assert "no closed leads yet" in dash.client.get("/web/").text
+
+
+def test_repeated_wrong_passwords_lock_the_account_and_are_logged(
+    dash: Dashboard, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="leadflow.auth"):
+        for _ in range(5):
+            assert dash.login("east@example.com", "wrong password") == 401
+    logged = [r for r in caplog.records if r.name == "leadflow.auth"]
+    assert len(logged) == 5 and logged[0].account == "east@example.com" and logged[0].address  # type: ignore[attr-defined]
+    assert dash.login("east@example.com") == 429  # the right password, refused while locked
+    assert dash.login("ann@example.com") == 303  # another account from the same address still signs in
+
+
+def test_a_disabled_user_is_signed_out_everywhere_at_once(dash: Dashboard, db: Database) -> None:
+    assert dash.login("ann@example.com") == 303
+    assert dash.client.get("/web/my", follow_redirects=False).status_code == 200
+    code, _, err = db.cli("users", "disable", "ann@example.com")
+    assert code == 0, err
+    assert dash.client.get("/web/my", follow_redirects=False).status_code == 303  # the session ended
+    assert dash.login("ann@example.com") == 401
+    assert db.cli("users", "enable", "ann@example.com")[0] == 0
+    assert dash.login("ann@example.com") == 303
+
+
+def test_a_dashboard_session_and_an_api_token_do_not_stand_in_for_each_other(
+    dash: Dashboard, db: Database
+) -> None:
+    from leadflow.access.service import find_user, issue_token
+
+    with session_scope(db.engine) as s:
+        _, token = issue_token(s, user=find_user(s, email="ann@example.com"), name="t")
+    dash.client.cookies.clear()
+    dash.client.cookies.set("lf_session", token)
+    assert dash.client.get("/web/my", follow_redirects=False).status_code == 303
+    assert dash.login("ann@example.com") == 303
+    session_token = dash.client.cookies.get("lf_session")
+    assert session_token
+    answer = dash.client.get("/v1/leads", headers={"Authorization": f"Bearer {session_token}"})
+    assert answer.status_code == 401

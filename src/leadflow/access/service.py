@@ -22,7 +22,8 @@ from leadflow.models import ApiToken, AuditEntry, Rep, Team, User, utcnow
 
 Role = Literal["admin", "manager", "rep", "intake"]
 ROLES: tuple[Role, ...] = ("admin", "manager", "rep", "intake")
-TOKEN_PREFIX = "lf_"
+TOKEN_PREFIX = "lf_"  # an API token
+WEB_PREFIX = "lfw_"  # a dashboard session: neither works as the other
 WEB_SESSION = "dashboard session"
 LAST_USED_EVERY = timedelta(minutes=5)  # how fresh a token's last_used_at is kept
 _hasher = PasswordHasher()
@@ -54,13 +55,11 @@ def add_user(
         raise InvalidChange(f"{email!r} is not an email address")
     if session.scalars(select(User).where(User.email == address)).first() is not None:
         raise InvalidChange(f"a user {address} already exists")
-    if password is not None and len(password) < 10:
-        raise InvalidChange("a password needs at least 10 characters")
     user = User(
         email=address,
         name=name.strip() or address,
         role=role,
-        password_hash=_hasher.hash(password) if password else None,
+        password_hash=hash_password(password) if password else None,
         rep_id=rep.id if rep else None,
         team_id=team.id if team else None,
         active=True,
@@ -69,6 +68,13 @@ def add_user(
     session.add(user)
     session.flush()
     return user
+
+
+def hash_password(password: str) -> str:
+    """The argon2 hash of a new password (at least 10 characters)."""
+    if len(password) < 10:
+        raise InvalidChange("a password needs at least 10 characters")
+    return _hasher.hash(password)
 
 
 def _user_by_email(session: Session, email: str) -> User | None:
@@ -101,10 +107,11 @@ def check_password(session: Session, *, email: str, password: str) -> User | Non
 
 
 def issue_token(
-    session: Session, *, user: User, name: str, expires_at: datetime | None = None
+    session: Session, *, user: User, name: str, expires_at: datetime | None = None, web: bool = False
 ) -> tuple[ApiToken, str]:
-    """A new API token for the user: the row, and the token itself (shown this once only)."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    """A new API token (or, with ``web``, dashboard session) for the user: the row, and the token
+    itself (shown this once only)."""
+    token = (WEB_PREFIX if web else TOKEN_PREFIX) + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
         name=name.strip() or "token",
@@ -118,8 +125,13 @@ def issue_token(
     return row, token
 
 
-def authenticate(session: Session, *, token: str, now: datetime | None = None) -> User | None:
-    """The active user holding this unexpired, unrevoked token, or None."""
+def authenticate(
+    session: Session, *, token: str, web: bool = False, now: datetime | None = None
+) -> User | None:
+    """The active user holding this unexpired, unrevoked API token (or, with ``web``, dashboard
+    session), or None."""
+    if token.startswith(WEB_PREFIX) != web:
+        return None
     now = now or utcnow()
     query = select(ApiToken, User).join(User, User.id == ApiToken.user_id)
     found = session.execute(query.where(ApiToken.token_hash == _digest(token))).first()
@@ -137,7 +149,8 @@ def authenticate(session: Session, *, token: str, now: datetime | None = None) -
 def start_web_session(session: Session, *, user: User, hours: float = 12) -> str:
     """A dashboard login for the user: a token kept like an API token (only its hash) that
     expires after ``hours``; the browser holds it in a cookie."""
-    _, token = issue_token(session, user=user, name=WEB_SESSION, expires_at=utcnow() + timedelta(hours=hours))
+    expires = utcnow() + timedelta(hours=hours)
+    _, token = issue_token(session, user=user, name=WEB_SESSION, expires_at=expires, web=True)
     return token
 
 

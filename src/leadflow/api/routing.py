@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from leadflow.access.scope import own_team
 from leadflow.access.service import record_write
@@ -32,6 +33,17 @@ class RouteIn(Input):
     seed: int = Field(default=0, ge=0)
 
 
+def _scope(session: Session, user: User) -> str | None:
+    """The team a routing run or backtest is held to: a manager's own (403 without one); None,
+    everyone's, for an admin."""
+    if user.role == "admin":
+        return None
+    team = own_team(session, user=user)
+    if team is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you manage no team")
+    return team.name
+
+
 @router.get("/reps")
 def reps(session: SessionDep, user: Manager) -> list[dict[str, Any]]:
     """Reps with team, territories, capacity and leads owned (a manager sees their team)."""
@@ -51,7 +63,7 @@ def route(run: RouteIn, session: SessionDep, settings: SettingsDep, user: Manage
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an admin may override every team's policy")
     plan = route_leads(
         session, settings=settings, policy=run.policy, limit=run.limit, dry_run=run.dry_run, seed=run.seed,
-        by=user.email,
+        by=user.email, team=_scope(session, user),
     )  # fmt: skip
     decisions = plan.table.select(
         "lead_id", "lead_external_id", "rep_external_id", "queue", "policy", "win_probability", "reason"

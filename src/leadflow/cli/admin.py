@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from leadflow.cli.common import Format, console, render, reported, state
-from leadflow.errors import NotFound
 
 partners_app = typer.Typer(help="The partner channel: distributors' aggregate results.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
@@ -116,18 +115,13 @@ def users_add(
     Example: leadflow users add ann@example.com --role rep --rep rep-001 --password
     Example: leadflow users add forms@example.com --role intake
     """
-    from sqlalchemy import select
-
     from leadflow.access.service import add_user
-    from leadflow.ledger.find import find_rep
-    from leadflow.models import Team
+    from leadflow.ledger.find import find_rep, find_team
 
     secret = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
     with state.session() as session, reported():
         who = find_rep(session, ref=rep) if rep else None
-        managed = session.scalars(select(Team).where(Team.name == team)).first() if team else None
-        if team and managed is None:
-            raise NotFound(f"no team {team!r}")
+        managed = find_team(session, ref=team) if team else None
         user = add_user(session, email=email, name=name, role=role, password=secret, rep=who, team=managed)
         label = f"{user.email} ({user.role})"
     console.print(f"added {label}", highlight=False)
@@ -192,3 +186,68 @@ def serve(
     else:
         app_ = create_app(engine=state.engine(), settings=settings, upkeep=True, capture_worker=True)
         uvicorn.run(app_, host=host, port=port, log_config=logging_config())
+
+
+def _change_user(email: str, change: str, **values: str | None) -> None:
+    """Apply one account change to the user with this email, and say what was done."""
+    from leadflow.access import accounts
+    from leadflow.access.service import find_user
+    from leadflow.ledger.find import find_rep, find_team
+
+    with state.session() as session, reported():
+        user = find_user(session, email=email)
+        if change == "disable":
+            accounts.set_active(session, user=user, active=False)
+        elif change == "enable":
+            accounts.set_active(session, user=user, active=True)
+        elif change == "role":
+            rep_ref, team_ref = values.get("rep"), values.get("team")
+            rep = find_rep(session, ref=rep_ref) if rep_ref else None
+            team = find_team(session, ref=team_ref) if team_ref else None
+            accounts.set_role(session, user=user, role=str(values["role"]), rep=rep, team=team)
+        else:
+            accounts.set_password(session, user=user, password=str(values["password"]))
+        label = f"{user.email} ({user.role}{'' if user.active else ', disabled'})"
+    console.print(f"{change}: {label}", highlight=False)
+
+
+@users_app.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="The user's email address.")]) -> None:
+    """Disable a user: they can no longer sign in, and every token and session they hold ends now.
+
+    Example: leadflow users disable ann@example.com
+    """
+    _change_user(email, "disable")
+
+
+@users_app.command("enable")
+def users_enable(email: Annotated[str, typer.Argument(help="The user's email address.")]) -> None:
+    """Enable a disabled user again (their old tokens stay revoked: issue new ones).
+
+    Example: leadflow users enable ann@example.com
+    """
+    _change_user(email, "enable")
+
+
+@users_app.command("role")
+def users_role(
+    email: Annotated[str, typer.Argument(help="The user's email address.")],
+    role: Annotated[str, typer.Argument(help="admin, manager, rep or intake.")],
+    rep: Annotated[str | None, typer.Option(help="For a rep user: the rep they are.")] = None,
+    team: Annotated[str | None, typer.Option(help="For a manager: the team they manage.")] = None,
+) -> None:
+    """Change a user's role; their dashboard sessions end.
+
+    Example: leadflow users role ann@example.com manager --team "East team"
+    """
+    _change_user(email, "role", role=role, rep=rep, team=team)
+
+
+@users_app.command("password")
+def users_password(email: Annotated[str, typer.Argument(help="The user's email address.")]) -> None:
+    """Set a user's dashboard password (asked for twice); their dashboard sessions end.
+
+    Example: leadflow users password ann@example.com
+    """
+    secret = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    _change_user(email, "password", password=secret)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.errors import NotFound
 from leadflow.ledger.keys import name_key
-from leadflow.models import MAX_ID, Lead, LeadAlias, Product, Rep
+from leadflow.models import MAX_ID, Lead, LeadAlias, Product, Rep, Team
 
 
 def find_lead(session: Session, *, ref: str | int) -> Lead:
@@ -53,3 +53,12 @@ def find_product(session: Session, *, ref: str) -> Product:
     if product is None:
         raise NotFound(f"no product {ref!r}")
     return product
+
+
+def find_team(session: Session, *, ref: str) -> Team:
+    """The team with this name, in any case and spacing."""
+    wanted = " ".join(ref.split()).lower()
+    team = session.scalars(select(Team).where(func.lower(Team.name) == wanted)).first()
+    if team is None:
+        raise NotFound(f"no team {ref!r}")
+    return team

@@ -2,7 +2,14 @@
 aggregate. Every table shares one MetaData with a naming convention; relationships raise on lazy
 load, so queries say what they fetch. Import tables from here: ``from leadflow.models import Lead``."""
 
-from leadflow.models.access import ApiToken, AuditEntry, IdempotentRequest, Notification, User
+from leadflow.models.access import (
+    ApiToken,
+    AuditEntry,
+    IdempotentRequest,
+    LoginFailure,
+    Notification,
+    User,
+)
 from leadflow.models.base import (
     ACTIVITY_KINDS,
     ACTIVITY_OUTCOMES,
@@ -48,6 +55,7 @@ __all__ = [
     "Lead",
     "LeadAlias",
     "LeadChange",
+    "LoginFailure",
     "Notification",
     "Partner",
     "PartnerReport",

@@ -103,3 +103,19 @@ class IdempotentRequest(Base):
     status_code: Mapped[int]
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in: a wrong password (with the account tried) or an unknown API token, and the
+    address it came from. Repeated failures lock the account or the address for a while."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )

@@ -50,10 +50,13 @@ def plan_routes(
     now: datetime | None = None,
     seed: int = 0,
     exclude: dict[int, str] | None = None,
+    team: str | None = None,
 ) -> RoutePlan:
     """Decide who gets each queued lead (or each of ``lead_ids``), writing nothing.
 
-    ``exclude`` names reps (by id) who may not get these leads, with the reason to record."""
+    ``exclude`` names reps (by id) who may not get these leads, with the reason to record;
+    ``team`` plans only the leads whose reps are that team's (a manager's run), leaving the rest
+    of the queue as it is."""
     now = now or utcnow()
     routing = settings.routing
     start = period_start(now, routing.period)
@@ -179,8 +182,10 @@ def plan_routes(
     for key, group_positions in grouped.iter_rows():
         positions = np.asarray(group_positions, dtype=np.int64)
         members = members_of[key]
-        team = Counter(rep_rows[i]["team"] for i in members).most_common(1)[0][0]
-        config = routing.for_team(team)
+        team_of_group = Counter(rep_rows[i]["team"] for i in members).most_common(1)[0][0]
+        if team is not None and team_of_group != team:
+            continue  # another team's leads: a run for one team leaves them as they are
+        config = routing.for_team(team_of_group)
         name: PolicyName = policy if policy is not None else config.policy
         excluded = {
             rep_rows[i]["external_id"]: why
@@ -220,7 +225,7 @@ def plan_routes(
             seed=seed,
         )
         plan.shared[key] = {
-            "team": team,
+            "team": team_of_group,
             "policy": name,
             "eligible": [rep_rows[i]["external_id"] for i, good in zip(members, ok, strict=True) if good],
             "excluded": excluded,
@@ -282,7 +287,7 @@ def plan_routes(
         schema={"number": pl.Int64, "group": pl.String, "policy": pl.String},
     )
     parts = [queued_rows(leads, left_over, group_table)]
-    if not unrouted.is_empty():
+    if not unrouted.is_empty() and team is None:
         nowhere_positions = unrouted.to_numpy()
         parts.append(
             unrouted_rows(take_rows(leads, nowhere_positions), nowhere_positions, reason=unrouted_reason)
@@ -304,11 +309,13 @@ def plan_routes(
                 segmented=segmented,
             )
         )
-    plan.table = (
-        pl.concat([plan.table, *parts], how="diagonal_relaxed")
-        .sort("_number", "_position")
-        .select(list(PLAN_SCHEMA))
-    )
+    parts = [part for part in parts if not part.is_empty()]
+    if parts:  # none when a team's run found none of its leads in the queue
+        plan.table = (
+            pl.concat([plan.table, *parts], how="diagonal_relaxed")
+            .sort("_number", "_position")
+            .select(list(PLAN_SCHEMA))
+        )
     return plan
 
 
@@ -324,6 +331,7 @@ def route_leads(
     seed: int = 0,
     by: str = "router",
     exclude: dict[int, str] | None = None,
+    team: str | None = None,
 ) -> RoutePlan:
     """Route the queue (or the given leads): plan, and unless ``dry_run``, write the plan."""
     plan = plan_routes(
@@ -335,6 +343,7 @@ def route_leads(
         now=now,
         seed=seed,
         exclude=exclude,
+        team=team,
     )
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)

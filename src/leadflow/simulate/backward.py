@@ -17,12 +17,12 @@ from datetime import datetime
 
 import numpy as np
 import polars as pl
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from leadflow.analytics.query.filters import home_territories
 from leadflow.errors import LeadflowError
-from leadflow.models import Lead, Rep, Territory
+from leadflow.models import Lead, Rep, Team, Territory
 from leadflow.routing.allocate import optimal
 from leadflow.routing.policies import merit, round_robin
 from leadflow.stats import Array
@@ -56,9 +56,16 @@ def backtest_policies(
     policies: tuple[str, ...] = BACKTEST_POLICIES,
     draws: int = 300,
     seed: int = 0,
+    team: str | None = None,
 ) -> pl.DataFrame:
     """Estimated wins of each policy on the leads created in [since, until) that have closed,
-    against the wins that actually happened; the method is model-based (the direct method)."""
+    against the wins that actually happened; the method is model-based (the direct method).
+    With ``team``, only the leads that team's reps owned (a manager's backtest)."""
+    owned_by_team = (
+        Lead.owner_id.in_(select(Rep.id).join(Team, Team.id == Rep.team_id).where(Team.name == team))
+        if team is not None
+        else true()
+    )
     rows = session.execute(
         select(Lead.owner_id, Lead.territory_id, Lead.win_probability, Lead.stage)
         .where(
@@ -67,6 +74,7 @@ def backtest_policies(
             Lead.stage.in_(("won", "lost")),
             Lead.owner_id.is_not(None),
             Lead.self_sourced.is_(False),
+            owned_by_team,
         )
         .order_by(Lead.created_at, Lead.id)
     ).all()
@@ -84,6 +92,7 @@ def backtest_policies(
             Lead.stage.not_in(("won", "lost", "disqualified")),
             Lead.owner_id.is_not(None),
             Lead.self_sourced.is_(False),
+            owned_by_team,
         )
     )
     if scored.height < 30:

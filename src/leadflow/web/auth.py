@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from leadflow.access.accounts import clear_failures, lockout, record_failure
 from leadflow.access.service import authenticate, check_password, end_web_session, start_web_session
-from leadflow.deps import SessionDep
+from leadflow.deps import SessionDep, SettingsDep, client_address
 from leadflow.models import User
 from leadflow.web.render import templates
 
@@ -46,7 +47,7 @@ class Visitor:
 def visitor(request: Request, session: SessionDep) -> Visitor:
     """The signed-in user; a visitor without a valid session is sent to the login page."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    user = authenticate(session, token=token) if token else None
+    user = authenticate(session, token=token, web=True) if token else None
     if user is None or user.role == "intake":
         raise HTTPException(status.HTTP_303_SEE_OTHER, "log in first", headers={"Location": "/web/login"})
     return Visitor(user, csrf_for(token))
@@ -90,6 +91,7 @@ def login_form(request: Request) -> Response:
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1000)],
     csrf: Annotated[str, Form(max_length=100)],
@@ -98,10 +100,17 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the login form is stale; reload the page")
-    user = check_password(session, email=email.strip().lower(), password=password)
+    account, address = email.strip().lower(), client_address(request)
+    refused = lockout(session, email=account, address=address, limits=settings.server)
+    if refused:
+        context = {"csrf": expected, "error": refused[0].upper() + refused[1:] + ".", "email": email}
+        return templates.TemplateResponse(request, "login.html", context, status_code=429)
+    user = check_password(session, email=account, password=password)
     if user is None or user.role == "intake":
+        record_failure(session, email=account, address=address, what="wrong email or password")
         context = {"csrf": expected, "error": "Wrong email or password.", "email": email}
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
+    clear_failures(session, email=account)
     token = start_web_session(session, user=user, hours=SESSION_HOURS)
     response = RedirectResponse(home_of(user), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(

@@ -203,6 +203,8 @@ def routing(
             since=datetime.combine(since, time()),
             until=datetime.combine(until, time()),
             policies=chosen,
+            # a manager's own team only (one without a team sees nothing)
+            team=(team_names[0] if team_names else "") if who.user.role == "manager" else None,
         )
     except TooLittleHistory as exc:
         problem = str(exc)
