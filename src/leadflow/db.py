@@ -111,9 +111,20 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error. Services never commit."""
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. Services never commit.
+
+    ``write``: the unit will write. On SQLite it then takes the database's one write lock as it
+    first uses the database (``BEGIN IMMEDIATE``, waiting up to the busy timeout for another
+    writer to finish), so that what it reads before writing (the largest id, a lead's queue row)
+    is what it writes against: a transaction that read first and wrote after another writer
+    committed would fail instead of waiting its turn. Readers never wait (WAL); PostgreSQL needs
+    none of this."""
     session = session_factory(engine)()
+    if write and engine.dialect.name == "sqlite":
+        # when the session first uses the database, not now: a request's dependencies (its
+        # authentication, in a transaction of its own) run before it and may write too
+        event.listen(session, "after_begin", _take_write_lock, once=True)
     try:
         yield session
         session.commit()
@@ -124,11 +135,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+def _take_write_lock(_session: Session, _transaction: Any, connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     """Primary keys for ``count`` new rows, so bulk inserts know their ids without RETURNING.
 
-    PostgreSQL draws them from the table's sequence (safe under concurrency); SQLite, which has a
-    single writer, continues from the largest id.
+    PostgreSQL draws them from the table's sequence (safe under concurrency); SQLite continues
+    from the largest id, which holds in a ``session_scope(write=True)`` (it has the write lock).
     """
     if count == 0:
         return []

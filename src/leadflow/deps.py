@@ -26,7 +26,8 @@ log = logging.getLogger("leadflow.auth")
 
 def db_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the view returns, rolled back if it fails."""
-    with session_scope(request.app.state.engine) as session:
+    writes = request.method not in ("GET", "HEAD", "OPTIONS")
+    with session_scope(request.app.state.engine, write=writes) as session:
         yield session
 
 

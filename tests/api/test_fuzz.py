@@ -1,8 +1,9 @@
 """Property: no request to any operation in /openapi.json, with any role and malformed path,
-query or body, gets a 500."""
+query or body, or with hostile values in its real fields, gets a 500."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,47 @@ def test_no_malformed_request_to_any_operation_gets_a_500(api: Api, data: Any) -
     headers = api.as_(role) if role != "nobody" else {}
     body = data.draw(bodies) if method in ("POST", "PATCH", "PUT") else None
     response = api.client.request(method, filled, params=query, json=body, headers=headers)
+    assert response.status_code < 500, (method, filled, query, body, response.text[:300])
+
+
+hostile = st.one_of(
+    st.sampled_from([
+        float("nan"), float("inf"), float("-inf"), "\ud800", "a\udfffb", "a\u0000b", "x" * 10_000,
+        "=HYPERLINK(1)", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+05:30", "2026-01-01T00:00:00",
+        "2026-01-01", -1, -1e9, 2**63, 10**400, "", None, True, [], {},
+    ]),
+    st.text(max_size=30),
+    st.floats(),
+    st.integers(),
+)  # fmt: skip
+
+
+def _fields(api: Api) -> list[str]:
+    schemas = api.client.get("/openapi.json").json()["components"]["schemas"]
+    return sorted({name for schema in schemas.values() for name in schema.get("properties", {})})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_hostile_value_in_any_field_of_any_operation_gets_a_500(api: Api, data: Any) -> None:
+    """Real field names with hostile values: NaN and infinities, lone surrogates, NUL, huge
+    strings, aware and naive times, negative and huge numbers; for every operation and role."""
+    method, path = data.draw(st.sampled_from(_operations(api)))
+    filled = re.sub(
+        r"\{[^}]+\}", lambda _: data.draw(st.sampled_from(["1", "L1", "ann@example.com", "x"])), path
+    )
+    fields = _fields(api)
+    role = data.draw(st.sampled_from(["admin", "east", "ann", "intake"]))
+    body = data.draw(st.dictionaries(st.sampled_from(fields), hostile, max_size=5))
+    if data.draw(st.booleans()):
+        body = {"extra": body} | {"email": "fuzz@firm.example"}
+    query = data.draw(st.dictionaries(names, hostile, max_size=2))
+    # percent-encoded as a raw client would send them, lone surrogates as their UTF-8-like bytes
+    encoded = "&".join(f"{k}={quote(str(v).encode('utf-8', 'surrogatepass'))}" for k, v in query.items())
+    content = json.dumps(body) if method in ("POST", "PATCH", "PUT") else None
+    headers = {**api.as_(role), "Content-Type": "application/json"}
+    url = f"{filled}?{encoded}" if encoded else filled
+    response = api.client.request(method, url, content=content, headers=headers)
     assert response.status_code < 500, (method, filled, query, body, response.text[:300])
 
 

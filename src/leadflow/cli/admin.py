@@ -94,7 +94,7 @@ def notify_log(
     """
     from leadflow.notify.deliver import delivery_log
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         render(delivery_log(session, status=status, limit=limit), fmt, title="notifications")
 
 

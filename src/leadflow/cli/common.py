@@ -71,11 +71,12 @@ class State:
         return engine
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction on the chosen database: committed at the end, rolled back on error."""
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction on the chosen database: committed at the end, rolled back on error;
+        a writing one waits its turn behind other writers (see db.session_scope)."""
         from leadflow.db import session_scope
 
-        with session_scope(self.engine()) as session:
+        with session_scope(self.engine(), write=write) as session:
             yield session
 
     def settings(self) -> Settings:

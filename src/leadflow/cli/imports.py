@@ -28,7 +28,7 @@ def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Pa
     settings = state.settings()
     summaries: list[ImportSummary] = []
     for file_kind, path, mapping in files:
-        with reported(), session_scope(engine) as session:
+        with reported(), session_scope(engine, write=True) as session:
             job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
         with Progress(
             TextColumn(f"{file_kind:<10} {path.name}"),
@@ -42,7 +42,7 @@ def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Pa
             task = progress.add_task("import", total=job.reader.size)
             with bulk_mode(engine, job=job):
                 for batch in job.batches():
-                    with session_scope(engine) as session:
+                    with session_scope(engine, write=True) as session:
                         import_batch(session, job=job, batch=batch)
                     progress.update(task, completed=job.reader.position)
             progress.update(task, completed=job.reader.size)

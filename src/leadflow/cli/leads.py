@@ -54,7 +54,7 @@ def leads_list(
     from leadflow.ledger.find import find_rep
     from leadflow.pipeline.queries import LeadFilter, list_leads
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         owner_id = None
         if owner is not None:
             with reported():
@@ -98,7 +98,7 @@ def leads_show(lead: LeadRef, fmt: Format = "table") -> None:
     from leadflow.scoring.service import explain_lead
 
     settings = state.settings()
-    with state.session() as session, reported():
+    with state.session(write=False) as session, reported():
         lead_id = find_lead(session, ref=lead).id
         story = lead_story(session, lead_id=lead_id)
         fit = explain_lead(session, lead_id=lead_id, settings=settings)
@@ -157,7 +157,7 @@ def reps_list(fmt: Format = "table") -> None:
     """
     from leadflow.pipeline.queries import list_reps
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         frame = list_reps(session)
     render(frame, fmt, title="reps")
 
@@ -271,7 +271,7 @@ def export(
     """
     from leadflow.pipeline.queries import LeadFilter, list_leads, list_reps
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         if kind == "leads":
             frame = list_leads(session, filters=LeadFilter(), with_extras=True)
         elif kind == "reps":

@@ -55,7 +55,7 @@ def report_profile(
     """
     from leadflow.analytics.profile import profile_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         report = profile_report(session, fresh=fresh)
     if report.leads == 0:
         fail("no lead has a known outcome old enough to judge yet; nothing to report")
@@ -128,7 +128,7 @@ def report_conversion(
     dimensions = [d.strip() for d in by.split(",") if d.strip()]
     from leadflow.analytics.conversion import conversion_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         try:
             table = conversion_report(session, by=dimensions, filters=filters)
         except InvalidRequest as exc:
@@ -159,7 +159,7 @@ def report_reps(
     """
     from leadflow.analytics.reps import reps_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         report = reps_report(session, filters=filters, as_of=as_of, recent_months=recent_months)
     if report.table.is_empty():
         fail("no rep has leads matching these filters")
@@ -236,7 +236,7 @@ def report_cohorts(
     """
     from leadflow.analytics.cohorts import cohorts_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         report = cohorts_report(session, filters=filters, as_of=as_of)
     if report.table.is_empty():
         fail("no dated leads match these filters")
@@ -268,7 +268,7 @@ def report_sources(
     """
     from leadflow.analytics.sources import sources_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         report = sources_report(session, filters=filters)
     if report.table.is_empty():
         fail("no leads match these filters")
@@ -309,7 +309,7 @@ def report_funnel(
     """
     from leadflow.analytics.funnel import funnel_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         report = funnel_report(session, filters=filters)
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), default=str, indent=1) + "\n")
@@ -364,7 +364,7 @@ def report_partners(
     """
     from leadflow.analytics.partners import partners_report
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         table = partners_report(session, filters=filters)
     if table.is_empty():
         fail("no leads issued to partners or reps in this period")

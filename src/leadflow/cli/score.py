@@ -38,7 +38,7 @@ def score(
 
     settings = state.settings()
     engine = state.engine()
-    with write_cache(engine), session_scope(engine) as session:
+    with write_cache(engine), session_scope(engine, write=True) as session:
         if train:
             try:
                 result = train_model(session)

@@ -117,7 +117,7 @@ def simulate(
         unknown = [n for n in names if n not in BACKTEST_POLICIES]
         if unknown:
             fail(f"unknown policy {', '.join(unknown)}; choose from {', '.join(BACKTEST_POLICIES)}", 2)
-        with state.session() as session, reported():
+        with state.session(write=False) as session, reported():
             table = backtest_policies(
                 session, since=since, until=until, policies=names, draws=replications, seed=seed
             )
@@ -142,7 +142,7 @@ def simulate(
         fail(f"unknown policy {', '.join(unknown)}; choose from {', '.join(POLICIES)}", 2)
     with console.status("simulating..."):
         if fitted:
-            with state.session() as session, reported():
+            with state.session(write=False) as session, reported():
                 company = fit_company(session)
         else:
             company = generate_company(CompanySpec(n_leads=leads, n_reps=reps, seed=seed))

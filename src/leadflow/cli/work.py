@@ -52,7 +52,7 @@ def route(
     if policy is not None and policy not in get_args(PolicyName):
         fail(f"unknown policy {policy!r}; policies: {', '.join(get_args(PolicyName))}", 2)
     engine = state.engine()
-    with write_cache(engine), session_scope(engine) as session, reported():
+    with write_cache(engine), session_scope(engine, write=True) as session, reported():
         plan = route_leads(
             session,
             settings=settings,
@@ -94,7 +94,7 @@ def queue(fmt: Format = "table") -> None:
     """
     from leadflow.routing.queue import routing_queue
 
-    with state.session() as session:
+    with state.session(write=False) as session:
         frame = routing_queue(session)
     render(frame, fmt, title="routing queue")
 

@@ -92,7 +92,7 @@ class ScoreModel(Base):
     n_train: Mapped[int]
     n_test: Mapped[int]
     metrics: Mapped[dict[str, Any]]
-    # The fitted estimator, serialised with joblib; only leadflow writes it.
+    # The fitted estimator as skops data (scoring.storage), never a pickle.
     blob: Mapped[bytes] = mapped_column(LargeBinary)
     # Per value of every attribute, the leads it learned from and their wins (scoring.learned_from);
     # None for models trained before leadflow kept them.

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import joblib
 import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from leadflow.scoring.evaluate import (
 from leadflow.scoring.fit import ENGAGEMENT, check_profile, engagement, factors, fit_breakdown, grade
 from leadflow.scoring.learned_from import learned_from
 from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_frame
+from leadflow.scoring.storage import UntrustedModel, dump_model, load_model
 from leadflow.settings import Settings
 
 # Lead attributes a profile criterion may name (plus extra.NAME).
@@ -48,6 +48,8 @@ ATTRIBUTES = [
 
 # the attributes a win probability learns from (scoring.model's features)
 LEARNED_ATTRIBUTES = [a for a in ATTRIBUTES if a in CATEGORICAL or a in NUMERIC]
+
+log = logging.getLogger("leadflow.scoring")
 
 
 def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None = None) -> pl.DataFrame:
@@ -310,8 +312,6 @@ def train_model(
     final = WinModel(categorical=categorical, numeric=numeric).fit(
         feature_frame(labelled, extra_keys, (categorical, numeric))[0], labelled["label"].to_numpy()
     )
-    buffer = io.BytesIO()
-    joblib.dump(final, buffer)
     window = (labelled["created_at"].min(), labelled["created_at"].max())
     row = ScoreModel(
         trained_at=now,
@@ -323,7 +323,7 @@ def train_model(
         n_train=train.height,
         n_test=test.height,
         metrics=metrics,
-        blob=buffer.getvalue(),
+        blob=dump_model(final),
         learned_from=learned_from(labelled),
     )
     session.add(row)
@@ -358,7 +358,11 @@ def latest_model(session: Session) -> Trained | None:
     if key not in _loaded:
         row = session.get(ScoreModel, newest[0])
         assert row is not None
-        estimator = joblib.load(io.BytesIO(row.blob))
+        try:
+            estimator = load_model(row.blob)
+        except UntrustedModel as exc:
+            log.warning("model %s not loaded: %s", row.id, exc)
+            return None
         _loaded[key] = Trained(
             id=row.id, estimator=estimator, extra_keys=list(row.features.get("extra_keys", []))
         )

@@ -138,7 +138,7 @@ def capture_in_own_transaction(
     engine: Engine, settings: Settings, requests: list[CaptureRequest]
 ) -> list[Answer]:
     """One batch, one transaction: what group commit runs."""
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         return capture_requests(session, settings=settings, requests=requests)
 
 

@@ -26,13 +26,13 @@ log = logging.getLogger("leadflow.upkeep")
 def upkeep_once(engine: Engine, settings: Settings, now: datetime | None = None) -> Upkeep | None:
     """Run one round unless another process holds the lock (then None)."""
     if is_sqlite(engine):
-        with session_scope(engine) as session:
+        with session_scope(engine, write=True) as session:
             return run_upkeep(session, settings=settings, now=now)
     with engine.connect() as lock:
         if not lock.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
             return None
         try:
-            with session_scope(engine) as session:
+            with session_scope(engine, write=True) as session:
                 return run_upkeep(session, settings=settings, now=now)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
@@ -56,7 +56,7 @@ async def upkeep_forever(engine: Engine, settings: Settings, every_seconds: floa
 
 def deliver_once(engine: Engine, settings: Settings) -> DeliveryRound:
     """Send the notifications that are due (rows another process is sending are skipped)."""
-    with session_scope(engine) as session:
+    with session_scope(engine, write=True) as session:
         return deliver_due(session, settings=settings)
 
 
