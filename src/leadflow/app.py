@@ -27,6 +27,7 @@ from leadflow.api import directory, leads, notifications, reports, routing, user
 from leadflow.db import make_engine
 from leadflow.deps import SessionDep
 from leadflow.errors import LeadflowError
+from leadflow.intake.rejects import shorten
 from leadflow.serve.capture_worker import CaptureWorker
 from leadflow.serve.capturing import capture_in_own_transaction
 from leadflow.serve.group_commit import GroupCommit
@@ -131,10 +132,7 @@ def printable(value: Any) -> str | int:
     EXCERPT_CHARS characters that UTF-8 and JSON can carry."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > EXCERPT_CHARS:
-        text = f"{text[:EXCERPT_CHARS]}... ({len(text):,} characters)"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return shorten(value if isinstance(value, str) else repr(value), limit=EXCERPT_CHARS)
 
 
 def create_app(

@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from leadflow.access.service import ROLES, WEB_SESSION, hash_password
-from leadflow.errors import InvalidChange
+from leadflow.access.service import WEB_SESSION, check_role, hash_password
 from leadflow.models import ApiToken, LoginFailure, Rep, Team, User, utcnow
 from leadflow.settings import Server
 
@@ -46,12 +45,7 @@ def set_role(
 ) -> None:
     """Give the user another role (a rep user is tied to a rep, a manager to a team); their
     sessions end, so that no page keeps what the old role could see."""
-    if role not in ROLES:
-        raise InvalidChange(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
-    if role == "rep" and rep is None:
-        raise InvalidChange("a rep user needs the rep they are (--rep)")
-    if role == "manager" and team is None:
-        raise InvalidChange("a manager needs the team they manage (--team)")
+    check_role(role, rep=rep, team=team)
     user.role = role
     user.rep_id = rep.id if rep is not None and role == "rep" else None
     user.team_id = team.id if team is not None and role == "manager" else None

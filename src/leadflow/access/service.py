@@ -44,12 +44,7 @@ def add_user(
     team: Team | None = None,
 ) -> User:
     """Create a user; a rep user is tied to their rep record, a manager to their team."""
-    if role not in ROLES:
-        raise InvalidChange(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
-    if role == "rep" and rep is None:
-        raise InvalidChange("a rep user needs the rep they are (--rep)")
-    if role == "manager" and team is None:
-        raise InvalidChange("a manager needs the team they manage (--team)")
+    check_role(role, rep=rep, team=team)
     address = email.strip().lower()
     if "@" not in address:
         raise InvalidChange(f"{email!r} is not an email address")
@@ -68,6 +63,16 @@ def add_user(
     session.add(user)
     session.flush()
     return user
+
+
+def check_role(role: str, *, rep: Rep | None, team: Team | None) -> None:
+    """That ``role`` is one, and has what it needs: a rep user their rep, a manager their team."""
+    if role not in ROLES:
+        raise InvalidChange(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    if role == "rep" and rep is None:
+        raise InvalidChange("a rep user needs the rep they are (--rep)")
+    if role == "manager" and team is None:
+        raise InvalidChange("a manager needs the team they manage (--team)")
 
 
 def hash_password(password: str) -> str:

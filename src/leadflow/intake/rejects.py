@@ -28,11 +28,11 @@ class Reject:
         return f"{self.file}:{self.line}:{where}{shown}: {self.reason}"
 
 
-def shorten(value: str) -> str:
+def shorten(value: str, limit: int = MAX_VALUE_CHARS) -> str:
     """A value fit to print: invalid bytes shown escaped, long cells cut with their length noted."""
     safe = value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if len(safe) > MAX_VALUE_CHARS:
-        return f"{safe[:MAX_VALUE_CHARS]}... ({len(value):,} characters)"
+    if len(safe) > limit:
+        return f"{safe[:limit]}... ({len(value):,} characters)"
     return safe
 
 

@@ -8,9 +8,13 @@ imports back unchanged. Numbers are written as numbers: ``-5`` in a numeric colu
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
-FORMULA_START = r"^[=+\-@\t\r]"
+FORMULA_SIGNS = "=+-@"  # what a formula starts with ...
+FORMULA_CHARS = FORMULA_SIGNS + "\t\r"  # ... also after a tab or carriage return
+FORMULA_START = f"^[{re.escape(FORMULA_CHARS)}]"
 
 
 def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
@@ -29,7 +33,7 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
 
 def neutral_cell(value: str) -> str:
     """One cell as :func:`neutralised` writes it."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return "'" + value if value[:1] and value[0] in FORMULA_CHARS else value
 
 
 def csv_text(frame: pl.DataFrame) -> str:

@@ -7,7 +7,11 @@ apply it to a column at once; the scalar helpers evaluate the very same expressi
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
+
+from leadflow.ledger.export import FORMULA_SIGNS
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -45,7 +49,7 @@ def text_expr(expr: pl.Expr) -> pl.Expr:
     """Trim and collapse inner whitespace; blank becomes null; the apostrophe that keeps a
     spreadsheet from running a cell as a formula (ledger.export) is taken off again."""
     collapsed = expr.str.replace_all(r"\s+", " ").str.strip_chars()
-    return _blank_to_null(collapsed.str.replace(r"^'([=+\-@])", "$1"))
+    return _blank_to_null(collapsed.str.replace(f"^'([{re.escape(FORMULA_SIGNS)}])", "$1"))
 
 
 def name_key_expr(expr: pl.Expr) -> pl.Expr:

@@ -11,12 +11,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from leadflow.access.service import record_write
 from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.ledger.find import find_product
-from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Lead, Product, Rep, User, utcnow
+from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Product, Rep, utcnow
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.outcomes import set_stage
 from leadflow.pipeline.queries import lead_story
@@ -48,14 +47,10 @@ def my_leads(request: Request, session: SessionDep, settings: SettingsDep, who: 
     )  # fmt: skip
 
 
-def _lead_for(session: Session, user: User, lead_id: int) -> Lead:
-    return lead_or_404(session, user=user, ref=lead_id)
-
-
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_page(request: Request, lead_id: LeadId, session: SessionDep, who: AnyVisitor) -> Response:
     """One lead: its fields, its story (with why each rep got it), and forms to work it."""
-    lead = _lead_for(session, who.user, lead_id)
+    lead = lead_or_404(session, user=who.user, ref=lead_id)
     story = lead_story(session, lead_id=lead.id)
     next_stages = [s for s in TRANSITIONS if s in TRANSITIONS[lead.stage]]  # in the pipeline's order
     owner = session.get(Rep, lead.owner_id) if lead.owner_id is not None else None
@@ -83,7 +78,7 @@ def add_activity(
 ) -> Response:  # fmt: skip
     """Log a call, email, meeting or note on the lead, as the visiting rep."""
     check_csrf(who, csrf)
-    lead = _lead_for(session, who.user, lead_id)
+    lead = lead_or_404(session, user=who.user, ref=lead_id)
     if outcome and outcome not in ACTIVITY_OUTCOMES:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown outcome {outcome!r}")
     rep = session.get(Rep, who.user.rep_id) if who.user.rep_id else None
@@ -109,7 +104,7 @@ def move_stage(
 ) -> Response:  # fmt: skip
     """Move the lead on: won with an amount, lost with a reason, nurture with a follow-up date."""
     check_csrf(who, csrf)
-    lead = _lead_for(session, who.user, lead_id)
+    lead = lead_or_404(session, user=who.user, ref=lead_id)
     before = {"stage": lead.stage}
     try:
         value = float(amount.replace(",", "")) if amount.strip() else None
