@@ -25,7 +25,11 @@ log = logging.getLogger("leadflow.auth")
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the view returns, rolled back if it fails."""
+    """One transaction per request: committed when the view returns, rolled back if it fails.
+
+    Committed before the response is sent (``scope="function"``): a client told "created" or sent
+    on to the next page must find what was written, and a commit that fails must answer 500, not
+    a success already on its way."""
     writes = request.method not in ("GET", "HEAD", "OPTIONS")
     with session_scope(request.app.state.engine, write=writes) as session:
         yield session
@@ -37,7 +41,7 @@ def settings(request: Request) -> Settings:
     return configured
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(settings)]
 
 
