@@ -28,7 +28,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SIZE_WORDS = {
+    "micro": 1,
+    "small": 10,
+    "mid": 50,
+    "medium": 50,
+    "mid-market": 50,
+    "large": 250,
+    "enterprise": 1000,
+}
+
+
+class MergeSettings(_Section):
+    # Lead fields whose differing value in a duplicate replaces the lead's own. By default the
+    # lead merged into keeps its values (and its date, owner, territory and stage); a duplicate
+    # fills its blanks, and what it says otherwise is kept beside the lead as a note.
+    overwrite: list[str] = Field(default_factory=list)
+
+
 class ImportSettings(_Section):
+    merge: MergeSettings = Field(default_factory=MergeSettings)
+    # Company sizes given as words: each word's number of employees (a band's lower bound).
+    size_words: dict[str, int] = Field(default_factory=lambda: dict(SIZE_WORDS))
     batch_size: int = Field(default=50_000, ge=100, le=1_000_000)
     max_cell_bytes: int = Field(default=1_000_000, ge=1_000)
     # A leads file of at least this many rows, more than the ledger holds, is written without the
@@ -43,6 +64,10 @@ class ImportSettings(_Section):
             "%Y-%m-%d %H:%M:%S",
             "%Y-%m-%d %H:%M",
             "%Y-%m-%d",
+            "%Y-%m-%dT%H:%M:%S%.fZ",
+            "%Y-%m-%dT%H:%M:%SZ",
+            "%m/%d/%Y, %I:%M %p",
+            "%m/%d/%Y %I:%M %p",
             "%m/%d/%Y %H:%M",
             "%m/%d/%Y",
             "%d.%m.%Y",

@@ -84,7 +84,7 @@ def test_corrupted_rows_are_set_aside_and_good_rows_imported(db: Database, tmp_p
     assert set(listed["external_id"]) == good
     rejects = pl.read_csv(report)
     assert set(rejects["line"]) == bad_lines
-    assert rejects.columns == ["file", "line", "column", "value", "reason"]
+    assert rejects.columns == ["file", "line", "column", "value", "reason", "severity"]
     reasons = " ".join(rejects["reason"])
     for expected in (
         "not a date",

@@ -50,7 +50,7 @@ def test_spellings_of_one_person_merge_and_colleagues_stay_apart(db: Database, w
     ann = table.filter(pl.col("external_id") == "A1")
     assert ann["title"].item() == "CTO"
     bob = table.filter(pl.col("external_id") == "A2")
-    assert bob["company"].item() == "Acme Inc"  # the newer value, old one in history
+    assert bob["company"].item() == "Acme"  # the lead merged into keeps its values
     di = table.filter(pl.col("external_id") == "B5")
     assert di["title"].item() == "VP Sales"
 
@@ -62,7 +62,17 @@ def test_spellings_of_one_person_merge_and_colleagues_stay_apart(db: Database, w
             )
         ).all()
         aliases = dict(connection.execute(text("SELECT external_id, lead_id FROM lead_aliases")).all())
-    assert ("company", "Acme", "Acme Inc") in [tuple(h) for h in history]
+        offered = connection.execute(
+            text(
+                "SELECT a.note FROM activities a JOIN leads l ON l.id = a.lead_id "
+                "WHERE l.external_id = 'A2' AND a.kind = 'note'"
+            )
+        ).scalars().all()
+    assert [h for h in history if h[0] == "company"] == []
+    assert offered == [  # beside the lead, for its owner to judge
+        "b.csv offered, not applied: first_name bob (kept Bob); last_name STONE (kept Stone); "
+        "company Acme Inc (kept Acme)"
+    ]
     assert set(aliases) == {"B1", "B2", "B3", "B6"}
 
     # Importing the same file again finds every row by its (aliased) external id: nothing changes.

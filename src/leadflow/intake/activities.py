@@ -31,7 +31,8 @@ class ActivityWriter:
         self.file = file
         self.settings = settings
         self.reps = rep_lookup(session)
-        self.leads = LeadIndex.load(session).frames["external_id"]
+        frames = LeadIndex.load(session).frames  # a lead by its external id or a merged duplicate's
+        self.leads = pl.concat([frames["external_id"], frames["alias"]])
 
     def write(self, session: Session, frame: pl.DataFrame) -> RefBatchResult:
         """Insert the batch's new activities and update the leads' first touch."""

@@ -26,13 +26,22 @@ ColumnType = Literal["text", "label", "int", "float", "bool", "datetime", "email
 
 @dataclass(frozen=True)
 class Column:
-    """One canonical column: its type, its longest allowed text, and allowed values for enums."""
+    """One canonical column: its type, its longest allowed text, and allowed values for enums.
+
+    ``optional``: a bad value is a warning; the field is dropped and the row goes in (a lead is
+    worth having without its industry). Otherwise a bad value sets the whole row aside: its
+    identity, dates and outcome are what the ledger's reports stand on. ``minimum``: smaller
+    numbers are bad values. ``bands``: a whole number also given as a band (``51-200``,
+    ``1000+``) or a size word, read as the band's lower bound."""
 
     name: str
     type: ColumnType = "text"
     max_len: int = 300
     choices: tuple[str, ...] = ()
     required: bool = False
+    optional: bool = False
+    minimum: float | None = None
+    bands: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,24 +65,24 @@ SPECS: dict[Kind, KindSpec] = {
             Column("created_at", "datetime"),
             Column("first_name", max_len=200),
             Column("last_name", max_len=200),
-            Column("email", "email", max_len=320),
-            Column("phone", "phone", max_len=64),
-            Column("title"),
+            Column("email", "email", max_len=320, optional=True),
+            Column("phone", "phone", max_len=64, optional=True),
+            Column("title", optional=True),
             Column("company"),
-            Column("domain", "domain", max_len=255),
-            Column("industry", "label", max_len=100),
-            Column("company_size", "int"),
-            Column("annual_revenue", "float"),
-            Column("country", max_len=100),
-            Column("region", max_len=100),
-            Column("city", max_len=100),
+            Column("domain", "domain", max_len=255, optional=True),
+            Column("industry", "label", max_len=100, optional=True),
+            Column("company_size", "int", optional=True, minimum=0, bands=True),
+            Column("annual_revenue", "float", optional=True, minimum=0),
+            Column("country", max_len=100, optional=True),
+            Column("region", max_len=100, optional=True),
+            Column("city", max_len=100, optional=True),
             Column("territory", max_len=200),
             Column("source", max_len=200),
-            Column("lead_type", "enum", choices=LEAD_TYPES),
-            Column("budget", "float"),
-            Column("authority", "bool"),
-            Column("need"),
-            Column("timeline", max_len=100),
+            Column("lead_type", "enum", choices=LEAD_TYPES, optional=True),
+            Column("budget", "float", optional=True, minimum=0),
+            Column("authority", "bool", optional=True),
+            Column("need", optional=True),
+            Column("timeline", max_len=100, optional=True),
             Column("owner", max_len=320),
             Column("assigned_at", "datetime"),
             Column("first_touch_at", "datetime"),
@@ -82,7 +91,7 @@ SPECS: dict[Kind, KindSpec] = {
             Column("lost_at", "datetime"),
             # When the deal closed, either way: fills won_at or lost_at by the stage.
             Column("closed_at", "datetime"),
-            Column("amount", "float"),
+            Column("amount", "float", minimum=0),
             Column("product", max_len=200),
             Column("lost_reason"),
         ),
@@ -166,6 +175,8 @@ class FileMapping(BaseModel):
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     scale: dict[str, float] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)
+    # the export's own date formats (strftime codes), tried before the configured ones
+    date_formats: list[str] = Field(default_factory=list)
     # Reject a lead whose company names an account that was never imported (CRM exports
     # reference their own accounts table); otherwise an unknown company is just a name.
     require_known_company: bool = False
@@ -257,11 +268,94 @@ def _check_targets(kind: Kind, mapping: FileMapping, label: str) -> None:
             )
 
 
-def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[str, int]:
-    """Which position of the file's header holds each canonical column (and each extra)."""
+# Headers other CRMs use for canonical columns, as header_key() makes them (case, spacing and
+# punctuation do not matter): what a file says without a preset is matched by these.
+SYNONYMS: dict[Kind, dict[str, tuple[str, ...]]] = {
+    "leads": {
+        "external_id": ("record_id", "lead_id", "contact_id", "lead", "lead_no", "lead_number",
+                        "lead_num", "crm_id", "opportunity_id", "prospect_id"),
+        "created_at": ("create_date", "created", "created_date", "date_created", "creation_date",
+                       "created_on", "date_added", "lead_date", "lead_created", "date"),
+        "first_name": ("first", "firstname", "given_name", "forename"),
+        "last_name": ("last", "lastname", "surname", "family_name"),
+        "email": ("e_mail", "email_address", "e_mail_address", "mail", "work_email", "business_email",
+                  "email_1"),
+        "phone": ("phone_number", "telephone", "tel", "mobile", "mobile_phone", "mobile_phone_number",
+                  "work_phone", "business_phone", "phone_1"),
+        "title": ("job_title", "position", "jobtitle", "role"),
+        "company": ("company_name", "company_account", "account", "account_name", "organization",
+                    "organisation", "organization_name", "employer"),
+        "domain": ("website", "website_url", "company_domain", "company_domain_name", "web_site", "url"),
+        "industry": ("sector", "vertical"),
+        "company_size": ("number_of_employees", "no_of_employees", "employees", "employee_count",
+                         "headcount", "size", "num_employees"),
+        "annual_revenue": ("revenue",),
+        "country": ("country_region", "country_code", "nation"),
+        "region": ("state", "state_region", "state_province", "province", "county"),
+        "city": ("town",),
+        "territory": ("sales_territory", "sales_region"),
+        "source": ("lead_source", "original_source", "source_channel"),
+        "lead_type": ("type",),
+        "authority": ("decision_maker", "is_decision_maker"),
+        "timeline": ("time_frame", "timeframe", "purchase_timeline"),
+        "owner": ("contact_owner", "lead_owner", "owner_name", "assigned_to", "sales_rep", "rep",
+                  "sales_agent", "account_owner", "owner_email", "deal_owner"),
+        "assigned_at": ("assigned_date", "date_assigned"),
+        "first_touch_at": ("first_contacted", "first_contact_date", "first_touch"),
+        "stage": ("lifecycle_stage", "deal_stage", "pipeline_stage"),
+        "closed_at": ("close_date", "closed_date", "date_closed"),
+        "amount": ("deal_amount", "close_value", "deal_value", "won_amount"),
+        "product": ("product_name",),
+        "lost_reason": ("closed_lost_reason", "loss_reason", "reason_lost"),
+    },
+    "reps": {
+        "external_id": ("user_id", "rep_id", "employee_id"),
+        "name": ("full_name", "rep_name", "sales_agent", "user", "user_name", "owner", "rep"),
+        "email": ("e_mail", "email_address"),
+        "team": ("team_name", "sales_team"),
+        "manager": ("manager_name", "reports_to"),
+        "territory": ("territories", "region", "regional_office"),
+        "capacity": ("max_leads", "lead_capacity"),
+        "active": ("is_active", "enabled"),
+    },
+    "companies": {
+        "name": ("account", "account_name", "company", "company_name"),
+        "domain": ("website",),
+        "industry": ("sector",),
+        "employees": ("number_of_employees", "no_of_employees", "employee_count"),
+        "annual_revenue": ("revenue",),
+    },
+    "sources": {"name": ("source", "lead_source"), "cost_per_lead": ("cpl", "cost")},
+    "products": {"name": ("product", "product_name"), "price": ("sales_price", "list_price")},
+    "activities": {"lead": ("lead_id", "external_id"), "at": ("date", "activity_date"),
+                   "kind": ("type", "activity_type"), "rep": ("owner", "assigned_to")},
+}  # fmt: skip
+_BY_SYNONYM: dict[Kind, dict[str, str]] = {
+    kind: {synonym: canonical for canonical, synonyms in table.items() for synonym in synonyms}
+    for kind, table in SYNONYMS.items()
+}
+# A lead needs one of these (or a company with a person's name) to be found again and worked.
+IDENTITY = ("external_id", "email", "phone")
+
+
+@dataclass
+class ResolvedHeader:
+    """Which position of the file's header holds each canonical column and each extra, and how
+    each column was understood, for the import to show."""
+
+    positions: dict[str, int]
+    matched: list[tuple[str, str, str]]  # (column, canonical field, how: mapping, name or synonym)
+    extras: list[str]  # columns kept only as extra attributes
+    ignored: list[str]  # columns leadflow computes itself (from its own export)
+
+
+def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> ResolvedHeader:
+    """Match the file's header to canonical columns: the mapping's first, then headers that are
+    canonical names, then known synonyms; for leads, the rest are kept as extras."""
     positions = {header_key(name): i for i, name in enumerate(header)}
     exact = {name.strip(): i for i, name in enumerate(header)}
     resolved: dict[str, int] = {}
+    how: dict[str, str] = {}
     for canonical, column in mapping.columns.items():
         index = exact.get(column.strip(), positions.get(header_key(column)))
         if index is None:
@@ -269,18 +363,45 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> dict[
                 f"mapping names column {column!r} for {canonical}, but the file's header has "
                 f"only: {', '.join(header)}"
             )
-        resolved[canonical] = index
+        resolved[canonical], how[canonical] = index, "mapping"
     taken = set(resolved.values())
     for canonical in SPECS[kind].names:
         if canonical not in resolved and canonical in positions and positions[canonical] not in taken:
-            resolved[canonical] = positions[canonical]
+            resolved[canonical], how[canonical] = positions[canonical], "name"
             taken.add(positions[canonical])
-    if SPECS[kind].keeps_extra:
-        for i, name in enumerate(header):
-            if i not in taken and name.strip() and header_key(name) not in LEDGER_ONLY:
-                resolved[f"extra:{name.strip()}"] = i
+    synonyms = _BY_SYNONYM.get(kind, {})
+    for i, name in enumerate(header):
+        meant = synonyms.get(header_key(name))
+        if meant is not None and meant not in resolved and i not in taken:
+            resolved[meant], how[meant] = i, "synonym"
+            taken.add(i)
+    extras: list[str] = []
+    ignored: list[str] = []
+    for i, name in enumerate(header):
+        if i in taken or not name.strip():
+            continue
+        if header_key(name) in LEDGER_ONLY:
+            ignored.append(name)
+        elif SPECS[kind].keeps_extra:
+            resolved[f"extra:{name.strip()}"] = i
+            extras.append(name)
+        else:
+            ignored.append(name)
     missing = [c.name for c in SPECS[kind].columns if c.required and c.name not in resolved]
     missing = [m for m in missing if m not in mapping.defaults]
     if missing:
         raise MappingError(f"{kind} need column(s) {', '.join(missing)}; the header has: {', '.join(header)}")
-    return resolved
+    given = set(resolved) | set(mapping.defaults)
+    if kind == "leads" and not (
+        given & set(IDENTITY) or ("company" in given and given & {"first_name", "last_name"})
+    ):
+        raise MappingError(
+            "no column of the header was recognised as an email, phone, external id, or a company "
+            "with a person's name, so no lead could be told apart or found again; name one with "
+            f"--map (e.g. --map email='E-mail Address'). The header has: {', '.join(header)}"
+        )
+    matched = sorted(
+        ((header[i], canonical, how[canonical]) for canonical, i in resolved.items() if canonical in how),
+        key=lambda m: header.index(m[0]),
+    )
+    return ResolvedHeader(resolved, matched, extras, ignored)

@@ -15,6 +15,9 @@ from leadflow.models import Lead, LeadAlias
 
 # In order of trust: the first key that matches decides the target.
 MATCH_KEYS = ("external_id", "email_key", "phone_key", "domain_person")
+# Each index and the row's column it is looked up by: a lead's own external id, then the external
+# ids of duplicates merged into it (an alias finds the lead, but the row is still a duplicate).
+LOOKUPS = (("external_id", "external_id"), ("alias", "external_id"), *((k, k) for k in MATCH_KEYS[1:]))
 
 
 def domain_person_expr() -> pl.Expr:
@@ -82,7 +85,7 @@ class LeadIndex:
             orient="row",
         )
         frames = {key: cls._pairs(leads, key) for key in MATCH_KEYS}
-        frames["external_id"] = pl.concat([frames["external_id"], aliases])
+        frames["alias"] = aliases
         return cls(frames)
 
     @staticmethod
@@ -93,17 +96,20 @@ class LeadIndex:
             .unique(subset="key", keep="first", maintain_order=True)
         )
 
-    def match(self, frame: pl.DataFrame) -> pl.Series:
-        """The id of the existing lead each row duplicates, or null."""
+    def match(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """For each row, the id of the existing lead it duplicates (``_target``, or null) and the
+        key that found it (``_match``): a row found by its external id is that lead's record again."""
         found = []
-        for key in MATCH_KEYS:
+        for index, column in LOOKUPS:
             found.append(
-                frame.select(pl.col(key).alias("key"))
-                .join(self.frames[key], on="key", how="left", maintain_order="left")
+                frame.select(pl.col(column).alias("key"))
+                .join(self.frames[index], on="key", how="left", maintain_order="left")
                 .get_column("id")
-                .alias(key)
+                .alias(index)
             )
-        return pl.DataFrame(found).select(pl.coalesce(pl.all())).to_series().alias("_target")
+        ids = pl.DataFrame(found)
+        which = pl.coalesce(pl.when(pl.col(index).is_not_null()).then(pl.lit(index)) for index, _ in LOOKUPS)
+        return ids.select(pl.coalesce(pl.all()).alias("_target"), which.alias("_match"))
 
     def add(self, frame: pl.DataFrame) -> None:
         """Index newly inserted leads (``id`` and key columns)."""
@@ -113,7 +119,7 @@ class LeadIndex:
     def add_aliases(self, external_ids: list[str], lead_ids: list[int]) -> None:
         """Index external ids merged into existing leads."""
         extra = pl.DataFrame({"key": external_ids, "id": lead_ids}, schema={"key": pl.String, "id": pl.Int64})
-        self.frames["external_id"] = pl.concat([self.frames["external_id"], extra])
+        self.frames["alias"] = pl.concat([self.frames["alias"], extra])
 
 
 def first_in_batch(frame: pl.DataFrame) -> pl.Series:

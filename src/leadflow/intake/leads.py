@@ -31,7 +31,7 @@ from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
 from leadflow.ledger.keys import company_domain_expr, name_key_expr, phone_key_expr
 from leadflow.ledger.write import insert_assignments, insert_leads, insert_stage_changes
-from leadflow.models import Assignment, Lead, Product, Source, Territory, utcnow
+from leadflow.models import Activity, Assignment, Lead, Product, Source, Territory, utcnow
 from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
 
@@ -146,7 +146,7 @@ class LeadWriter:
             return result
         if self.scoped:
             self.index = LeadIndex.load(session, matching=frame)
-        frame = frame.with_columns(self.index.match(frame))
+        frame = pl.concat([frame, self.index.match(frame)], how="horizontal")
         fresh = frame.filter(pl.col("_target").is_null())
         known = frame.filter(pl.col("_target").is_not_null())
         if not fresh.is_empty():
@@ -164,18 +164,36 @@ class LeadWriter:
             id_of_root = pl.DataFrame(
                 {"_root": firsts["_pos"], "_id": ids}, schema_overrides={"_id": pl.Int64}
             )
+            root_ids = firsts.select(pl.col("_pos").alias("_root"), pl.col("external_id").alias("_root_ext"))
             rest = (
                 fresh.filter(~is_first)
                 .join(id_of_root, on="_root")
-                .with_columns(pl.col("_id").alias("_target"))
-                .drop("_root", "_pos", "_id")
+                .join(root_ids, on="_root")
+                .with_columns(
+                    pl.col("_id").alias("_target"),
+                    # the same record again in one file is an update of it; else a duplicate
+                    pl.when(pl.col("external_id") == pl.col("_root_ext"))
+                    .then(pl.lit("external_id"))
+                    .otherwise(pl.lit("batch"))
+                    .alias("_match"),
+                )
+                .drop("_root", "_pos", "_id", "_root_ext")
             )
             known = pl.concat([known, rest])
         if not known.is_empty():
-            merged = known.select("_line", pl.col("_target").alias("id"), pl.lit(False).alias("new"))
-            result.leads = pl.concat([result.leads, merged.cast(result.leads.schema)])
-            changed, unchanged = self._merge(session, known)
-            result.changed, result.unchanged = changed, unchanged
+            known, conflicts = self._identity_conflicts(session, known)
+            result.rejects.extend(conflicts)
+            # the file's record of a lead updates it; a duplicate from elsewhere fills its blanks
+            updates = pl.col("_match") == "external_id"
+            if self.fill_blanks:
+                updates = pl.lit(False)
+            for rows, keep_old in ((known.filter(updates), False), (known.filter(~updates), True)):
+                if not rows.is_empty():
+                    changed, unchanged = self._merge(session, rows, keep_old=keep_old)
+                    result.changed += changed
+                    result.unchanged += unchanged
+            written = known.select("_line", pl.col("_target").alias("id"), pl.lit(False).alias("new"))
+            result.leads = pl.concat([result.leads, written.cast(result.leads.schema)])
         return result
 
     def _resolve(self, session: Session, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
@@ -313,8 +331,34 @@ class LeadWriter:
         )
         insert_assignments(session, rows=assignments)
 
-    def _merge(self, session: Session, incoming: pl.DataFrame) -> tuple[int, int]:
-        """Merge rows into the leads they duplicate; return (leads changed, leads unchanged)."""
+    def _identity_conflicts(self, session: Session, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
+        """Set aside rows found by an external id whose lead is another person: a different email
+        and phone, none shared. CRMs reuse ids; merging would overwrite one person with another."""
+        by_id = rows.filter(pl.col("_match") == "external_id")
+        if by_id.is_empty():
+            return rows, []
+        existing = _fetch(session, by_id.get_column("_target").unique().to_list()).select(
+            pl.col("id").alias("_target"),
+            pl.col("email").alias("_old_email"),
+            phone_key_expr(pl.col("phone")).alias("_old_phone"),
+        )
+        checked = rows.join(existing, on="_target", how="left", maintain_order="left")
+        pairs = [("email_key", "_old_email"), ("phone_key", "_old_phone")]
+        same = pl.any_horizontal(pl.col(new).eq(pl.col(old)).fill_null(False) for new, old in pairs)
+        differs = pl.any_horizontal(pl.col(new).ne(pl.col(old)).fill_null(False) for new, old in pairs)
+        conflict = checked.select((pl.col("_match") == "external_id") & differs & ~same).to_series()
+        if not conflict.any():
+            return rows, []
+        reason = "this external id is another lead's, with a different email and phone; not merged"
+        rejects = reject_rows(rows, conflict, file=self.file, column="external_id", reason=reason)
+        return rows.filter(~conflict), rejects
+
+    def _merge(self, session: Session, incoming: pl.DataFrame, *, keep_old: bool) -> tuple[int, int]:
+        """Merge rows into the leads they duplicate; return (leads changed, leads unchanged).
+
+        ``keep_old``: the lead keeps its values and takes only what it lacks (and the fields of
+        ``imports.merge.overwrite``); else the rows' values replace its own. Either way it keeps
+        its first date and its external id."""
         now = utcnow()
         aliases = incoming.select("_target", "external_id", "_line").drop_nulls("external_id")
         grouped = incoming.group_by("_target", maintain_order=True).agg(
@@ -325,19 +369,24 @@ class LeadWriter:
         existing = _fetch(session, grouped.get_column("_target").to_list())
         joined = grouped.join(existing, left_on="_target", right_on="id", suffix="_old")
         merged_extra = [
-            _merge_extra(old, new, keep_old=self.fill_blanks)
+            _merge_extra(old, new, keep_old=keep_old)
             for old, new in joined.select("extra_old", "extra").iter_rows()
         ]
-        winner, loser = (
-            (lambda c: f"{c}_old", lambda c: c) if self.fill_blanks else (lambda c: c, lambda c: f"{c}_old")
-        )
+        overwrite = set(self.settings.imports.merge.overwrite) if not self.fill_blanks else set()
+
+        def kept(c: str) -> pl.Expr:
+            old_first = keep_old and c not in overwrite
+            return pl.coalesce(f"{c}_old", c) if old_first else pl.coalesce(c, f"{c}_old")
+
+        fixed = ("external_id", "extra", "created_at")
         merged = joined.with_columns(
             pl.coalesce("external_id_old", "external_id").alias("external_id"),
-            *[pl.coalesce(winner(c), loser(c)).alias(c) for c in DATA if c not in ("external_id", "extra")],
+            pl.min_horizontal("created_at_old", "created_at").alias("created_at"),
+            *[kept(c).alias(c) for c in DATA if c not in fixed],
             pl.Series("extra", merged_extra, dtype=pl.String),
         )
-        if self.fill_blanks:
-            self._note_offered(session, joined, now)
+        if keep_old:
+            self._note_offered(session, joined, now, applied=overwrite)
         change_flags = [pl.col(c).ne_missing(pl.col(f"{c}_old")).alias(f"_chg_{c}") for c in DATA]
         merged = merged.with_columns(change_flags).with_columns(
             pl.any_horizontal(*[f"_chg_{c}" for c in DATA]).alias("_changed")
@@ -384,10 +433,13 @@ class LeadWriter:
         score_leads(session, settings=self.settings, lead_ids=changed.get_column("id").to_list())
         return changed.height, merged.height - changed.height
 
-    def _note_offered(self, session: Session, joined: pl.DataFrame, now: datetime) -> None:
+    def _note_offered(
+        self, session: Session, joined: pl.DataFrame, now: datetime, *, applied: set[str]
+    ) -> None:
         """A note on each known lead for the values a capture offered that differ from what the
         lead already has (kept, not applied): who sent what, for the owner to judge."""
-        fields = [c for c in DATA if c not in ("external_id", "extra") and f"{c}_old" in joined.columns]
+        skipped = {"external_id", "extra", "created_at", *applied}
+        fields = [c for c in DATA if c not in skipped and f"{c}_old" in joined.columns]
         offered = [
             pl.when(
                 pl.col(c).is_not_null() & pl.col(f"{c}_old").is_not_null() & pl.col(c).ne(pl.col(f"{c}_old"))
@@ -410,13 +462,25 @@ class LeadWriter:
             pl.lit("note").alias("kind"),
             (pl.lit(f"{self.file} offered, not applied: ") + pl.col("text")).alias("note"),
         )
-        bulk_insert(session, "activities", rows.columns, driver_rows(session, rows))
+        # the same offer again (a file imported twice) is already noted
+        noted = session.execute(
+            select(Activity.lead_id, Activity.note).where(
+                Activity.kind == "note", Activity.lead_id.in_(rows["lead_id"].unique().to_list())
+            )
+        ).all()
+        seen = pl.DataFrame(noted, schema={"lead_id": pl.Int64, "note": pl.String}, orient="row")
+        rows = rows.join(seen, on=["lead_id", "note"], how="anti")
+        if not rows.is_empty():
+            bulk_insert(session, "activities", rows.columns, driver_rows(session, rows))
 
     def _record_aliases(
         self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: datetime
     ) -> None:
         """Keep the external ids of merged duplicates, so a re-import finds them by id."""
-        known = self.index.frames["external_id"].rename({"key": "external_id", "id": "_known"})
+        frames = self.index.frames
+        known = pl.concat([frames["external_id"], frames["alias"]]).rename(
+            {"key": "external_id", "id": "_known"}
+        )
         fresh = (
             rows.join(leads.rename({"external_id": "_lead_ext"}), on="_target")
             .filter(pl.col("external_id") != pl.col("_lead_ext").fill_null(""))

@@ -1,6 +1,6 @@
 """Stream a CSV file in batches of rows, setting aside records that cannot be read at all.
 
-A record is set aside (and the rest go on) when it holds invalid UTF-8, a cell over the size
+A record is set aside (and the rest go on) when it holds invalid UTF-8 or a NUL, a cell over the size
 limit, or a field count that differs from the header. An unclosed quote makes the csv parser run
 on into the following lines; such a record is rejected on its first line and the lines it
 swallowed are read again one by one, so good rows after a broken one are never lost.
@@ -153,23 +153,35 @@ class CsvBatches:
         self.close()
 
     def _checked(self, batch: Batch) -> Batch:
-        """Set aside rows with undecodable bytes; one encode of the whole batch when all are fine."""
+        """Set aside rows with undecodable bytes or a NUL character (no database stores it in
+        text: PostgreSQL refuses the whole statement); one pass over the batch when all are fine."""
+        joined = "\x1f".join(["\x1f".join(row) for row in batch.rows])
         try:
-            "\x1f".join(["\x1f".join(row) for row in batch.rows]).encode("utf-8")
-            return batch
+            joined.encode("utf-8")
+            if "\x00" not in joined:
+                return batch
         except UnicodeEncodeError:
             pass
         kept = Batch(rejects=batch.rejects)
         for line, row in zip(batch.lines, batch.rows, strict=True):
             bad = _invalid_utf8(row)
+            reason = "invalid UTF-8; re-export the file as UTF-8"
+            if bad is None:
+                bad = next((i for i, cell in enumerate(row) if "\x00" in cell), None)
+                reason = "a NUL character, which is not text; the file is damaged or not a CSV export"
             if bad is None:
                 kept.lines.append(line)
                 kept.rows.append(row)
             else:
                 kept.rejects.append(
-                    Reject(str(self.path), line, self.header[bad], shorten(row[bad]),
-                           "invalid UTF-8; re-export the file as UTF-8")
-                )  # fmt: skip
+                    Reject(
+                        str(self.path),
+                        line,
+                        self.header[bad],
+                        shorten(row[bad].replace("\x00", "\\0")),
+                        reason,
+                    )
+                )
         return kept
 
     def _reason(self, exc: csv.Error) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.db import write_cache
 from leadflow.intake.activities import ActivityWriter
-from leadflow.intake.columns import SPECS, FileMapping, Kind, Preset, resolve_header
+from leadflow.intake.columns import SPECS, FileMapping, Kind, Preset, ResolvedHeader, resolve_header
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.readers import Batch, CsvBatches, ReadError
 from leadflow.intake.reference import write_companies, write_products, write_reps, write_sources
@@ -57,7 +57,7 @@ class FileImport:
 
     kind: Kind
     reader: CsvBatches
-    positions: dict[str, int]
+    header: ResolvedHeader
     mapping: FileMapping
     settings: Settings
     writer: LeadWriter | ActivityWriter | None
@@ -76,7 +76,7 @@ def open_import(
         path, batch_size=settings.imports.batch_size, max_cell_chars=settings.imports.max_cell_bytes
     )
     try:
-        positions = resolve_header(kind, reader.header, mapping)
+        header = resolve_header(kind, reader.header, mapping)
     except ValueError:
         reader.close()
         raise
@@ -88,7 +88,7 @@ def open_import(
     return FileImport(
         kind=kind,
         reader=reader,
-        positions=positions,
+        header=header,
         mapping=mapping,
         settings=settings,
         writer=writer,
@@ -102,8 +102,10 @@ def import_batch(session: Session, *, job: FileImport, batch: Batch) -> None:
     summary = job.summary
     summary.rows += len(batch.rows) + len({r.line for r in batch.rejects})
     summary.rejects.extend(batch.rejects)
-    raw = raw_frame(batch, job.positions, job.mapping)
-    cleaned = clean(raw, SPECS[job.kind], job.mapping, formats=job.settings.imports.date_formats, file=name)
+    raw = raw_frame(batch, job.header.positions, job.mapping)
+    formats = [*job.mapping.date_formats, *job.settings.imports.date_formats]
+    words = job.settings.imports.size_words
+    cleaned = clean(raw, SPECS[job.kind], job.mapping, formats=formats, file=name, size_words=words)
     summary.rejects.extend(cleaned.rejects)
     if cleaned.frame.is_empty():
         return

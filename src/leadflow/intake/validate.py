@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -17,8 +18,13 @@ from leadflow.intake.readers import Batch
 from leadflow.intake.rejects import Reject, shorten
 from leadflow.ledger.keys import domain_key_expr, email_key_expr, phone_key_expr, text_expr
 
-TRUE_WORDS = ("yes", "y", "true", "t", "1", "active", "x")
-FALSE_WORDS = ("no", "n", "false", "f", "0", "inactive", "archived", "left")
+TRUE_WORDS = ("yes", "y", "true", "t", "1", "active", "x", "ja", "j", "oui", "si", "sí", "on")
+FALSE_WORDS = ("no", "n", "false", "f", "0", "inactive", "archived", "left", "nein", "non", "off")
+# A band of a whole number: 51-200, 51 – 200, 51 to 200 (its lower bound); 1000+, 10,001+ (the bound)
+BAND = r"^([\d][\d,.\s]*?)\s*(?:-|–|—|to)\s*[\d][\d,.\s]*$"
+OPEN_BAND = r"^([\d][\d,.\s]*?)\s*\+$"
+# Where a band's original text is kept among the lead's extra attributes
+GIVEN_SUFFIX = " (as given)"
 ENUM_SYNONYMS = {
     "closed won": "won",
     "closed lost": "lost",
@@ -89,7 +95,16 @@ def _number_text(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.replace_all(r"[\s$€£¥,_]", "")
 
 
-def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float) -> pl.Expr:
+def _band_text(text: pl.Expr, words: dict[str, int]) -> pl.Expr:
+    """A band's lower bound as number text: '51-200' -> '51', '1000+' -> '1000', 'mid' -> '50'."""
+    lowered = text.str.to_lowercase()
+    word = lowered.replace_strict(list(words), [str(v) for v in words.values()], default=None)
+    return pl.coalesce(text.str.extract(BAND, 1), text.str.extract(OPEN_BAND, 1), word, text)
+
+
+def _clean_column(
+    column: Column, raw: pl.Expr, formats: list[str], scale: float, words: dict[str, int]
+) -> pl.Expr:
     """The typed value of one column from its trimmed text; null where blank or unreadable."""
     text = raw
     match column.type:
@@ -98,7 +113,8 @@ def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float
         case "label":
             return text.str.to_lowercase()
         case "int":
-            as_float = _number_text(text).cast(pl.Float64, strict=False)
+            number = _band_text(text, words) if column.bands else text
+            as_float = _number_text(number).cast(pl.Float64, strict=False)
             whole = pl.when(as_float == as_float.floor()).then(as_float).otherwise(None)
             return (whole * scale).cast(pl.Int64, strict=False)
         case "float":
@@ -118,7 +134,8 @@ def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float
             sane = parsed.dt.year().is_between(1900, 2100)
             return pl.when(sane).then(parsed).otherwise(None)
         case "email":
-            return email_key_expr(text)
+            # 'Carol Contact <carol@acme.com>' is carol@acme.com
+            return email_key_expr(pl.coalesce(text.str.extract(r"<\s*([^<>\s]+)\s*>\s*$", 1), text))
         case "phone":
             return pl.when(phone_key_expr(text).is_not_null()).then(text).otherwise(None)
         case "domain":
@@ -132,7 +149,7 @@ def _clean_column(column: Column, raw: pl.Expr, formats: list[str], scale: float
 
 def _reason(column: Column) -> str:
     return {
-        "int": "not a whole number",
+        "int": "not a whole number" + (", a band (51-200, 1000+) or a size word" if column.bands else ""),
         "float": "not a number",
         "bool": f"not yes/no (use one of {', '.join(TRUE_WORDS + FALSE_WORDS)})",
         "datetime": "not a date in a known format (e.g. 2024-03-31, 3/31/2024, 31.03.2024)",
@@ -144,9 +161,17 @@ def _reason(column: Column) -> str:
 
 
 def clean(
-    raw: pl.DataFrame, spec: KindSpec, mapping: FileMapping, *, formats: list[str], file: str
+    raw: pl.DataFrame,
+    spec: KindSpec,
+    mapping: FileMapping,
+    *,
+    formats: list[str],
+    file: str,
+    size_words: dict[str, int] | None = None,
 ) -> Cleaned:
-    """Type every canonical column of ``raw``; rows with any bad cell go to rejects whole."""
+    """Type every canonical column of ``raw``. A row with a bad cell in a column that is not
+    optional goes to rejects whole (an error); a bad optional cell is dropped (a warning)."""
+    words = {k.lower(): v for k, v in (size_words or {}).items()}
     present = [c for c in spec.columns if c.name in raw.columns]
     extras = [c for c in raw.columns if c.startswith("extra:")]
     # Trim once; every check below reads the trimmed text.
@@ -160,48 +185,63 @@ def clean(
         for c in present
         if c.type == "datetime"
     )
+    # what a band or size word said, kept beside the number read from it
+    given = [c for c in present if c.bands]
+    text = text.with_columns(
+        pl.when(_number_text(pl.col(c.name)).cast(pl.Float64, strict=False).is_null())
+        .then(pl.col(c.name))
+        .alias(f"extra:{c.name}{GIVEN_SUFFIX}")
+        for c in given
+    )
+    extras += [f"extra:{c.name}{GIVEN_SUFFIX}" for c in given]
     exprs: list[pl.Expr] = []
     errors: list[pl.Expr] = []
     for column in present:
         source = pl.col(column.name)
-        value = _clean_column(column, source, formats, mapping.scale.get(column.name, 1.0))
-        exprs.append(value.alias(column.name))
+        value = _clean_column(column, source, formats, mapping.scale.get(column.name, 1.0), words)
         blank = source.is_null()
-        error = (
+        error: pl.Expr = (
             pl.when(~blank & value.is_null())
             .then(pl.lit(_reason(column)))
             .when(source.str.len_chars() > column.max_len)
             .then(pl.lit(f"longer than {column.max_len} characters"))
         )
+        if column.minimum is not None:
+            error = error.when(value < column.minimum).then(pl.lit(f"less than {column.minimum:g}"))  # type: ignore[attr-defined]
         if column.required:
-            error = error.when(blank).then(pl.lit("required, but blank"))
-        errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
+            error = error.when(blank).then(pl.lit("required, but blank"))  # type: ignore[attr-defined]
+        error = error.otherwise(None)  # type: ignore[attr-defined]
+        if column.optional:  # the field is dropped, the row stays
+            value = pl.when(error.is_null()).then(value)
+        exprs.append(value.alias(column.name))
+        errors.append(error.alias(ERROR_PREFIX + column.name))
     # one context: each error reads the trimmed text, before the typed values replace it
     frame = text.with_columns(*errors, *exprs)
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
+    optional = {ERROR_PREFIX + c.name for c in present if c.optional}
+    fatal = [c for c in error_columns if c not in optional]
     rejects: list[Reject] = []
-    has_error = (
+    any_problem = (
         frame.select(pl.any_horizontal(pl.col(error_columns).is_not_null())).to_series()
         if error_columns
         else None
     )
-    if has_error is not None and has_error.any():
-        bad = raw.with_columns(frame.select(error_columns)).filter(has_error)
+    if any_problem is not None and any_problem.any():
+        bad = raw.with_columns(frame.select(error_columns)).filter(any_problem)
         for record in bad.iter_rows(named=True):
             for err_col in error_columns:
                 if record[err_col] is not None:
                     name = err_col.removeprefix(ERROR_PREFIX)
-                    rejects.append(
-                        Reject(
-                            file,
-                            record["_line"],
-                            name,
-                            shorten(record[name] or ""),
-                            record[err_col],
-                        )
-                    )
-        frame = frame.filter(~has_error)
+                    severity: Literal["error", "warning"] = "warning" if err_col in optional else "error"
+                    shown = shorten(record[name] or "")
+                    rejects.append(Reject(file, record["_line"], name, shown, record[err_col], severity))
+        if fatal:
+            has_error = frame.select(pl.any_horizontal(pl.col(fatal).is_not_null())).to_series()
+            frame = frame.filter(~has_error)
     frame = frame.drop(*error_columns, *(c for c in frame.columns if c.startswith(DATETIME_PREFIX)))
+    if spec.kind == "leads":
+        frame, unknown = _with_identity(frame, file)
+        rejects.extend(unknown)
     if extras:
         names = [c.removeprefix("extra:") for c in extras]
         encoded = [
@@ -212,6 +252,23 @@ def clean(
         ]
         frame = frame.drop(extras).with_columns(pl.Series("extra", encoded, dtype=pl.String))
     return Cleaned(frame, rejects)
+
+
+def _with_identity(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, list[Reject]]:
+    """Set aside leads with nothing to tell them apart by: no external id, email or phone, and
+    no company with a person's name."""
+
+    def given(name: str) -> pl.Expr:
+        return pl.col(name).is_not_null() if name in frame.columns else pl.lit(False)
+
+    person = given("first_name") | given("last_name")
+    known = given("external_id") | given("email") | given("phone") | (given("company") & person)
+    missing = frame.select(~known).to_series()
+    if not missing.any():
+        return frame, []
+    reason = "no email, phone, external id, or company with a person's name: nothing to tell this lead by"
+    rejects = [Reject(file, line, "", "", reason) for line in frame.filter(missing)["_line"].to_list()]
+    return frame.filter(~missing), rejects
 
 
 def reject_rows(frame: pl.DataFrame, mask: pl.Series, *, file: str, column: str, reason: str) -> list[Reject]:

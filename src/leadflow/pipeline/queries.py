@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from leadflow.ledger.extras import decode_extras
 from leadflow.models import (
     Activity,
     Assignment,
@@ -135,12 +136,9 @@ def list_leads(session: Session, *, filters: LeadFilter, with_extras: bool = Fal
     frame = pl.DataFrame(
         rows, schema=[*LEAD_EXPORT_COLUMNS, "_extra"], orient="row", infer_schema_length=None
     )
-    extras = frame["_extra"].drop_nulls()
-    if extras.is_empty():
-        return frame.drop("_extra")
-    decoded = frame["_extra"].str.json_decode().struct.unnest()
+    decoded = decode_extras(frame["_extra"])
     decoded = decoded.rename({c: f"extra_{c}" for c in decoded.columns if c in LEAD_EXPORT_COLUMNS})
-    return pl.concat([frame.drop("_extra"), decoded.with_columns(pl.all().cast(pl.String))], how="horizontal")
+    return pl.concat([frame.drop("_extra"), decoded], how="horizontal")
 
 
 def list_reps(session: Session) -> pl.DataFrame:

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, SplineTransformer
 
+from leadflow.ledger.extras import decode_extras
 from leadflow.stats import Array
 
 CATEGORICAL = [
@@ -77,24 +78,15 @@ def feature_frame(
     ``expected`` (categorical, numeric) gives a trained model's columns when predicting.
     """
     frame = leads
-    extras: list[str] = []
-    if "extra" in leads.columns and leads["extra"].drop_nulls().len():
-        decoded = leads["extra"].str.json_decode()
-        if isinstance(decoded.dtype, pl.Struct):
-            unnested = decoded.struct.unnest()
-            keys = extra_keys if extra_keys is not None else [k for k in unnested.columns if usable_extra(k)]
-            extras = [f"extra.{k}" for k in keys]
-            frame = frame.with_columns(
-                (
-                    unnested[k].cast(pl.String)
-                    if k in unnested.columns
-                    else pl.Series(k, [None] * len(leads), dtype=pl.String)
-                ).alias(f"extra.{k}")
-                for k in keys
-            )
-    elif extra_keys:
-        extras = [f"extra.{k}" for k in extra_keys]
-        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(e) for e in extras)
+    unnested = decode_extras(leads["extra"]) if "extra" in leads.columns else pl.DataFrame()
+    keys = extra_keys if extra_keys is not None else [k for k in unnested.columns if usable_extra(k)]
+    extras = [f"extra.{k}" for k in keys]
+    frame = frame.with_columns(
+        (unnested[k] if k in unnested.columns else pl.Series(k, [None] * len(leads), dtype=pl.String)).alias(
+            f"extra.{k}"
+        )
+        for k in keys
+    )
     if expected is not None:
         # Predicting: exactly the columns the model was trained on, absent ones unknown.
         categorical, numeric = expected
