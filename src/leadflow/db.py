@@ -111,8 +111,9 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+def session_scope(engine: Engine, *, write: bool = False, dry_run: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error. Services never commit.
+    ``dry_run``: roll back even on success (what the work would do, written nowhere).
 
     ``write``: the unit will write. On SQLite it then takes the database's one write lock as it
     first uses the database (``BEGIN IMMEDIATE``, waiting up to the busy timeout for another
@@ -127,7 +128,10 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         event.listen(session, "after_begin", _take_write_lock, once=True)
     try:
         yield session
-        session.commit()
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise

@@ -62,12 +62,16 @@ def test_spellings_of_one_person_merge_and_colleagues_stay_apart(db: Database, w
             )
         ).all()
         aliases = dict(connection.execute(text("SELECT external_id, lead_id FROM lead_aliases")).all())
-        offered = connection.execute(
-            text(
-                "SELECT a.note FROM activities a JOIN leads l ON l.id = a.lead_id "
-                "WHERE l.external_id = 'A2' AND a.kind = 'note'"
+        offered = (
+            connection.execute(
+                text(
+                    "SELECT a.note FROM activities a JOIN leads l ON l.id = a.lead_id "
+                    "WHERE l.external_id = 'A2' AND a.kind = 'note'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert [h for h in history if h[0] == "company"] == []
     assert offered == [  # beside the lead, for its owner to judge
         "b.csv offered, not applied: first_name bob (kept Bob); last_name STONE (kept Stone); "

@@ -13,13 +13,16 @@ from rich.table import Table
 from leadflow.cli.common import console, errors, fail, reported, state
 
 if TYPE_CHECKING:
-    from leadflow.intake.columns import Kind
+    from leadflow.intake.columns import Kind, ResolvedHeader
     from leadflow.intake.service import ImportSummary
 
 
-def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Path | None) -> None:
+def run_import(
+    kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Path | None, *, dry_run: bool = False
+) -> None:
     """Import each file in batches (one transaction each) behind a progress bar, then print the
-    summary and write every reject to the reject report."""
+    summary and write every problem to the reject report. ``dry_run``: the whole import in one
+    transaction, rolled back: the mapping, the counts and the problems, nothing written."""
     from leadflow.db import session_scope
     from leadflow.intake.rejects import write_report
     from leadflow.intake.service import bulk_mode, import_batch, open_import
@@ -27,30 +30,34 @@ def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Pa
     engine = state.engine()
     settings = state.settings()
     summaries: list[ImportSummary] = []
-    for file_kind, path, mapping in files:
+    if dry_run:  # every file in one transaction, so a preset's leads find its reps
+        with reported(), session_scope(engine, write=True, dry_run=True) as session:
+            for file_kind, path, mapping in files:
+                job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
+                show_header(path, job.header)
+                with _progress(file_kind, path) as progress:
+                    task = progress.add_task("import", total=job.reader.size)
+                    for batch in job.batches():
+                        import_batch(session, job=job, batch=batch)
+                        progress.update(task, completed=job.reader.position)
+                summaries.append(job.summary)
+    for file_kind, path, mapping in files if not dry_run else []:
         with reported(), session_scope(engine, write=True) as session:
             job = open_import(session, kind=file_kind, path=path, mapping=mapping, settings=settings)
-        with Progress(
-            TextColumn(f"{file_kind:<10} {path.name}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=errors,
-            transient=False,
-            disable=not errors.is_terminal,
-        ) as progress:
+        show_header(path, job.header)
+        with _progress(file_kind, path) as progress, bulk_mode(engine, job=job):
             task = progress.add_task("import", total=job.reader.size)
-            with bulk_mode(engine, job=job):
-                for batch in job.batches():
-                    with session_scope(engine, write=True) as session:
-                        import_batch(session, job=job, batch=batch)
-                    progress.update(task, completed=job.reader.position)
-            progress.update(task, completed=job.reader.size)
+            for batch in job.batches():
+                with session_scope(engine, write=True) as session:
+                    import_batch(session, job=job, batch=batch)
+                progress.update(task, completed=job.reader.position)
         summaries.append(job.summary)
-    table = Table(title="import")
-    for column in ("kind", "file", "rows", "new", "changed", "unchanged", "rejected"):
+    table = Table(title="import (dry run: nothing written)" if dry_run else "import")
+    columns = ("kind", "file", "rows", "new", "changed", "unchanged", "rejected", "warnings")
+    for column in columns:
         table.add_column(column, justify="right" if column not in ("kind", "file") else "left")
     for s in summaries:
+        rejected = {(r.file, r.line) for r in s.rejects if r.severity == "error"}
         table.add_row(
             s.kind,
             Path(s.file).name,
@@ -58,7 +65,8 @@ def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Pa
             f"{s.new:,}",
             f"{s.changed:,}",
             f"{s.unchanged:,}",
-            f"{len({(r.file, r.line) for r in s.rejects}):,}",
+            f"{len(rejected):,}",
+            f"{sum(r.severity == 'warning' for r in s.rejects):,}",
         )
     console.print(table)
     all_rejects = [r for s in summaries for r in s.rejects]
@@ -71,6 +79,35 @@ def run_import(kind: Kind, files: list[tuple[Kind, Path, Any]], rejects_path: Pa
         errors.print(f"{len(all_rejects):,} problems{more}; all listed in {target}", markup=False)
 
 
+def _progress(kind: str, path: Path) -> Progress:
+    """A progress bar of bytes read, on a terminal."""
+    return Progress(
+        TextColumn(f"{kind:<10} {path.name}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=False,
+        disable=not errors.is_terminal,
+    )
+
+
+def show_header(path: Path, header: ResolvedHeader) -> None:
+    """How the file's columns were understood: each column's field, and what was kept aside."""
+    table = Table(title=f"{path.name}: columns", title_justify="left")
+    for column in ("column", "field", "matched by"):
+        table.add_column(column)
+    for column, field, how in header.matched:
+        table.add_row(column, field, how)
+    for column in header.extras:
+        table.add_row(column, "extra attribute", "not a leadflow field: kept as is")
+    for column in header.ignored:
+        table.add_row(column, "(ignored)", "not a field of this kind, or one leadflow computes")
+    if header.absent:
+        table.caption = f"not in this file: {', '.join(header.absent)}"
+    console.print(table)
+
+
 def import_command(kind: Kind) -> Any:
     """The `import` command of one kind's group."""
 
@@ -78,7 +115,9 @@ def import_command(kind: Kind) -> Any:
         file: Annotated[Path, typer.Argument(help="CSV file, or a folder for a multi-file preset.")],
         preset: Annotated[
             str | None,
-            typer.Option("--preset", help="Named layout (maven-crm) or a TOML mapping file."),
+            typer.Option(
+                "--preset", help="Named layout (hubspot, salesforce, maven-crm) or a TOML mapping file."
+            ),
         ] = None,
         maps: Annotated[list[str] | None, typer.Option("--map", help="canonical=column, repeatable.")] = None,
         mapping: Annotated[
@@ -87,6 +126,9 @@ def import_command(kind: Kind) -> Any:
         rejects: Annotated[
             Path | None, typer.Option("--rejects", help="Where to write the reject report.")
         ] = None,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Show the mapping, counts and problems; write nothing.")
+        ] = False,
     ) -> None:
         from leadflow.intake.columns import load_preset, single_file_mapping
         from leadflow.intake.service import preset_files
@@ -109,14 +151,16 @@ def import_command(kind: Kind) -> Any:
                         single_file_mapping(kind, maps or [], str(mapping) if mapping else None),
                     )
                 ]
-        run_import(kind, files, rejects)
+        run_import(kind, files, rejects, dry_run=dry_run)
 
     command.__doc__ = f"""Import {kind} from a CSV file; bad rows go to a reject report, good ones in.
 
     Re-running the same import changes nothing. Examples:
     leadflow {kind} import {kind}.csv
     leadflow {kind} import export.csv --map name=Full_Name --rejects bad.csv
+    leadflow leads import --preset hubspot hubspot-contacts.csv
     leadflow leads import --preset maven-crm ../shared/data/maven-crm
+    leadflow {kind} import export.csv --dry-run
     """
     return command
 

@@ -177,6 +177,8 @@ class FileMapping(BaseModel):
     defaults: dict[str, str] = Field(default_factory=dict)
     # the export's own date formats (strftime codes), tried before the configured ones
     date_formats: list[str] = Field(default_factory=list)
+    # columns named in ``columns`` may be absent (an export holds the columns its user chose)
+    missing_ok: bool = False
     # Reject a lead whose company names an account that was never imported (CRM exports
     # reference their own accounts table); otherwise an unknown company is just a name.
     require_known_company: bool = False
@@ -346,7 +348,8 @@ class ResolvedHeader:
     positions: dict[str, int]
     matched: list[tuple[str, str, str]]  # (column, canonical field, how: mapping, name or synonym)
     extras: list[str]  # columns kept only as extra attributes
-    ignored: list[str]  # columns leadflow computes itself (from its own export)
+    ignored: list[str]  # columns leadflow computes itself (from its own export), or not of this kind
+    absent: list[str] = field(default_factory=list)  # columns the mapping names that the file lacks
 
 
 def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> ResolvedHeader:
@@ -356,8 +359,12 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> Resol
     exact = {name.strip(): i for i, name in enumerate(header)}
     resolved: dict[str, int] = {}
     how: dict[str, str] = {}
+    absent: list[str] = []
     for canonical, column in mapping.columns.items():
         index = exact.get(column.strip(), positions.get(header_key(column)))
+        if index is None and mapping.missing_ok:
+            absent.append(column)
+            continue
         if index is None:
             raise MappingError(
                 f"mapping names column {column!r} for {canonical}, but the file's header has "
@@ -404,4 +411,4 @@ def resolve_header(kind: Kind, header: list[str], mapping: FileMapping) -> Resol
         ((header[i], canonical, how[canonical]) for canonical, i in resolved.items() if canonical in how),
         key=lambda m: header.index(m[0]),
     )
-    return ResolvedHeader(resolved, matched, extras, ignored)
+    return ResolvedHeader(resolved, matched, extras, ignored, absent)

@@ -28,7 +28,7 @@ class Reject:
         """'file:line: column 'value': reason', the form editors and terminals link."""
         where = f" {self.column}" if self.column else ""
         shown = f" {self.value!r}" if self.value else ""
-        dropped = " (the field is left blank; the row went in)" if self.severity == "warning" else ""
+        dropped = " (this field is left out)" if self.severity == "warning" else ""
         return f"{self.file}:{self.line}:{where}{shown}: {self.reason}{dropped}"
 
 
