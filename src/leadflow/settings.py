@@ -157,6 +157,15 @@ class Grades(_Section):
         return self
 
 
+Stage = Literal["inquiry", "lead", "qualified", "opportunity", "won", "lost", "nurture", "disqualified"]
+OPEN_STAGES: tuple[Stage, ...] = ("inquiry", "lead", "qualified", "opportunity", "nurture")
+ROUTABLE_BY_DEFAULT: tuple[Stage, ...] = ("inquiry", "lead", "qualified", "opportunity")
+
+
+def _routable_by_default() -> list[Stage]:
+    return list(ROUTABLE_BY_DEFAULT)
+
+
 PolicyName = Literal["round_robin", "weighted", "load_balance", "merit", "optimal"]
 # lead attributes over which `optimal` learns each rep's own close rate (rep x segment)
 SegmentName = Literal["industry", "source", "product", "lead_type", "country", "region"]
@@ -195,12 +204,22 @@ class TeamRouting(_Section):
     # optimal: also learn each rep's close rate per value of this lead attribute (a rep who closes
     # one industry better than their average gets more of it once the evidence is there)
     segment_by: SegmentName | None = None
+    daily_cap: int | None = Field(default=None, ge=1)
 
 
 class Routing(_Section):
     """Who gets which lead: territory rules, each team's policy, and the capacity period."""
 
     period: Literal["week", "month"] = "month"
+    # Unowned leads in these stages are routed; unowned leads in other open stages (nurture) are
+    # listed by `leadflow queue` as not routed, with why.
+    routable_stages: list[Stage] = Field(default_factory=_routable_by_default)
+    # Which leads get the capacity there is: the most likely to win first (win probability, else
+    # fit score, then the oldest), or the oldest first. The reserve goes before either.
+    order: Literal["best_first", "oldest_first"] = "best_first"
+    # At most this many new leads a day per rep (none: no daily limit), so that one run does not
+    # spend a rep's month; per rep by external id in daily_caps, else the team's daily_cap.
+    daily_caps: dict[str, int] = Field(default_factory=dict)
     territories: list[TerritoryRule] = Field(default_factory=list)
     fallback_team: str | None = None
     default: TeamRouting = Field(default_factory=TeamRouting)

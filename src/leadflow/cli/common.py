@@ -104,8 +104,8 @@ def reported() -> Iterator[None]:
         fail(str(exc))
 
 
-def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> None:
-    """Print a frame as a Rich table, CSV or JSON."""
+def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None, caption: str | None = None) -> None:
+    """Print a frame as a Rich table (with ``caption`` under it), CSV or JSON."""
     if fmt == "csv":
         from leadflow.ledger.export import csv_text
 
@@ -113,7 +113,7 @@ def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None) -> None:
     elif fmt == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
     elif fmt == "table":
-        table = Table(title=title, show_lines=False)
+        table = Table(title=title, caption=caption, show_lines=False)
         for column in frame.columns:
             table.add_column(column, overflow="fold")
         for row in frame.iter_rows():

@@ -47,6 +47,7 @@ def route(
     """
     from leadflow.db import session_scope, write_cache
     from leadflow.routing.engine import route_leads
+    from leadflow.routing.roster import pool_remark
 
     settings = state.settings()
     if policy is not None and policy not in get_args(PolicyName):
@@ -62,6 +63,9 @@ def route(
             seed=seed,
             by=state.actor,
         )
+        remark = pool_remark(session, settings=settings)
+    if remark:
+        console.print(remark, highlight=False)
     decisions = plan.table.select(
         pl.coalesce("lead_external_id", pl.col("lead_id").cast(pl.String)).alias("lead_external_id"),
         "rep_external_id",
@@ -88,15 +92,19 @@ def route(
 
 
 def queue(fmt: Format = "table") -> None:
-    """Leads routing could not place: the reserve (reps at capacity) and the unassigned, with why.
+    """Leads routing could not place: the reserve (reps at capacity) and the unassigned, with why;
+    and unowned open leads of stages routing leaves alone (routing.routable_stages).
 
     Example: leadflow queue --format csv
     """
     from leadflow.routing.queue import routing_queue
+    from leadflow.routing.roster import pool_remark
 
+    settings = state.settings()
     with state.session(write=False) as session:
-        frame = routing_queue(session)
-    render(frame, fmt, title="routing queue")
+        frame = routing_queue(session, routable_stages=settings.routing.routable_stages)
+        remark = pool_remark(session, settings=settings)
+    render(frame, fmt, title="routing queue", caption=remark)
 
 
 @sla_app.command("sweep")

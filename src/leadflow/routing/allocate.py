@@ -16,6 +16,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, vstack
 
+from leadflow.routing.policies import by_share
 from leadflow.stats import Array
 from leadflow.stats.links import expit, logit
 
@@ -124,6 +125,7 @@ def optimal(
     deal_value: float,
     lead_group: Array | None = None,
     min_share: float | Array = 0.0,
+    given: Array | None = None,
     seed: int = 0,
 ) -> tuple[Array, Array, Array]:
     """The ``optimal`` policy for one group of leads and reps.
@@ -132,13 +134,20 @@ def optimal(
     the expected deal value. ``rep_effect`` is one row for every lead (m,) or one row per group
     of leads (g, m) with ``lead_group`` (n,) naming each lead's row: a rep's effect may differ
     by industry, source or product. Leads are grouped in segments of equal p_lead (to 0.01) and
-    group, the segments allocated by :func:`allocate_segments` with each eligible rep (``ok``)
-    getting at least ``min_share`` of the leads (one share for all, or one per rep), and the
-    leads of a segment dealt out in random order (``seed``). Returns each lead's rep index (-1:
-    no room), the (segment, rep) values, and each lead's segment.
+    group, the segments allocated by :func:`allocate_segments`, and the leads of a segment dealt
+    out in random order (``seed``).
+
+    ``given`` is each rep's count of leads this period before these: each eligible rep gets at
+    least ``min_share`` (one for all, or one per rep) of the period's leads, however the leads
+    arrive. Reps whose values are equal for every segment (two new reps, or everyone before any
+    history) are one class to the solver, and the class's leads are split among them by
+    :func:`~leadflow.routing.policies.by_share`, evenly over the period. Returns each lead's rep
+    index (-1: no room), the (segment, rep) values, and each lead's segment.
     """
     ok = np.asarray(ok, dtype=bool)
     capacity = np.asarray(capacity, dtype=np.int64)
+    m = capacity.size
+    counts = np.zeros(m) if given is None else np.asarray(given, dtype=float)
     p = np.round(np.asarray(p_lead, dtype=float), 2)
     n = p.size
     effect = np.atleast_2d(np.asarray(rep_effect, dtype=float))
@@ -148,11 +157,36 @@ def optimal(
     levels, rows = keys[:, 1] / 100, keys[:, 0].astype(np.int64)
     value = deal_value * expit(logit(levels)[:, None] + effect[rows])
     supply = np.bincount(segment, minlength=levels.size)
-    minimum = np.where(ok & (capacity > 0), np.floor(np.asarray(min_share, dtype=float) * n), 0)
+    open_ = ok & (capacity > 0)
+    period = counts[open_].sum() + n
+    minimum = np.where(
+        open_, np.maximum(np.floor(np.asarray(min_share, dtype=float) * period) - counts, 0), 0
+    )
+    # reps of equal value everywhere (and equally eligible) are one class to the solver
+    signature = np.column_stack([np.round(value.T, 9), open_])
+    _, rep_class = np.unique(signature, axis=0, return_inverse=True)
+    rep_class = rep_class.reshape(-1)
+    first = np.array([np.flatnonzero(rep_class == c)[0] for c in range(rep_class.max() + 1)])
     allocation = allocate_segments(
-        value, supply, capacity, eligible=np.broadcast_to(ok, value.shape), min_count=minimum
+        value[:, first],
+        supply,
+        np.bincount(rep_class, weights=np.where(open_, capacity, 0), minlength=first.size),
+        eligible=np.broadcast_to(open_[first], (levels.size, first.size)),
+        min_count=np.bincount(rep_class, weights=minimum, minlength=first.size),
     )
     order = np.random.default_rng(seed).permutation(n)
+    in_class = np.full(n, -1, dtype=np.int64)
+    in_class[order] = deal_out(segment[order], allocation.counts)
     choice = np.full(n, -1, dtype=np.int64)
-    choice[order] = deal_out(segment[order], allocation.counts)
+    for c in np.unique(in_class[in_class >= 0]):
+        leads = np.flatnonzero(in_class == c)  # in queue order: the best first
+        members = np.flatnonzero(rep_class == c)
+        picked = by_share(
+            np.ones((leads.size, members.size), dtype=bool),
+            np.where(open_[members], capacity[members], 0),
+            shares=np.full(members.size, 1 / members.size),
+            given=counts[members],
+            seed=seed,
+        )
+        choice[leads] = np.where(picked >= 0, members[np.maximum(picked, 0)], -1)
     return choice, value, segment

@@ -76,7 +76,9 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
         waited = assigned.filter(pl.col("queued").is_not_null())["lead_id"].to_list()
         for start in range(0, len(waited), 5000):
             session.execute(delete(QueuedLead).where(QueuedLead.lead_id.in_(waited[start : start + 5000])))
-        owned = assigned.select("rep_id", at.alias("assigned_at"), pl.lit("lead").alias("stage"), "lead_id")
+        # an inquiry becomes a lead when it has an owner; a qualified lead or opportunity stays as it is
+        stage = pl.when(pl.col("from_stage") == "inquiry").then(pl.lit("lead")).otherwise("from_stage")
+        owned = assigned.select("rep_id", at.alias("assigned_at"), stage.alias("stage"), "lead_id")
         bulk_update(session, "leads", ["owner_id", "assigned_at", "stage"], driver_rows(session, owned))
     queued = plan.table.filter(pl.col("queue").is_not_null())
     if not queued.is_empty():

@@ -98,6 +98,8 @@ def run_policy(
     n = p_lead.size
     eligible = np.broadcast_to(ok, (n, ok.size))
     ids = [rep_rows[i]["external_id"] for i in members]
+    # leads each rep was issued this period before this run: shares hold over the period
+    given = np.array([rep_rows[i].get("used") or 0 for i in members], dtype=float)
     saved = state.get(state_key, {})
     if name == "round_robin":
         pointer = ids.index(saved["last"]) if saved.get("last") in ids else -1
@@ -120,10 +122,14 @@ def run_policy(
         team_rate = won.sum() / closed.sum() if closed.sum() else 0.0
         rates = np.divide(won, closed, out=np.full(won.size, team_rate), where=closed > 0)
         schedule = MeritSchedule(spread=config.merit_spread, proportional=config.merit_proportional)
-        choice = merit(eligible, capacity, close_rates=rates, schedule=schedule)
+        choice = merit(eligible, capacity, close_rates=rates, schedule=schedule, given=given, seed=seed)
         shares = merit_shares(rates, schedule)
+        total = int(given.sum())
         return choice, _per_rep(
-            [f"close rate last period {r:.0%}, share {s:.0%}" for r, s in zip(rates, shares, strict=True)]
+            [
+                f"close rate last period {r:.0%}, share {s:.0%} (had {g:.0f} of {total} this period)"
+                for r, s, g in zip(rates, shares, given, strict=True)
+            ]
         )
     floor = np.where(exploring[members], max(config.min_share, config.exploration_share), config.min_share)
     choice, value, segment = optimal(
@@ -134,6 +140,7 @@ def run_policy(
         lead_group=lead_group,
         deal_value=deal_value,
         min_share=floor,
+        given=given,
         seed=seed,
     )
     opening = [f"most expected value within capacity (rep close rate {close_mean[i]:.0%}, " for i in members]

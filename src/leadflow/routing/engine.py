@@ -32,7 +32,15 @@ from leadflow.routing.policies import (
     UNASSIGNED,
 )
 from leadflow.routing.queue import take_queue
-from leadflow.routing.roster import exclusion_reason, period_start, read_roster, rep_pool, territory_rules
+from leadflow.routing.roster import (
+    exclusion_reason,
+    one_pool,
+    period_start,
+    present,
+    read_roster,
+    rep_pool,
+    territory_rules,
+)
 from leadflow.routing.territories import match_territory
 from leadflow.settings import PolicyName, Settings
 from leadflow.stats import Array
@@ -61,11 +69,12 @@ def plan_routes(
     routing = settings.routing
     start = period_start(now, routing.period)
     previous = period_start(start - timedelta(days=1), routing.period)
-    leads = take_queue(session, lead_ids, limit)
+    leads = take_queue(session, lead_ids, limit, stages=routing.routable_stages, order=routing.order)
     plan = RoutePlan()
     if leads.is_empty():
         return plan
     rules = territory_rules(session, settings=settings)
+    pooled = one_pool(session, settings=settings, rules=rules)
     matched = match_territory(leads, rules)
     headquarters = leads.with_columns(
         pl.col("hq_country").alias("country"),
@@ -77,10 +86,12 @@ def plan_routes(
     )
     batch = lead_ids is None
     territories = (
-        None if batch else set(leads["territory"].drop_nulls()) | set(leads["hq_territory"].drop_nulls())
+        None
+        if batch or pooled
+        else set(leads["territory"].drop_nulls()) | set(leads["hq_territory"].drop_nulls())
     )
     roster, covers = read_roster(session, territories=territories, team=routing.fallback_team)
-    reps = rep_pool(session, roster, everyone=batch, now=now, start=start)
+    reps = rep_pool(session, roster, everyone=batch, now=now, start=start, settings=settings)
     plan.state = load_state(session)  # read after the reps' lock: another worker's state is committed
     plan.loaded = dict(plan.state)
     configs = [routing.default, *routing.teams.values()]
@@ -125,16 +136,22 @@ def plan_routes(
     )
     base_rate = float(leads["win_probability"].drop_nulls().mean() or estimates.prior.mean)  # type: ignore[arg-type]
 
-    # each territory's group of reps: its own, else the fallback team's, else none (unassigned)
+    # Each territory's group of reps: its own while one of them is at work, else the fallback
+    # team's, else (no rules, no fallback) every rep; a territory whose reps are all away and no
+    # fallback keeps its own group, so the lead is queued with each rep's reason.
     fallback = routing.fallback_team if routing.fallback_team and by_team.get(routing.fallback_team) else None
+    at_work = {i for i, rep in enumerate(rep_rows) if present(rep, reps.away, exclude or {})}
     members_of: dict[str, list[int]] = {}
     territories_seen = leads["territory"].unique(maintain_order=True).to_list()
     keys: list[str | None] = []
     for territory in territories_seen:
-        if territory is not None and by_territory.get(territory):
-            key, members = f"territory {territory}", by_territory[territory]
+        own = by_territory.get(territory, []) if territory is not None else []
+        if own and (at_work & set(own) or not fallback or not at_work & set(by_team[fallback])):
+            key, members = f"territory {territory}", own
         elif fallback:
             key, members = f"fallback team {fallback}", by_team[fallback]
+        elif pooled and rep_rows:
+            key, members = "every rep (no territory rules)", list(range(len(rep_rows)))
         else:
             keys.append(None)
             continue

@@ -129,26 +129,49 @@ def quotas(shares: Array, total: int) -> Array:
     return counts
 
 
-def merit(
-    eligible: Array, capacity: Array, *, close_rates: Array, schedule: MeritSchedule = MeritSchedule()
+def by_share(
+    eligible: Array, capacity: Array, *, shares: Array, given: Array | None = None, seed: int = 0
 ) -> Array:
-    """The schedule managers use: the best closer gets the most leads, within eligibility and room.
+    """Deficit round-robin: each lead to the eligible rep with room who is furthest below their
+    ``shares`` of every lead given so far this period (``given``: each rep's count before this
+    batch), so the shares hold whether leads come a thousand at once or one at a time.
 
-    Quotas come from :func:`merit_shares`; each lead goes to the eligible rep with room who is
-    furthest below their quota (relative to it), so ineligibility shifts leads to the next best.
-    """
+    Reps exactly as far below their share (two equal reps with no history) are taken in an order
+    drawn from ``seed``, so ties do not always favour the same rep, and over time equal reps
+    split evenly, within one lead."""
     eligible, capacity = _check(eligible, capacity)
-    n = eligible.shape[0]
-    target = quotas(merit_shares(close_rates, schedule), n).astype(float)
-    given = np.zeros(capacity.shape[0])
-    choice = np.full(n, UNASSIGNED, dtype=np.int64)
-    for i in range(n):
+    shares = np.asarray(shares, dtype=float)
+    counts = np.zeros(capacity.shape[0]) if given is None else np.asarray(given, dtype=float).copy()
+    rank = np.empty(capacity.shape[0], dtype=float)
+    rank[np.random.default_rng(seed).permutation(capacity.shape[0])] = np.arange(capacity.shape[0])
+    choice = np.full(eligible.shape[0], UNASSIGNED, dtype=np.int64)
+    for i in range(eligible.shape[0]):
         open_ = eligible[i] & (capacity > 0)
         if not open_.any():
             continue
-        deficit = np.where(open_, (target - given) / np.maximum(target, 1e-9), -np.inf)
-        rep = int(np.argmax(deficit))
+        deficit = shares * (counts.sum() + 1) - counts
+        best = np.where(open_, deficit, -np.inf).max()
+        tied = open_ & (deficit >= best - 1e-9)
+        rep = int(np.argmin(np.where(tied, rank, np.inf)))
         choice[i] = rep
-        given[rep] += 1
+        counts[rep] += 1
         capacity[rep] -= 1
     return choice
+
+
+def merit(
+    eligible: Array,
+    capacity: Array,
+    *,
+    close_rates: Array,
+    schedule: MeritSchedule = MeritSchedule(),
+    given: Array | None = None,
+    seed: int = 0,
+) -> Array:
+    """The schedule managers use: the best closer gets the most leads, within eligibility and room.
+
+    Shares come from :func:`merit_shares` and hold over the period (:func:`by_share`): a rep
+    ineligible for a lead or full falls behind and is caught up with the next leads they may take.
+    """
+    shares = merit_shares(close_rates, schedule)
+    return by_share(eligible, capacity, shares=shares, given=given, seed=seed)

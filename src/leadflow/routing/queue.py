@@ -3,6 +3,8 @@ routing could not place: the reserve (reps at capacity) and the unassigned, with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 from sqlalchemy import Text, case, cast, exists, select
 from sqlalchemy.orm import Session
@@ -15,12 +17,25 @@ from leadflow.models import (
     QueuedLead,
     Territory,
 )
+from leadflow.settings import OPEN_STAGES
 
-ROUTABLE_STAGES = ("inquiry", "lead")
 
-
-def take_queue(session: Session, lead_ids: list[int] | None, limit: int | None) -> pl.DataFrame:
+def take_queue(
+    session: Session,
+    lead_ids: list[int] | None,
+    limit: int | None,
+    *,
+    stages: Sequence[str],
+    order: str = "best_first",
+) -> pl.DataFrame:
+    """The unowned leads of the routable ``stages`` (or those of ``lead_ids``): the reserve first,
+    then the best (``order="best_first"``: win probability, else fit score) or the oldest."""
     reserve_first = case((QueuedLead.kind == "reserve", 0), else_=1)
+    best = (
+        [Lead.win_probability.desc().nulls_last(), Lead.fit_score.desc().nulls_last()]
+        if order == "best_first"
+        else []
+    )
     query = (
         select(
             Lead.id,
@@ -46,7 +61,7 @@ def take_queue(session: Session, lead_ids: list[int] | None, limit: int | None) 
         .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
         .where(
             Lead.owner_id.is_(None),
-            Lead.stage.in_(ROUTABLE_STAGES),
+            Lead.stage.in_(stages),
             Lead.self_sourced.is_(False),
             ~exists().where(  # issued to a partner: not the reps' to work
                 Assignment.lead_id == Lead.id,
@@ -54,7 +69,7 @@ def take_queue(session: Session, lead_ids: list[int] | None, limit: int | None) 
                 Assignment.ended_at.is_(None),
             ),
         )
-        .order_by(reserve_first, Lead.created_at, Lead.id)
+        .order_by(reserve_first, *best, Lead.created_at, Lead.id)
     )
     if lead_ids is not None:
         query = query.where(Lead.id.in_(lead_ids))
@@ -70,8 +85,9 @@ def take_queue(session: Session, lead_ids: list[int] | None, limit: int | None) 
     )
 
 
-def routing_queue(session: Session) -> pl.DataFrame:
-    """The reserve and the unassigned leads with their reasons, oldest first."""
+def routing_queue(session: Session, *, routable_stages: Sequence[str] | None = None) -> pl.DataFrame:
+    """The reserve and the unassigned leads with their reasons, oldest first; with
+    ``routable_stages``, also the unowned open leads of other stages, which routing leaves alone."""
     rows = session.execute(
         select(
             Lead.id,
@@ -85,9 +101,31 @@ def routing_queue(session: Session) -> pl.DataFrame:
         .where(Lead.owner_id.is_(None))
         .order_by(QueuedLead.kind, QueuedLead.since, Lead.id)
     ).all()
-    return pl.DataFrame(
-        rows,
-        schema=["id", "external_id", "queue", "reason", "since", "attempts"],
-        orient="row",
-        infer_schema_length=None,
+    schema = ["id", "external_id", "queue", "reason", "since", "attempts"]
+    frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
+    if routable_stages is None:
+        return frame
+    skipped = [s for s in OPEN_STAGES if s not in routable_stages]
+    left = session.execute(
+        select(Lead.id, Lead.external_id, Lead.stage, Lead.created_at)
+        .where(Lead.owner_id.is_(None), Lead.stage.in_(skipped), Lead.self_sourced.is_(False))
+        .where(~exists().where(QueuedLead.lead_id == Lead.id))
+        .order_by(Lead.created_at, Lead.id)
+    ).all()
+    if not left:
+        return frame
+    others = pl.DataFrame(
+        {
+            "id": [r.id for r in left],
+            "external_id": [r.external_id for r in left],
+            "queue": ["not routed"] * len(left),
+            "reason": [
+                f"stage {r.stage} is not routed (routing.routable_stages: {', '.join(routable_stages)})"
+                for r in left
+            ],
+            "since": [r.created_at for r in left],
+            "attempts": [0] * len(left),
+        },
+        schema=frame.schema,
     )
+    return pl.concat([frame, others])

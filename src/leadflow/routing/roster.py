@@ -80,12 +80,21 @@ def read_roster(
 
 
 def rep_pool(
-    session: Session, roster: pl.DataFrame, *, everyone: bool, now: datetime, start: datetime
+    session: Session,
+    roster: pl.DataFrame,
+    *,
+    everyone: bool,
+    now: datetime,
+    start: datetime,
+    settings: Settings | None = None,
 ) -> RepPool:
     """The roster's reps with the capacity each has left and who is away.
 
-    On PostgreSQL the candidates' rows are locked in id order first, so that two workers
-    counting the same rep's capacity take turns; workers routing to other reps do not wait."""
+    Capacity counts the leads issued to a rep this period (a lead reassigned away still
+    counts: the rep spent time on it), within the rep's or team's daily cap, if any
+    (``routing.daily_caps``, ``daily_cap``). On PostgreSQL the candidates' rows are locked in
+    id order first, so that two workers counting the same rep's capacity take turns; workers
+    routing to other reps do not wait."""
     candidates = None if everyone else roster["id"].to_list()
     if not is_sqlite(session):
         lock = select(Rep.id).order_by(Rep.id).with_for_update()
@@ -104,6 +113,24 @@ def rep_pool(
         .otherwise((pl.col("capacity") - pl.col("used")).clip(lower_bound=0))
         .alias("capacity_left")
     )
+    caps = daily_caps(frame, settings) if settings is not None else {}
+    frame = frame.with_columns(
+        pl.col("id").replace_strict(caps, default=None, return_dtype=pl.Int64).alias("daily_cap"),
+        pl.lit(0, dtype=pl.Int64).alias("today"),
+    )
+    if caps:
+        today = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(
+            RepLoad.day == now.date(), RepLoad.rep_id.in_(sorted(caps))
+        )
+        issued = {rep_id: int(n) for rep_id, n in session.execute(today.group_by(RepLoad.rep_id)).all()}
+        frame = frame.with_columns(
+            pl.col("id").replace_strict(issued, default=0, return_dtype=pl.Int64).alias("today")
+        ).with_columns(
+            pl.min_horizontal(
+                "capacity_left",
+                (pl.col("daily_cap") - pl.col("today")).clip(lower_bound=0).fill_null(UNLIMITED),
+            ).alias("capacity_left")
+        )
     absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
         Absence.starts_at <= now, Absence.ends_at > now
     )
@@ -111,6 +138,35 @@ def rep_pool(
         absent = absent.where(Absence.rep_id.in_(candidates))
     away = dict(session.execute(absent.group_by(Absence.rep_id)).all())
     return RepPool(frame, away)
+
+
+def daily_caps(reps: pl.DataFrame, settings: Settings) -> dict[int, int]:
+    """Each rep's daily cap, by id: their own (routing.daily_caps), else their team's."""
+    routing = settings.routing
+    found = {}
+    for rep_id, external_id, team in reps.select("id", "external_id", "team").iter_rows():
+        cap = routing.daily_caps.get(external_id) or routing.for_team(team).daily_cap
+        if cap:
+            found[rep_id] = cap
+    return found
+
+
+def one_pool(session: Session, *, settings: Settings, rules: list[TerritoryRule] | None = None) -> bool:
+    """Whether routing has no territories to go by: no territory rules, no fallback team, and no
+    rep covering a territory. Then every active rep is one pool (a new team's first day)."""
+    if settings.routing.fallback_team:
+        return False
+    if rules if rules is not None else territory_rules(session, settings=settings):
+        return False
+    return session.execute(select(rep_territories.c.rep_id).limit(1)).first() is None
+
+
+def pool_remark(session: Session, *, settings: Settings) -> str | None:
+    """Said in `route` and `queue` when every active rep is one pool, so that nobody wonders why
+    territories play no part."""
+    if not one_pool(session, settings=settings):
+        return None
+    return "no territory rules, no fallback team and no rep with a territory: every active rep is one pool"
 
 
 def territory_rules(session: Session, *, settings: Settings) -> list[TerritoryRule]:
@@ -140,5 +196,12 @@ def exclusion_reason(rep: dict[str, Any], away: dict[int, datetime], exclude: di
     if rep["id"] in away:
         return f"away until {away[rep['id']]:%Y-%m-%d %H:%M}"
     if rep["capacity_left"] <= 0:
+        if rep.get("daily_cap") is not None and rep["today"] >= rep["daily_cap"]:
+            return f"at the daily cap ({rep['today']} of {rep['daily_cap']} today)"
         return f"at capacity ({rep['used']} of {rep['capacity']} this period)"
     return None
+
+
+def present(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> bool:
+    """Whether the rep can work leads at all now: active, not away, not excluded (full or not)."""
+    return bool(rep["active"]) and rep["id"] not in away and rep["id"] not in exclude
