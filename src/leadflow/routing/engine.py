@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -254,7 +255,7 @@ def plan_routes(
         if left_out.any():
             open_reps = [rep_rows[i] for i, good in zip(members, ok, strict=True) if good]
             if open_reps:
-                listed = ", ".join(f"{r['external_id']} ({r['capacity']} this period)" for r in open_reps)
+                listed = ", ".join(room_of(r) for r in open_reps)
                 reason, queue = f"every eligible rep is at capacity: {listed}", "reserve"
             else:
                 listed = "; ".join(f"{k} {v}" for k, v in excluded.items())
@@ -334,6 +335,13 @@ def plan_routes(
             .select(list(PLAN_SCHEMA))
         )
     return plan
+
+
+def room_of(rep: dict[str, Any]) -> str:
+    """A full rep's limit: their daily cap when that is what binds, else their period's capacity."""
+    if rep.get("daily_cap") is not None and rep["daily_cap"] - rep["today"] <= rep["capacity_left"]:
+        return f"{rep['external_id']} (daily cap {rep['daily_cap']})"
+    return f"{rep['external_id']} ({rep['capacity']} this period)"
 
 
 def route_leads(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 from leadflow.stats import Array
 
@@ -113,8 +114,7 @@ def merit_shares(close_rates: Array, schedule: MeritSchedule = MeritSchedule()) 
         return rates / total if total > 0 else np.full(m, 1 / m)
     if not 0 <= schedule.spread < 1:
         raise ValueError("merit spread must be at least 0 and below 1")
-    rank = np.empty(m, dtype=np.int64)
-    rank[np.argsort(-rates, kind="stable")] = np.arange(m)
+    rank = rankdata(-rates, method="average") - 1  # equal close rates, equal shares
     multiplier = 1 + schedule.spread * (1 - 2 * rank / (m - 1)) if m > 1 else np.ones(1)
     return multiplier / m
 

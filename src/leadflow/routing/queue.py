@@ -101,8 +101,15 @@ def routing_queue(session: Session, *, routable_stages: Sequence[str] | None = N
         .where(Lead.owner_id.is_(None))
         .order_by(QueuedLead.kind, QueuedLead.since, Lead.id)
     ).all()
-    schema = ["id", "external_id", "queue", "reason", "since", "attempts"]
-    frame = pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
+    schema = {
+        "id": pl.Int64,
+        "external_id": pl.String,
+        "queue": pl.String,
+        "reason": pl.String,
+        "since": pl.Datetime("us"),
+        "attempts": pl.Int64,
+    }
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     if routable_stages is None:
         return frame
     skipped = [s for s in OPEN_STAGES if s not in routable_stages]
