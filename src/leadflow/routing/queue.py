@@ -101,13 +101,13 @@ def routing_queue(session: Session, *, routable_stages: Sequence[str] | None = N
         .where(Lead.owner_id.is_(None))
         .order_by(QueuedLead.kind, QueuedLead.since, Lead.id)
     ).all()
-    schema = {
-        "id": pl.Int64,
-        "external_id": pl.String,
-        "queue": pl.String,
-        "reason": pl.String,
+    schema: dict[str, pl.DataType] = {
+        "id": pl.Int64(),
+        "external_id": pl.String(),
+        "queue": pl.String(),
+        "reason": pl.String(),
         "since": pl.Datetime("us"),
-        "attempts": pl.Int64,
+        "attempts": pl.Int64(),
     }
     frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     if routable_stages is None:
