@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from leadflow.db import session_scope
-from leadflow.models import Lead, Rep, SlaEvent
+from leadflow.models import Assignment, Lead, Rep, SlaEvent
 from leadflow.pipeline.activities import log_activity
 from leadflow.routing.engine import route_leads
 from leadflow.routing.sla import add_working_hours, sla_sweep
@@ -77,3 +77,40 @@ def test_sweep_escalates_then_reassigns_away_from_the_rep_who_missed_and_caps(
     assert capped.capped == [l1.id] and capped.reassigned == {}
     code, out, err = db.cli("sla", "sweep")
     assert code == 0 and "capped 0" in out, err
+
+
+def test_a_late_escalation_still_gives_the_owner_their_grace_and_the_reassignment_says_why(
+    db: Database, write_csv
+) -> None:  # type: ignore[no-untyped-def]
+    """The first sweep in a week escalates a lead long past its deadline; an immediate second
+    sweep must not take it away: the owner gets reassign_after_hours working hours from the
+    escalation, and the new owner's record says it came from an SLA miss."""
+    reps = [
+        ["external_id", "name", "territory", "capacity"],
+        ["ann", "Ann", "East", "50"],
+        ["bo", "Bo", "East", "50"],
+    ]
+    leads = [["external_id", "created_at", "territory"], ["L1", "2026-05-11", "East"]]
+    assert db.cli("reps", "import", str(write_csv("r.csv", reps)))[0] == 0
+    assert db.cli("leads", "import", str(write_csv("l.csv", leads)))[0] == 0
+    settings = Settings(
+        sla=Sla(first_touch_hours={"D": 1}, reassign_after_hours=4, working_hours=NINE_TO_FIVE)
+    )
+    with session_scope(db.engine) as s:
+        route_leads(s, settings=settings, now=MONDAY, by="test")
+    first_sweep = datetime(2026, 5, 16, 10, 0)  # Saturday, five days after the deadline
+    with session_scope(db.engine) as s:
+        assert sla_sweep(s, settings=settings, now=first_sweep).escalated != []
+    with session_scope(db.engine) as s:
+        assert sla_sweep(s, settings=settings, now=first_sweep + timedelta(minutes=5)).reassigned == {}
+    with session_scope(db.engine) as s:  # Monday 12:59: 3 h 59 of the 4 working hours have passed
+        assert sla_sweep(s, settings=settings, now=datetime(2026, 5, 18, 12, 59)).reassigned == {}
+    with session_scope(db.engine) as s:
+        done = sla_sweep(s, settings=settings, now=datetime(2026, 5, 18, 13, 0))
+        assert list(done.reassigned) != []
+        lead = s.scalars(select(Lead).where(Lead.external_id == "L1")).one()
+        reason = s.scalars(
+            select(Assignment.reason).where(Assignment.lead_id == lead.id, Assignment.ended_at.is_(None))
+        ).one()
+    assert reason.startswith("reassigned: ") and "missed the first-touch deadline" in reason
+    assert "after the escalation of 2026-05-16 10:00" in reason

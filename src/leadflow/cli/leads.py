@@ -16,7 +16,7 @@ from leadflow.cli.imports import import_command
 from leadflow.ledger.export import csv_text
 
 leads_app = typer.Typer(help="Import, list and show leads.", no_args_is_help=True)
-reps_app = typer.Typer(help="Import and list reps.", no_args_is_help=True)
+reps_app = typer.Typer(help="Import and list reps; mark them away and back.", no_args_is_help=True)
 activity_app = typer.Typer(help="Log one activity on a lead.", no_args_is_help=True)
 stage_app = typer.Typer(help="Move a lead to another stage.", no_args_is_help=True)
 leads_app.command("import")(import_command("leads"))
@@ -151,15 +151,65 @@ def leads_requeue() -> None:
 
 @reps_app.command("list")
 def reps_list(fmt: Format = "table") -> None:
-    """List reps with team, manager, territories, capacity, and leads owned.
+    """List reps with team, manager, territories, leads owned, their capacity this period (used of
+    capacity, and left), daily cap and when they are back if away.
 
     Example: leadflow reps list --format csv
     """
+    from leadflow.models import utcnow
     from leadflow.pipeline.queries import list_reps
+    from leadflow.routing.roster import capacity_now
 
+    settings = state.settings()
     with state.session(write=False) as session:
         frame = list_reps(session)
-    render(frame, fmt, title="reps")
+        capacity, counts = capacity_now(session, settings=settings, now=utcnow())
+    frame = frame.drop("capacity").join(capacity, on="id", how="left", maintain_order="left")
+    render(frame, fmt, title="reps", caption=counts)
+
+
+@reps_app.command("away")
+def reps_away(
+    rep: Annotated[str, typer.Argument(help="The rep's external id, email or name.")],
+    start: Annotated[str | None, typer.Option("--from", help="From when (default: now).")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Back at this date or time (a date: at midnight).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, for the team (holiday, training, ...).")] = None,
+) -> None:
+    """Mark a rep away: routing gives them no leads from --from until --until.
+
+    Example: leadflow reps away ann --from 2026-12-21 --until 2027-01-04 --reason holiday
+    """
+    from leadflow.ledger.find import find_rep
+    from leadflow.models import utcnow
+    from leadflow.pipeline.absences import set_away
+
+    ends = when(until)
+    if ends is None:
+        fail("--until is required: when the rep is back", 2)
+    starts = when(start) or utcnow()
+    with reported(), state.session() as session:
+        who = find_rep(session, ref=rep)
+        set_away(session, rep=who, starts_at=starts, ends_at=ends, reason=reason)
+        name = who.name
+    console.print(f"{name} is away from {starts:%Y-%m-%d %H:%M} until {ends:%Y-%m-%d %H:%M}", highlight=False)
+
+
+@reps_app.command("back")
+def reps_back(rep: Annotated[str, typer.Argument(help="The rep's external id, email or name.")]) -> None:
+    """A rep is back early: their current absence ends now (planned ones stay).
+
+    Example: leadflow reps back ann
+    """
+    from leadflow.ledger.find import find_rep
+    from leadflow.pipeline.absences import set_back
+
+    with reported(), state.session() as session:
+        who = find_rep(session, ref=rep)
+        ended = set_back(session, rep=who)
+        name = who.name
+    console.print(f"{name} is back" if ended else f"{name} was not away", highlight=False)
 
 
 @activity_app.command("log")

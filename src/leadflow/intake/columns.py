@@ -106,8 +106,12 @@ SPECS: dict[Kind, KindSpec] = {
             Column("team", max_len=200),
             Column("manager", max_len=200),
             Column("territory", max_len=1000),
-            Column("capacity", "int"),
+            Column("capacity", "int", minimum=0),
             Column("active", "bool"),
+            # an out-of-office window: no leads from away_from (else now) until away_until
+            Column("away_from", "datetime"),
+            Column("away_until", "datetime"),
+            Column("away_reason", max_len=200),
         ),
     ),
     "sources": KindSpec(
@@ -319,6 +323,10 @@ SYNONYMS: dict[Kind, dict[str, tuple[str, ...]]] = {
         "territory": ("territories", "region", "regional_office"),
         "capacity": ("max_leads", "lead_capacity"),
         "active": ("is_active", "enabled"),
+        "away_from": ("out_of_office_from", "ooo_from", "away_start", "absent_from", "out_of_office_start"),
+        "away_until": ("out_of_office_until", "ooo_until", "away_end", "absent_until", "out_of_office_end",
+                       "back_on"),
+        "away_reason": ("out_of_office_reason", "absence_reason"),
     },
     "companies": {
         "name": ("account", "account_name", "company", "company_name"),

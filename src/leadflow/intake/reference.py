@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from leadflow.intake.rejects import Reject, shorten
 from leadflow.ledger.keys import name_key, name_key_expr
-from leadflow.models import Company, Product, Rep, Source, Team, Territory
+from leadflow.models import Company, Product, Rep, Source, Team, Territory, utcnow
+from leadflow.pipeline.absences import set_away
 
 
 @dataclass
@@ -122,7 +123,40 @@ def write_reps(session: Session, frame: pl.DataFrame, *, file: str) -> RefBatchR
         result.changed += changed
         result.unchanged += not changed
     session.flush()
+    result.rejects.extend(_record_absences(session, frame, by_ext, by_name, file=file))
     return result
+
+
+def _record_absences(
+    session: Session, frame: pl.DataFrame, by_ext: dict[str, Rep], by_name: dict[str, Rep], *, file: str
+) -> list[Reject]:
+    """The out-of-office windows of the reps file (away_from, away_until); a window that ends
+    before it starts is reported, the rep imported without it."""
+    if "away_until" not in frame.columns:
+        return []
+    rejects = []
+    now = utcnow()
+    for row in _with_keys(frame.filter(pl.col("away_until").is_not_null())).iter_rows(named=True):
+        rep = by_ext.get((row.get("external_id") or _slug(row["name"])).lower()) or by_name.get(
+            row["_key"] or ""
+        )
+        starts = row.get("away_from") or now
+        if rep is None:
+            continue
+        if row["away_until"] <= starts:
+            rejects.append(
+                Reject(
+                    file,
+                    row["_line"],
+                    "away_until",
+                    str(row["away_until"]),
+                    "before the absence starts",
+                    "warning",
+                )
+            )
+            continue
+        set_away(session, rep=rep, starts_at=starts, ends_at=row["away_until"], reason=row.get("away_reason"))
+    return rejects
 
 
 def _upsert_named(

@@ -357,8 +357,10 @@ def route_leads(
     by: str = "router",
     exclude: dict[int, str] | None = None,
     team: str | None = None,
+    cause: str | None = None,
 ) -> RoutePlan:
-    """Route the queue (or the given leads): plan, and unless ``dry_run``, write the plan."""
+    """Route the queue (or the given leads): plan, and unless ``dry_run``, write the plan.
+    ``cause`` says why these leads are routed again (an SLA miss); it leads each reason."""
     plan = plan_routes(
         session,
         settings=settings,
@@ -370,6 +372,8 @@ def route_leads(
         exclude=exclude,
         team=team,
     )
+    if cause:
+        plan.table = plan.table.with_columns((pl.lit(f"{cause}; ") + pl.col("reason")).alias("reason"))
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
     if not dry_run and settings.notify.enabled:  # no event objects for a batch nobody hears of

@@ -87,6 +87,7 @@ def rep_pool(
     now: datetime,
     start: datetime,
     settings: Settings | None = None,
+    lock: bool = True,
 ) -> RepPool:
     """The roster's reps with the capacity each has left and who is away.
 
@@ -96,11 +97,11 @@ def rep_pool(
     id order first, so that two workers counting the same rep's capacity take turns; workers
     routing to other reps do not wait."""
     candidates = None if everyone else roster["id"].to_list()
-    if not is_sqlite(session):
-        lock = select(Rep.id).order_by(Rep.id).with_for_update()
+    if lock and not is_sqlite(session):
+        locking = select(Rep.id).order_by(Rep.id).with_for_update()
         if candidates is not None:
-            lock = lock.where(Rep.id.in_(candidates))
-        session.execute(lock).all()
+            locking = locking.where(Rep.id.in_(candidates))
+        session.execute(locking).all()
     load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= start.date())
     if candidates is not None:
         load = load.where(RepLoad.rep_id.in_(candidates))
@@ -138,6 +139,30 @@ def rep_pool(
         absent = absent.where(Absence.rep_id.in_(candidates))
     away = dict(session.execute(absent.group_by(Absence.rep_id)).all())
     return RepPool(frame, away)
+
+
+def capacity_now(session: Session, *, settings: Settings, now: datetime) -> tuple[pl.DataFrame, str]:
+    """Each rep's use of their capacity this period (id, this period as used/capacity, left,
+    daily cap, away until) and a sentence saying what counts, for `reps list`."""
+    start = period_start(now, settings.routing.period)
+    roster, _ = read_roster(session, territories=None, team=None)
+    pool = rep_pool(session, roster, everyone=True, now=now, start=start, settings=settings, lock=False)
+    frame = pool.frame.select(
+        "id",
+        pl.format("{}/{}", "used", pl.col("capacity").cast(pl.String).fill_null("no limit")).alias(
+            "this period"
+        ),
+        pl.when(pl.col("capacity_left") >= UNLIMITED).then(None).otherwise("capacity_left").alias("left"),
+        "daily_cap",
+        pl.col("id")
+        .replace_strict(pool.away, default=None, return_dtype=pl.Datetime("us"))
+        .alias("away until"),
+    )
+    counts = (
+        f"capacity counts the leads issued since {start:%Y-%m-%d} (this {settings.routing.period}), "
+        "including those later reassigned or closed: a rep spent time on each"
+    )
+    return frame, counts
 
 
 def daily_caps(reps: pl.DataFrame, settings: Settings) -> dict[int, int]:

@@ -114,15 +114,18 @@ def untouched_leads(
     return sorted(found, key=lambda u: u.deadline)
 
 
-def _sla_history(session: Session, lead_ids: list[int]) -> dict[int, list[tuple[int, str, int | None]]]:
-    """Each lead's SLA events: (assignment, kind, rep)."""
-    history: dict[int, list[tuple[int, str, int | None]]] = defaultdict(list)
+Event = tuple[int, str, int | None, datetime]  # assignment, kind, rep, when
+
+
+def _sla_history(session: Session, lead_ids: list[int]) -> dict[int, list[Event]]:
+    """Each lead's SLA events: (assignment, kind, rep, when)."""
+    history: dict[int, list[Event]] = defaultdict(list)
     for start in range(0, len(lead_ids), 5000):
-        events = select(SlaEvent.lead_id, SlaEvent.assignment_id, SlaEvent.kind, SlaEvent.rep_id).where(
-            SlaEvent.lead_id.in_(lead_ids[start : start + 5000])
-        )
-        for lead_id, assignment_id, kind, rep_id in session.execute(events).all():
-            history[lead_id].append((assignment_id, kind, rep_id))
+        events = select(
+            SlaEvent.lead_id, SlaEvent.assignment_id, SlaEvent.kind, SlaEvent.rep_id, SlaEvent.at
+        ).where(SlaEvent.lead_id.in_(lead_ids[start : start + 5000]))
+        for lead_id, assignment_id, kind, rep_id, at in session.execute(events).all():
+            history[lead_id].append((assignment_id, kind, rep_id, at))
     return history
 
 
@@ -131,9 +134,10 @@ def _pass_on(
     *,
     settings: Settings,
     lead: Untouched,
-    past: list[tuple[int, str, int | None]],
+    past: list[Event],
     now: datetime,
     by: str,
+    cause: str,
 ) -> int | None:
     """Take the lead from its owner (the miss stays on the owner's record) and route it to the
     next eligible rep, never one who already missed it; the new rep, or None if it queued."""
@@ -143,7 +147,7 @@ def _pass_on(
             deadline=lead.deadline, at=now,
         )
     )  # fmt: skip
-    missed = {rep for _, kind, rep in past if kind == "reassigned" and rep is not None} | {lead.owner_id}
+    missed = {rep for _, kind, rep, _ in past if kind == "reassigned" and rep is not None} | {lead.owner_id}
     session.execute(update(Assignment).where(Assignment.id == lead.assignment_id).values(ended_at=now))
     session.execute(update(Lead).where(Lead.id == lead.lead_id).values(owner_id=None, assigned_at=None))
     session.flush()
@@ -154,6 +158,7 @@ def _pass_on(
         now=now,
         by=by,
         exclude=dict.fromkeys(missed, "missed the first-touch deadline on this lead"),
+        cause=cause,
     )
     return plan.decisions[0].rep_id if plan.decisions else None
 
@@ -167,6 +172,7 @@ def reassign_untouched(
     found = untouched_leads(session, settings=settings, lead_ids=[lead_id], lock=True)
     if not found:
         raise Conflict("this lead is not waiting for its first touch (touched, closed or unassigned)")
+    owner = session.get(Rep, found[0].owner_id)
     return _pass_on(
         session,
         settings=settings,
@@ -174,6 +180,7 @@ def reassign_untouched(
         past=_sla_history(session, [lead_id])[lead_id],
         now=now,
         by=by,
+        cause=f"reassigned by {by} from {owner.external_id if owner else 'its owner'}, untouched",
     )
 
 
@@ -186,21 +193,34 @@ def sla_sweep(
     result = SweepResult()
     overdue = [u for u in untouched_leads(session, settings=settings, lock=True) if now >= u.deadline]
     history = _sla_history(session, [u.lead_id for u in overdue])
+    owners = dict(
+        session.execute(
+            select(Rep.id, Rep.external_id).where(Rep.id.in_({u.owner_id for u in overdue}))
+        ).all()
+    )
     for lead in overdue:
         past = history[lead.lead_id]
-        kinds = {kind for assignment, kind, _ in past if assignment == lead.assignment_id}
-        passes = sum(1 for _, kind, _ in past if kind == "reassigned")
-        if "escalated" not in kinds:
+        escalated = [
+            at for assignment, kind, _, at in past if assignment == lead.assignment_id and kind == "escalated"
+        ]
+        kinds = {kind for assignment, kind, _, _ in past if assignment == lead.assignment_id}
+        passes = sum(1 for _, kind, _, _ in past if kind == "reassigned")
+        if not escalated:
             step = "escalated"
         elif kinds & {"reassigned", "capped"} or now < add_working_hours(
-            lead.deadline, sla.reassign_after_hours, sla.working_hours, lead.timezone
+            max(lead.deadline, escalated[0]), sla.reassign_after_hours, sla.working_hours, lead.timezone
         ):
-            continue  # already dealt with, or still in the grace after the escalation
+            continue  # already dealt with, or still in the grace the escalation gave the owner
         else:
             step = "capped" if passes >= sla.max_passes else "reassigned"
         if step == "reassigned":
+            cause = (
+                f"reassigned: {owners.get(lead.owner_id, 'its owner')} missed the first-touch deadline "
+                f"({lead.deadline:%Y-%m-%d %H:%M} UTC) and the {sla.reassign_after_hours:g} working hours "
+                f"after the escalation of {escalated[0]:%Y-%m-%d %H:%M}"
+            )
             result.reassigned[lead.lead_id] = _pass_on(
-                session, settings=settings, lead=lead, past=past, now=now, by=by
+                session, settings=settings, lead=lead, past=past, now=now, by=by, cause=cause
             )
             continue
         session.add(
