@@ -18,7 +18,7 @@ from leadflow.models import Product, Rep, Source, Team, Territory, rep_territori
 from leadflow.scoring.service import score_leads
 from leadflow.settings import Settings
 from leadflow.simulate.company import CompanySpec, generate_company
-from leadflow.simulate.truth import PRODUCTS, SOURCES, TERRITORIES
+from leadflow.simulate.truth import COUNTRIES, PRODUCTS, SOURCES, TERRITORIES
 
 
 def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl.DataFrame:
@@ -27,8 +27,13 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     company = generate_company(spec)
     teams: dict[str, Team] = {}
     territories: dict[str, Territory] = {}
-    for name, _country in TERRITORIES:
-        territories[name] = Territory(name=name, key=name.lower().replace(" ", ""), rules={"regions": [name]})
+    # Each territory takes its countries' leads; the first territory (the largest) is tried last
+    # and takes every lead no other claims, so a lead posted without a country is routed too.
+    for priority, (name, _country) in enumerate(TERRITORIES):
+        rules = {"countries": COUNTRIES[name]} if priority else {}
+        order = priority if priority else len(TERRITORIES)
+        key = name.lower().replace(" ", "")
+        territories[name] = Territory(name=name, key=key, rules=rules, priority=order)
         teams[name] = Team(name=f"{name} team", manager=f"{name} manager", policy="round_robin")
     session.add_all([*territories.values(), *teams.values()])
     session.flush()
