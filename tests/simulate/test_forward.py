@@ -42,5 +42,27 @@ def test_simulate_command(db: Database) -> None:
     )  # fmt: skip
     assert code == 0, err
     table = pl.read_csv(io.StringIO(out))
-    assert table["policy"].to_list() == ["round_robin", "optimal"]
+    assert table["policy"].to_list() == [
+        "round_robin",
+        "optimal",
+        "oracle",
+    ]  # the oracle: the most routing could win
     assert db.cli("simulate", "--policy", "lottery")[0] == 2
+
+
+def test_optimal_learns_who_sells_what_without_being_told() -> None:
+    """Reps with hidden specialisms by industry and source, and no segment_by anywhere: optimal
+    learns them from the history and wins at least 0.85 of what the oracle (routing on the
+    truth) gains over round-robin; merit, blind to them, wins little of it."""
+    company = generate_company(CompanySpec(n_leads=50_000, n_reps=24, seed=11, specialism=0.5))
+    table = simulate_policies(company, policies=("round_robin", "merit", "optimal"), replications=60)
+    rows = {r["policy"]: r for r in table.iter_rows(named=True)}
+    assert list(rows) == ["round_robin", "merit", "optimal", "oracle"]
+    assert rows["oracle"]["oracle_share"] == pytest.approx(1.0)
+    assert rows["optimal"]["oracle_share_low"] >= 0.85
+    assert (
+        rows["optimal"]["oracle_share_low"]
+        <= rows["optimal"]["oracle_share"]
+        <= rows["optimal"]["oracle_share_high"]
+    )
+    assert rows["merit"]["oracle_share"] < 0.2

@@ -55,6 +55,9 @@ class CompanySpec:
     days: int = 365
     n_laggards: int = 2
     never_worked_share: float = 0.08
+    # How much reps differ by kind of lead, nobody having said so: each rep's hidden log-odds
+    # effect on each industry and each source is drawn with this standard deviation (0: none).
+    specialism: float = 0.0
 
 
 @dataclass
@@ -168,7 +171,14 @@ def generate_company(spec: CompanySpec) -> Company:
     first_touch_at = assigned + (delay_hours * 3600).astype("timedelta64[s]")
     touch_effect = touch_effect_of(delay_hours)
     late_period = created >= np.datetime64(spec.end - timedelta(days=92))
-    rep_effect = skill[owner] - np.where(np.isin(owner, laggards) & late_period, 1.0, 0.0)
+    rep_industry, rep_source = specialisms(spec)
+    industry_index = _index_of(industry, [i[0] for i in INDUSTRIES])
+    rep_effect = (
+        skill[owner]
+        - np.where(np.isin(owner, laggards) & late_period, 1.0, 0.0)
+        + rep_industry[owner, industry_index]
+        + rep_source[owner, source_index]
+    )
     p_win = np.where(worked, expit(lead_logit + rep_effect + touch_effect), 0.0)
 
     # Outcomes: decided by p_win; closed after a gamma-distributed time; open if past the end.
@@ -286,8 +296,26 @@ def generate_company(spec: CompanySpec) -> Company:
         "worked": worked,
         "skill": skill,
         "laggards": np.sort(laggards),
+        "rep_industry": rep_industry,
+        "rep_source": rep_source,
     }
     return Company(spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth)
+
+
+def specialisms(spec: CompanySpec) -> tuple[Array, Array]:
+    """Each rep's hidden effect on each industry and each source (n_reps, values); zeros unless
+    ``spec.specialism``. Drawn apart from the rest of the company, so that a company with
+    specialists is the same company otherwise."""
+    shape_i, shape_s = (spec.n_reps, len(INDUSTRIES)), (spec.n_reps, len(SOURCES))
+    if not spec.specialism:
+        return np.zeros(shape_i), np.zeros(shape_s)
+    rng = np.random.default_rng(spec.seed + 424_242)
+    return rng.normal(0.0, spec.specialism, shape_i), rng.normal(0.0, spec.specialism, shape_s)
+
+
+def _index_of(values: Array, names: list[str]) -> Array:
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.array([lookup[v] for v in values.tolist()], dtype=np.int64)
 
 
 def _lead_only_probability(

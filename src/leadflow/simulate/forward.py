@@ -17,15 +17,18 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
+from leadflow.routing.affinity import RepAffinity
 from leadflow.routing.allocate import optimal
 from leadflow.routing.policies import load_balance, merit, round_robin, weighted
 from leadflow.simulate.company import Company
-from leadflow.simulate.truth import first_touch, load_factor, touch_effect_of
+from leadflow.simulate.truth import INDUSTRIES, SOURCES_NAMES, first_touch, load_factor, touch_effect_of
 from leadflow.stats import Array
-from leadflow.stats.close_rates import close_rates
 from leadflow.stats.links import expit, logit
 
 POLICIES = ("round_robin", "weighted", "load_balance", "merit", "optimal")
+# The lead attributes leadflow's router has (routing/queue.py): who sells what is learned over them.
+ATTRIBUTES = ("industry", "source", "lead_type", "country")
+ORACLE = "oracle"  # routes on the truth: the most any policy could win
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,43 @@ def _tally(history: pl.DataFrame, owners: Array) -> tuple[Array, Array]:
     return won, closed
 
 
-def route_stream(company: Company, stream: Stream, policy: str, *, seed: int = 0) -> Array:
+def learn_affinity(company: Company, stream: Stream) -> RepAffinity:
+    """Who sells what, learned from the closed leads before the stream as leadflow would: their
+    attributes, owner, outcome and lead-only P(win), nobody saying which attribute matters."""
+    history = stream.history
+    return RepAffinity().fit(
+        {a: history[a].to_numpy() for a in ATTRIBUTES if a in history.columns},
+        history["owner"].to_numpy(),
+        (history["stage"] == "won").to_numpy(),
+        n_reps=company.reps.height,
+        offset=logit(history["p_lead"].to_numpy()),
+        order=history["created_at"].to_numpy(),
+    )
+
+
+def true_effect(company: Company, leads: pl.DataFrame) -> Array:
+    """(n, n_reps): each rep's true effect on each lead's log-odds in the stream (skill, laggards
+    lagging, and hidden specialisms if the company has them), which only the oracle knows."""
+    truth, reps = company.truth, company.reps
+    skill = reps["skill"].to_numpy() - np.where(reps["laggard"].to_numpy(), 1.0, 0.0)
+    effect = np.broadcast_to(skill[None, :], (leads.height, reps.height))
+    if "rep_industry" not in truth:  # a company fitted to a ledger: skill is all it knows
+        return effect
+    industry = _codes(leads["industry"], [i[0] for i in INDUSTRIES])
+    source = _codes(leads["source"], SOURCES_NAMES)
+    return effect + truth["rep_industry"][:, industry].T + truth["rep_source"][:, source].T
+
+
+def _codes(column: pl.Series, names: list[str]) -> Array:
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.array([lookup[v] for v in column.to_list()], dtype=np.int64)
+
+
+def route_stream(
+    company: Company, stream: Stream, policy: str, *, seed: int = 0, affinity: RepAffinity | None = None
+) -> Array:
     """Each lead's rep (index into company.reps; -1: over everyone's capacity) under ``policy``,
-    deciding only on what leadflow could know."""
+    deciding only on what leadflow could know (``oracle``: on the truth)."""
     reps = company.reps
     territory_of_rep = reps["territory"].to_numpy()
     capacity_all = reps["capacity"].to_numpy()
@@ -86,15 +123,25 @@ def route_stream(company: Company, stream: Stream, policy: str, *, seed: int = 0
         elif policy == "merit":
             won, closed = _tally(last_month, members)
             picked = merit(eligible, capacity, close_rates=np.divide(won, np.maximum(closed, 1)))
-        elif policy == "optimal":
-            won, closed = _tally(stream.history, members)
-            rates = close_rates(won, closed)
-            effect = logit(rates.mean) - logit(np.array([rates.prior.mean]))
+        elif policy in ("optimal", ORACLE):
+            if policy == ORACLE:
+                p_lead = expit(stream.leads["lead_logit"].to_numpy()[rows])
+                effect = true_effect(company, stream.leads[rows])[:, members]
+            else:
+                affinity = affinity or learn_affinity(company, stream)
+                p_lead = stream.leads["p_lead"].to_numpy()[rows]
+                attributes = {
+                    a: stream.leads[a].to_numpy()[rows] for a in ATTRIBUTES if a in stream.leads.columns
+                }
+                effect = affinity.rep_effect(attributes, n=rows.size)[:, members]
+            # leads on which the reps' effects agree (to 0.01) are one group to the allocation
+            rows_of_effect, lead_group = np.unique(np.round(effect, 2), axis=0, return_inverse=True)
             picked = optimal(
                 np.ones(members.size, dtype=bool),
                 capacity,
-                p_lead=stream.leads["p_lead"].to_numpy()[rows],
-                rep_effect=effect,
+                p_lead=p_lead,
+                rep_effect=rows_of_effect,
+                lead_group=lead_group.reshape(-1),
                 deal_value=1.0,
                 seed=seed,
             )[0]
@@ -124,8 +171,7 @@ def play_out(
     owner = choice[placed]
     lead_logit = stream.leads["lead_logit"].to_numpy()[placed]
     amount = stream.leads["amount"].fill_null(strategy="mean").to_numpy()[placed]
-    laggard = reps["laggard"].to_numpy()
-    skill = reps["skill"].to_numpy() - np.where(laggard, 1.0, 0.0)
+    effect = true_effect(company, stream.leads.filter(pl.Series(placed)))[np.arange(owner.size), owner]
     per_rep = np.bincount(owner, minlength=reps.height)
     overload = load_factor(per_rep, reps["capacity"].to_numpy())
     wins, revenue, misses = (np.zeros(replications) for _ in range(3))
@@ -133,7 +179,7 @@ def play_out(
         delay, worked = first_touch(
             rng, overload[owner], reps["diligence"].to_numpy()[owner], company.spec.never_worked_share
         )
-        p = worked * expit(lead_logit + skill[owner] + touch_effect_of(delay))
+        p = worked * expit(lead_logit + effect + touch_effect_of(delay))
         won = rng.random(p.size) < p
         wins[r], revenue[r] = won.sum(), amount[won].sum()
         misses[r] = np.mean(~worked | (delay > sla_hours)) if p.size else 0.0
@@ -149,17 +195,28 @@ def simulate_policies(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Compare policies on the same lead stream: expected wins and revenue with 95% intervals
-    (over replications of the truth), the gain in wins over the first policy (paired), leads
-    per rep (Gini), leads over capacity (to the reserve), and the share of leads missing the
-    first-touch SLA."""
+    (over replications of the truth), the gain in wins over the first policy (paired), the share
+    of the oracle's gain over round-robin each captures, leads per rep (Gini), leads over
+    capacity (to the reserve), and the share of leads missing the first-touch SLA. The oracle
+    (routing on the truth, which no policy has) is the last row: the most routing could win."""
     stream = stream_of(company)
+    affinity = learn_affinity(company, stream) if "optimal" in policies else None
+    outcomes: dict[str, dict[str, Array]] = {}
+    choices: dict[str, Array] = {}
+    for policy in dict.fromkeys([*policies, "round_robin", ORACLE]):
+        choices[policy] = route_stream(company, stream, policy, seed=seed, affinity=affinity)
+        # the same draws (common random numbers) for every policy: differences are paired
+        outcomes[policy] = play_out(
+            company, stream, choices[policy], sla_hours=sla_hours, replications=replications, seed=seed
+        )
+    low, high = 2.5, 97.5
+    baseline = outcomes[policies[0]]["wins"]
+    share_low, share_mid, share_high = oracle_shares(outcomes, seed=seed)
     rows = []
-    baseline: Array | None = None
-    for policy in policies:
-        choice = route_stream(company, stream, policy, seed=seed)
-        outcome = play_out(company, stream, choice, sla_hours=sla_hours, replications=replications, seed=seed)
-        low, high = 2.5, 97.5
+    for policy in [*policies, ORACLE] if ORACLE not in policies else policies:
+        outcome, choice = outcomes[policy], choices[policy]
         per_rep = np.bincount(choice[choice >= 0], minlength=company.reps.height)
+        gain = outcome["wins"] - baseline
         rows.append(
             {
                 "policy": policy,
@@ -173,14 +230,36 @@ def simulate_policies(
                 "gini_leads_per_rep": gini(per_rep),
                 "over_capacity": int((choice < 0).sum()),
                 "sla_miss_share": float(outcome["sla_miss"].mean()),
+                "gain_vs_first": float(gain.mean()),
+                "gain_low": float(np.percentile(gain, low)),
+                "gain_high": float(np.percentile(gain, high)),
+                "oracle_share": share_mid[policy],
+                "oracle_share_low": share_low[policy],
+                "oracle_share_high": share_high[policy],
             }
         )
-        # the same draws (common random numbers) for every policy: the gain's interval is paired
-        baseline = outcome["wins"] if baseline is None else baseline
-        gain = outcome["wins"] - baseline
-        rows[-1] |= {
-            "gain_vs_first": float(gain.mean()),
-            "gain_low": float(np.percentile(gain, low)),
-            "gain_high": float(np.percentile(gain, high)),
-        }
     return pl.DataFrame(rows)
+
+
+def oracle_shares(
+    outcomes: dict[str, dict[str, Array]], *, seed: int = 0, resamples: int = 2000
+) -> tuple[dict[str, float | None], dict[str, float | None], dict[str, float | None]]:
+    """Each policy's share of the oracle's gain in wins over round-robin, with a 95% interval
+    (a bootstrap over the paired replications): (low, estimate, high) by policy; None when the
+    oracle gains nothing over round-robin (no share to speak of)."""
+    base, best = outcomes["round_robin"]["wins"], outcomes[ORACLE]["wins"]
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, base.size, (resamples, base.size))
+    room = (best - base)[picks].mean(axis=1)
+    low: dict[str, float | None] = {}
+    mid: dict[str, float | None] = {}
+    high: dict[str, float | None] = {}
+    for policy, outcome in outcomes.items():
+        if (best - base).mean() <= 0:
+            low[policy] = mid[policy] = high[policy] = None
+            continue
+        gained = (outcome["wins"] - base)[picks].mean(axis=1)
+        ratio = gained / np.where(room > 0, room, np.nan)
+        mid[policy] = float((outcome["wins"] - base).mean() / (best - base).mean())
+        low[policy], high[policy] = (float(np.nanpercentile(ratio, q)) for q in (2.5, 97.5))
+    return low, mid, high
