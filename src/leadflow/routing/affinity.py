@@ -32,7 +32,7 @@ STRENGTHS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)  # prior precision of d (b and 
 
 
 @dataclass(frozen=True)
-class _Design:
+class Design:
     """Where each coefficient sits: a[value] per attribute, b[rep], d[rep, value] per attribute."""
 
     values: dict[str, list[str]]
@@ -148,7 +148,7 @@ class RepAffinity(BaseEstimator):
             seen, counts = np.unique(np.asarray(column, dtype=object).astype(str), return_counts=True)
             kept = [v for v, c in zip(seen.tolist(), counts.tolist(), strict=True) if c >= self.min_count]
             values[name] = [str(v) for v in kept if v not in ("None", "nan", "")]
-        self.design_ = _Design(values, n_reps, drift=self.recent_share > 0)
+        self.design_ = Design(values, n_reps, drift=self.recent_share > 0)
         cleaned = {k: np.asarray(v, dtype=object).astype(str) for k, v in attributes.items()}
         time = np.arange(n) if order is None else np.argsort(np.argsort(np.asarray(order), kind="stable"))
         cut = int(n * (1 - self.holdout))

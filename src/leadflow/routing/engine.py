@@ -27,7 +27,7 @@ from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.routing.apply import apply_plan, load_state
 from leadflow.routing.choose import Evidence, run_policy, segment_effects
 from leadflow.routing.decisions import assigned_rows, queued_rows, take_rows, unrouted_rows
-from leadflow.routing.history import load_history, open_lead_counts
+from leadflow.routing.history import load_affinity, load_history, open_lead_counts
 from leadflow.routing.plan import PLAN_SCHEMA, RoutePlan
 from leadflow.routing.policies import (
     UNASSIGNED,
@@ -108,6 +108,21 @@ def plan_routes(
         refresh=batch,
     )
     last, deal_value = history.last, history.deal_value
+    # optimal without a segment named: who sells what, learned over every attribute routing reads
+    learns = "optimal" in needs and any(
+        not c.segment_by for c in configs if (policy or c.policy) == "optimal"
+    )
+    affinity = (
+        load_affinity(
+            session,
+            state=plan.state,
+            now=now,
+            max_age=timedelta(minutes=routing.estimates_max_age_minutes),
+            refresh=batch,
+        )
+        if learns
+        else None
+    )
     open_leads = (
         open_lead_counts(session, None if batch else roster["id"].to_list())
         if "load_balance" in needs
@@ -227,6 +242,11 @@ def plan_routes(
         group_effect, lead_group = (
             (by_segment.effect, by_segment.lead_group) if by_segment else (effect[members][None, :], None)
         )
+        if name == "optimal" and by_segment is None and affinity is not None:
+            learned = affinity.effect(take_rows(leads, positions), [rep_rows[i]["id"] for i in members])
+            # leads on which the reps' effects agree (to 0.01) are one group to the allocation
+            group_effect, lead_group = np.unique(np.round(learned, 2), axis=0, return_inverse=True)
+            lead_group = lead_group.reshape(-1)
         choice, note = run_policy(
             name,
             config,

@@ -8,14 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+import numpy as np
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.models import (
     Lead,
 )
+from leadflow.routing.affinity import Design, RepAffinity
+from leadflow.stats.links import logit
 
 ESTIMATES_KEY = "estimates"
+AFFINITY_KEY = "affinity"
+# The lead attributes who-sells-what is learned over: those routing reads of every queued lead.
+AFFINITY_ATTRIBUTES = ("industry", "source", "lead_type", "country")
+AFFINITY_MIN_CLOSED = 300  # fewer closed leads teach nothing about reps by kind of lead
+AFFINITY_MAX_LEADS = 200_000  # the newest closed leads it learns from (a fit stays in seconds)
 SEGMENT_COLUMNS = {
     "industry": Lead.industry,
     "source": Lead.source_id,
@@ -113,6 +121,96 @@ def load_history(
     history = _closed_history(session, start=start, previous=previous, segments=segments)
     state[ESTIMATES_KEY] = history.encode(period=start, now=now)
     return history
+
+
+@dataclass
+class Affinity:
+    """Who sells what, learned (routing/affinity.py), and the rep id of each of its rows."""
+
+    model: RepAffinity
+    rep_ids: list[int]
+
+    def effect(self, leads: Any, rep_ids: list[int]) -> np.ndarray:
+        """(n, reps): each of these reps' learned effect on each lead's log-odds (a rep it never
+        saw close a lead: 0, the team's)."""
+        attributes = {a: leads[a].to_numpy() for a in AFFINITY_ATTRIBUTES}
+        learned = self.model.rep_effect(attributes, n=len(leads))
+        index = {r: i for i, r in enumerate(self.rep_ids)}
+        columns = [index.get(r, -1) for r in rep_ids]
+        return np.where(np.array(columns) >= 0, learned[:, np.maximum(columns, 0)], 0.0)
+
+    def encode(self, *, now: datetime) -> dict[str, Any]:
+        design = self.model.design_
+        return {
+            "computed_at": now.isoformat(),
+            "rep_ids": self.rep_ids,
+            "values": design.values,
+            "drift": design.drift,
+            "strength": self.model.strength_,
+            "coef": [round(float(c), 6) for c in self.model.coef_],
+        }
+
+    @classmethod
+    def decode(cls, saved: dict[str, Any]) -> Affinity:
+        model = RepAffinity()
+        model.design_ = Design(saved["values"], len(saved["rep_ids"]), drift=saved["drift"])
+        model.strength_ = saved["strength"]
+        model.coef_ = np.array(saved["coef"])
+        return cls(model, saved["rep_ids"])
+
+
+def learn_affinity(session: Session) -> Affinity | None:
+    """Fit who sells what on the newest closed leads (None with too few to learn from)."""
+    closed = (
+        select(
+            Lead.owner_id,
+            Lead.stage == "won",
+            Lead.industry,
+            cast(Lead.source_id, Text),
+            Lead.lead_type,
+            Lead.country,
+            Lead.win_probability,
+            Lead.created_at,
+        )
+        .where(Lead.stage.in_(("won", "lost")), Lead.owner_id.is_not(None))
+        .order_by(Lead.created_at.desc().nulls_last(), Lead.id.desc())
+        .limit(AFFINITY_MAX_LEADS)
+    )
+    rows = session.execute(closed).all()
+    if len(rows) < AFFINITY_MIN_CLOSED:
+        return None
+    columns = list(zip(*rows, strict=True))
+    owners = np.array(columns[0], dtype=np.int64)
+    won = np.array(columns[1], dtype=bool)
+    rep_ids = sorted(set(owners.tolist()))
+    index = {r: i for i, r in enumerate(rep_ids)}
+    p = np.array([np.nan if v is None else v for v in columns[6]], dtype=float)
+    p = np.where(np.isnan(p), won.mean(), p)
+    attributes = {name: np.array(columns[2 + i], dtype=object) for i, name in enumerate(AFFINITY_ATTRIBUTES)}
+    order = np.arange(len(rows))[::-1]  # the query gave the newest first
+    model = RepAffinity().fit(
+        attributes,
+        np.array([index[o] for o in owners.tolist()]),
+        won,
+        n_reps=len(rep_ids),
+        offset=logit(p),
+        order=order,
+    )
+    return Affinity(model, rep_ids)
+
+
+def load_affinity(
+    session: Session, *, state: dict[str, dict[str, Any]], now: datetime, max_age: timedelta, refresh: bool
+) -> Affinity | None:
+    """Who sells what: refitted when ``refresh`` or stale, else the copy kept in the routing state."""
+    saved = state.get(AFFINITY_KEY)
+    if saved and not refresh:
+        age = now - datetime.fromisoformat(saved["computed_at"])
+        if timedelta(0) <= age <= max_age:
+            return Affinity.decode(saved) if saved.get("coef") else None
+    found = learn_affinity(session)
+    state[AFFINITY_KEY] = found.encode(now=now) if found else {"computed_at": now.isoformat()}
+    return found
 
 
 def open_lead_counts(session: Session, candidates: list[int] | None) -> dict[int, int]:
