@@ -29,6 +29,7 @@ from leadflow.stats import Array
 from leadflow.stats.links import expit
 
 STRENGTHS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0)  # prior precision of d (b and a: a third of it)
+EXACT_LIMIT = 3000  # coefficients up to which the intervals come from the whole inverse Hessian
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,13 @@ def _fit(x: sparse.csr_array, y: Array, offset: Array, prior: Array) -> Array:
 
 
 def _standard_errors(x: sparse.csr_array, offset: Array, coef: Array, prior: Array) -> Array:
-    """Standard errors from the inverse of the penalised Hessian X' W X + diag(prior)."""
+    """Standard errors from the inverse of the penalised Hessian X' W X + diag(prior); past
+    ``EXACT_LIMIT`` coefficients (a thousand reps), from its diagonal alone, which ignores how
+    the estimates lean on each other (a little narrower than the exact ones)."""
     p = expit(offset + x @ coef)
     weights = sparse.diags_array(p * (1 - p))
-    hessian = (x.T @ weights @ x).toarray() + np.diag(prior)
-    return np.sqrt(np.clip(np.diag(np.linalg.pinv(hessian, hermitian=True)), 0, None))
+    hessian = x.T @ weights @ x
+    if x.shape[1] > EXACT_LIMIT:
+        return 1 / np.sqrt(hessian.diagonal() + prior)
+    dense = hessian.toarray() + np.diag(prior)
+    return np.sqrt(np.clip(np.diag(np.linalg.pinv(dense, hermitian=True)), 0, None))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.cluster.vq import kmeans2
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, vstack
 
@@ -98,6 +99,25 @@ def _fill_one_segment(value: Array, supply: float, capacity: Array, eligible: Ar
         take = int(min(left, max(capacity[j], 0)))
         counts[0, j], left = take, left - take
     return Allocation(counts, float(counts[0] @ value), "filled in order of value (one segment)")
+
+
+def effect_groups(effect: Array, *, max_groups: int = 48, seed: int = 0) -> tuple[Array, Array]:
+    """Group leads by their reps' effects (n, m) for :func:`optimal`: leads whose rows agree to
+    0.01 are one group; past ``max_groups`` distinct rows (many reps and attributes), rows are
+    clustered (k-means) and each group's row is its leads' mean, so the allocation stays a
+    problem of groups x reps whatever the number of leads. Returns the groups' rows and each
+    lead's group."""
+    effect = np.asarray(effect, dtype=float)
+    rows, group = np.unique(np.round(effect, 2), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    if rows.shape[0] <= max_groups:
+        return rows, group
+    _, label = kmeans2(rows, max_groups, seed=seed, minit="++")
+    group = label[group]
+    found, group = np.unique(group, return_inverse=True)
+    means = np.zeros((found.size, effect.shape[1]))
+    np.add.at(means, group, effect)
+    return means / np.bincount(group, minlength=found.size)[:, None], group
 
 
 def deal_out(segment: Array, counts: Array) -> Array:

@@ -24,6 +24,7 @@ from leadflow.models import (
     utcnow,
 )
 from leadflow.notify.outbox import LeadEvent, queue_notifications
+from leadflow.routing.allocate import effect_groups
 from leadflow.routing.apply import apply_plan, load_state
 from leadflow.routing.choose import Evidence, run_policy, segment_effects
 from leadflow.routing.decisions import assigned_rows, queued_rows, take_rows, unrouted_rows
@@ -113,12 +114,12 @@ def plan_routes(
         not c.segment_by for c in configs if (policy or c.policy) == "optimal"
     )
     affinity = (
-        load_affinity(
+        load_affinity(  # it moves slowly: refitted when older than the estimates may be
             session,
             state=plan.state,
             now=now,
             max_age=timedelta(minutes=routing.estimates_max_age_minutes),
-            refresh=batch,
+            refresh=False,
         )
         if learns
         else None
@@ -244,9 +245,7 @@ def plan_routes(
         )
         if name == "optimal" and by_segment is None and affinity is not None:
             learned = affinity.effect(take_rows(leads, positions), [rep_rows[i]["id"] for i in members])
-            # leads on which the reps' effects agree (to 0.01) are one group to the allocation
-            group_effect, lead_group = np.unique(np.round(learned, 2), axis=0, return_inverse=True)
-            lead_group = lead_group.reshape(-1)
+            group_effect, lead_group = effect_groups(learned, seed=seed)
         choice, note = run_policy(
             name,
             config,

@@ -23,7 +23,7 @@ AFFINITY_KEY = "affinity"
 # The lead attributes who-sells-what is learned over: those routing reads of every queued lead.
 AFFINITY_ATTRIBUTES = ("industry", "source", "lead_type", "country")
 AFFINITY_MIN_CLOSED = 300  # fewer closed leads teach nothing about reps by kind of lead
-AFFINITY_MAX_LEADS = 200_000  # the newest closed leads it learns from (a fit stays in seconds)
+AFFINITY_MAX_LEADS = 50_000  # the newest closed leads it learns from (a fit stays in seconds)
 SEGMENT_COLUMNS = {
     "industry": Lead.industry,
     "source": Lead.source_id,

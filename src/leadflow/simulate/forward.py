@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from leadflow.routing.affinity import RepAffinity
-from leadflow.routing.allocate import optimal
+from leadflow.routing.allocate import effect_groups, optimal
 from leadflow.routing.policies import load_balance, merit, round_robin, weighted
 from leadflow.simulate.company import Company
 from leadflow.simulate.truth import INDUSTRIES, SOURCES_NAMES, first_touch, load_factor, touch_effect_of
@@ -134,14 +134,13 @@ def route_stream(
                     a: stream.leads[a].to_numpy()[rows] for a in ATTRIBUTES if a in stream.leads.columns
                 }
                 effect = affinity.rep_effect(attributes, n=rows.size)[:, members]
-            # leads on which the reps' effects agree (to 0.01) are one group to the allocation
-            rows_of_effect, lead_group = np.unique(np.round(effect, 2), axis=0, return_inverse=True)
+            rows_of_effect, lead_group = effect_groups(effect, seed=seed)
             picked = optimal(
                 np.ones(members.size, dtype=bool),
                 capacity,
                 p_lead=p_lead,
                 rep_effect=rows_of_effect,
-                lead_group=lead_group.reshape(-1),
+                lead_group=lead_group,
                 deal_value=1.0,
                 seed=seed,
             )[0]
