@@ -244,8 +244,9 @@ def plan_routes(
             (by_segment.effect, by_segment.lead_group) if by_segment else (effect[members][None, :], None)
         )
         if name == "optimal" and by_segment is None and affinity is not None:
-            learned = affinity.effect(take_rows(leads, positions), [rep_rows[i]["id"] for i in members])
-            group_effect, lead_group = effect_groups(learned, seed=seed)
+            learned, kind = affinity.effect(take_rows(leads, positions), [rep_rows[i]["id"] for i in members])
+            group_effect, group_of_kind = effect_groups(learned, seed=seed)
+            lead_group = group_of_kind[kind]
         choice, note = run_policy(
             name,
             config,

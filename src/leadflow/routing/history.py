@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import polars as pl
 from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -130,14 +131,24 @@ class Affinity:
     model: RepAffinity
     rep_ids: list[int]
 
-    def effect(self, leads: Any, rep_ids: list[int]) -> np.ndarray:
-        """(n, reps): each of these reps' learned effect on each lead's log-odds (a rep it never
-        saw close a lead: 0, the team's)."""
-        attributes = {a: leads[a].to_numpy() for a in AFFINITY_ATTRIBUTES}
-        learned = self.model.rep_effect(attributes, n=len(leads))
+    def effect(self, leads: pl.DataFrame, rep_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Each of these reps' learned effect on the log-odds of each kind of lead among these
+        (a rep it never saw close a lead: 0, the team's): the (kinds, reps) effects, and each
+        lead's kind. Kinds, not leads: a million leads are a few thousand kinds."""
+        framed = leads.select(pl.col(a).cast(pl.String) for a in AFFINITY_ATTRIBUTES)
+        kinds = framed.unique(maintain_order=True)
+        kind_of = (
+            framed.with_row_index("_row")
+            .join(kinds.with_row_index("_kind"), on=list(AFFINITY_ATTRIBUTES), how="left", nulls_equal=True)
+            .sort("_row")["_kind"]
+            .to_numpy()
+        )
+        attributes = {a: kinds[a].to_numpy() for a in AFFINITY_ATTRIBUTES}
+        learned = self.model.rep_effect(attributes, n=kinds.height)
         index = {r: i for i, r in enumerate(self.rep_ids)}
-        columns = [index.get(r, -1) for r in rep_ids]
-        return np.where(np.array(columns) >= 0, learned[:, np.maximum(columns, 0)], 0.0)
+        columns = np.array([index.get(r, -1) for r in rep_ids], dtype=np.int64)
+        effect = np.where(columns >= 0, learned[:, np.maximum(columns, 0)], 0.0)
+        return effect, kind_of.astype(np.int64)
 
     def encode(self, *, now: datetime) -> dict[str, Any]:
         design = self.model.design_
