@@ -72,3 +72,20 @@ def test_merit_schedule_gives_16_13_10_7_4_and_follows_rank() -> None:
     assert proportional == pytest.approx(rates / rates.sum())
     with pytest.raises(ValueError, match="spread"):
         merit_shares(rates, MeritSchedule(spread=1.5))
+
+
+def test_even_split_is_deficit_round_robin_with_equal_shares_without_the_loop() -> None:
+    """The vectorised split optimal uses among equal reps gives exactly the leads, in exactly the
+    order, that the lead-by-lead deficit round-robin gives with equal shares."""
+    from leadflow.routing.policies import by_share, even_split
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        m, n = int(rng.integers(1, 6)), int(rng.integers(0, 40))
+        capacity, given, seed = rng.integers(0, 15, m), rng.integers(0, 10, m), int(rng.integers(0, 5))
+        looped = by_share(
+            np.ones((n, m), dtype=bool), capacity, shares=np.full(m, 1 / m), given=given, seed=seed
+        )
+        assert even_split(n, capacity, given=given, seed=seed).tolist() == looped.tolist()
+    # two equal reps, 30 leads: 15 each, alternating
+    assert np.bincount(even_split(30, np.array([100, 100]))).tolist() == [15, 15]

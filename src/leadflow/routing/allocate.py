@@ -17,7 +17,7 @@ from scipy.cluster.vq import kmeans2
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, vstack
 
-from leadflow.routing.policies import by_share
+from leadflow.routing.policies import even_split
 from leadflow.stats import Array
 from leadflow.stats.links import expit, logit
 
@@ -161,7 +161,7 @@ def optimal(
     least ``min_share`` (one for all, or one per rep) of the period's leads, however the leads
     arrive. Reps whose values are equal for every segment (two new reps, or everyone before any
     history) are one class to the solver, and the class's leads are split among them by
-    :func:`~leadflow.routing.policies.by_share`, evenly over the period. Returns each lead's rep
+    :func:`~leadflow.routing.policies.even_split`, evenly over the period. Returns each lead's rep
     index (-1: no room), the (segment, rep) values, and each lead's segment.
     """
     ok = np.asarray(ok, dtype=bool)
@@ -201,12 +201,10 @@ def optimal(
     for c in np.unique(in_class[in_class >= 0]):
         leads = np.flatnonzero(in_class == c)  # in queue order: the best first
         members = np.flatnonzero(rep_class == c)
-        picked = by_share(
-            np.ones((leads.size, members.size), dtype=bool),
-            np.where(open_[members], capacity[members], 0),
-            shares=np.full(members.size, 1 / members.size),
-            given=counts[members],
-            seed=seed,
-        )
+        if members.size == 1:  # the solver kept within this rep's capacity
+            choice[leads] = members[0]
+            continue
+        room = np.where(open_[members], capacity[members], 0)
+        picked = even_split(leads.size, room, given=counts[members], seed=seed)
         choice[leads] = np.where(picked >= 0, members[np.maximum(picked, 0)], -1)
     return choice, value, segment

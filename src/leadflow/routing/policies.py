@@ -159,6 +159,38 @@ def by_share(
     return choice
 
 
+def even_split(n: int, capacity: Array, *, given: Array | None = None, seed: int = 0) -> Array:
+    """:func:`by_share` with equal shares and every rep eligible, without a loop: ``n`` leads
+    (in order) to the reps so that their counts this period (``given`` before) end as even as
+    capacity allows, each next lead to the rep with the fewest so far (ties in an order drawn
+    from ``seed``). Returns each lead's rep, or UNASSIGNED past everyone's capacity."""
+    capacity = np.minimum(np.asarray(capacity, dtype=np.int64), n)
+    m = capacity.size
+    counts = np.zeros(m, dtype=np.int64) if given is None else np.asarray(given, dtype=np.int64)
+    rank = np.empty(m, dtype=np.int64)
+    rank[np.random.default_rng(seed).permutation(m)] = np.arange(m)
+    room = int(capacity.sum())
+    placed = min(n, room)
+
+    def filled(level: int) -> Array:  # leads each rep takes to bring their count up to ``level``
+        return np.clip(level - counts, 0, capacity)
+
+    low, high = int(counts.min(initial=0)), int(counts.max(initial=0)) + placed + 1
+    while low < high:  # the lowest level at which the reps could take every lead placed
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if filled(mid).sum() < placed else (low, mid)
+    new = filled(low - 1)
+    rest = placed - int(new.sum())
+    at_edge = np.flatnonzero((counts + new == low - 1) & (new < capacity))
+    new[at_edge[np.argsort(rank[at_edge], kind="stable")][:rest]] += 1
+    owner = np.repeat(np.arange(m), new)
+    step = np.arange(owner.size) - np.repeat(np.cumsum(new) - new, new)
+    order = np.lexsort((rank[owner], counts[owner] + step))
+    choice = np.full(n, UNASSIGNED, dtype=np.int64)
+    choice[:placed] = owner[order]
+    return choice
+
+
 def merit(
     eligible: Array,
     capacity: Array,
