@@ -164,7 +164,7 @@ def reps_list(fmt: Format = "table") -> None:
     with state.session(write=False) as session:
         frame = list_reps(session)
         capacity, counts = capacity_now(session, settings=settings, now=utcnow())
-    frame = frame.drop("capacity").join(capacity, on="id", how="left", maintain_order="left")
+    frame = frame.join(capacity, on="id", how="left", maintain_order="left")
     render(frame, fmt, title="reps", caption=counts)
 
 
