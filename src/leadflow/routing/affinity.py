@@ -158,13 +158,14 @@ class RepAffinity(BaseEstimator):
         recent_in_train = time >= cut * (1 - self.recent_share)
         x_train = self.design_.matrix(cleaned, rep, recent_in_train)[train]
         x_test = self.design_.matrix(cleaned, rep, test)[test]
-        losses = []
-        for strength in self.strengths:
+        losses: list[float] = []
+        coef: Array | None = None
+        for strength in self.strengths:  # each fit starts from the last: the path is smooth
             if train.sum() == 0 or test.sum() == 0:
                 losses.append(np.nan)
                 continue
             prior = self.design_.precision(strength)
-            coef = _fit(x_train, won[train], offset[train], prior)
+            coef = _fit(x_train, won[train], offset[train], prior, start=coef)
             p = np.clip(expit(offset[test] + x_test @ coef), 1e-9, 1 - 1e-9)
             losses.append(float(-np.mean(won[test] * np.log(p) + (1 - won[test]) * np.log(1 - p))))
         self.holdout_loss_ = np.array(losses)
@@ -209,19 +210,22 @@ class RepAffinity(BaseEstimator):
         return design.values[attribute], estimate, estimate - half, estimate + half
 
 
-def _fit(x: sparse.csr_array, y: Array, offset: Array, prior: Array) -> Array:
-    """The penalised maximum-likelihood coefficients (L-BFGS on the exact gradient)."""
+def _fit(x: sparse.csr_array, y: Array, offset: Array, prior: Array, start: Array | None = None) -> Array:
+    """The penalised maximum-likelihood coefficients (L-BFGS on the exact gradient), from
+    ``start`` (the fit at a neighbouring strength, which is close) or zeros."""
+    xt = x.T.tocsr()  # once, not on every gradient
 
     def loss(coef: Array) -> tuple[float, Array]:
         eta = offset + x @ coef
         p = expit(eta)
         # log(1 + e^eta) - y * eta, written stably
         nll = float(np.sum(np.logaddexp(0.0, eta) - y * eta))
-        grad = x.T @ (p - y) + prior * coef
+        grad = xt @ (p - y) + prior * coef
         return nll + 0.5 * float(prior @ coef**2), grad
 
-    start = np.zeros(x.shape[1])
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    begin = np.zeros(x.shape[1]) if start is None else start
+    # to a millionth of the loss: routing needs effects to a hundredth (the groups are rounded so)
+    result = minimize(loss, begin, jac=True, method="L-BFGS-B", options={"maxiter": 500, "ftol": 1e-6})
     return np.asarray(result.x)
 
 

@@ -101,6 +101,21 @@ def _fill_one_segment(value: Array, supply: float, capacity: Array, eligible: Ar
     return Allocation(counts, float(counts[0] @ value), "filled in order of value (one segment)")
 
 
+def _coarser(p: Array, group: Array, bins: int) -> tuple[Array, Array, Array]:
+    """Segments of each group's leads in ``bins`` quantile bins of p: their mean p, group, and
+    each lead's segment."""
+    order = np.lexsort((p, group))
+    sizes = np.bincount(group)
+    starts = np.cumsum(sizes) - sizes
+    rank = np.empty(p.size, dtype=np.int64)
+    rank[order] = np.arange(p.size) - starts[group[order]]
+    bin_of = rank * bins // np.maximum(sizes[group], 1)
+    keys, segment = np.unique(np.column_stack([group, bin_of]), axis=0, return_inverse=True)
+    segment = segment.reshape(-1)
+    levels = np.bincount(segment, weights=p) / np.bincount(segment)
+    return np.clip(levels, 1e-4, 1 - 1e-4), keys[:, 0].astype(np.int64), segment
+
+
 def effect_groups(effect: Array, *, max_groups: int = 48, seed: int = 0) -> tuple[Array, Array]:
     """Group leads by their reps' effects (n, m) for :func:`optimal`: leads whose rows agree to
     0.01 are one group; past ``max_groups`` distinct rows (many reps and attributes), rows are
@@ -147,6 +162,7 @@ def optimal(
     min_share: float | Array = 0.0,
     given: Array | None = None,
     seed: int = 0,
+    max_segments: int | None = None,
 ) -> tuple[Array, Array, Array]:
     """The ``optimal`` policy for one group of leads and reps.
 
@@ -155,7 +171,9 @@ def optimal(
     of leads (g, m) with ``lead_group`` (n,) naming each lead's row: a rep's effect may differ
     by industry, source or product. Leads are grouped in segments of equal p_lead (to 0.01) and
     group, the segments allocated by :func:`allocate_segments`, and the leads of a segment dealt
-    out in random order (``seed``).
+    out in random order (``seed``). Past ``max_segments`` (many groups, many reps: the solver's
+    work grows with segments x reps), each group's leads are binned by their P(win) quantiles
+    instead, each bin at its mean.
 
     ``given`` is each rep's count of leads this period before these: each eligible rep gets at
     least ``min_share`` (one for all, or one per rep) of the period's leads, however the leads
@@ -175,6 +193,8 @@ def optimal(
     keys, segment = np.unique(np.column_stack([group, np.rint(p * 100)]), axis=0, return_inverse=True)
     segment = segment.reshape(-1)
     levels, rows = keys[:, 1] / 100, keys[:, 0].astype(np.int64)
+    if max_segments is not None and levels.size > max_segments:
+        levels, rows, segment = _coarser(p, group, max(2, max_segments // (group.max() + 1)))
     value = deal_value * expit(logit(levels)[:, None] + effect[rows])
     supply = np.bincount(segment, minlength=levels.size)
     open_ = ok & (capacity > 0)

@@ -75,6 +75,11 @@ class Evidence:
     deal_value: float
 
 
+# Segments x reps the optimal policy's solver is given at most (HiGHS takes about a second for
+# 30,000): past it, P(win) levels are coarsened (allocate.optimal's max_segments).
+SOLVER_BUDGET = 8000
+
+
 def run_policy(
     name: PolicyName,
     config: TeamRouting,
@@ -142,6 +147,7 @@ def run_policy(
         min_share=floor,
         given=given,
         seed=seed,
+        max_segments=max(16, SOLVER_BUDGET // max(len(members), 1)),
     )
     opening = [f"most expected value within capacity (rep close rate {close_mean[i]:.0%}, " for i in members]
     closing = [", exploring: few closed leads yet)" if exploring[i] else ")" for i in members]
