@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from leadflow.cli import admin, imports, leads, reports, score, simulate, work
+from leadflow.cli import admin, coaching, imports, leads, reports, score, simulate, work
 from leadflow.cli.common import errors, state
 from leadflow.settings import ConfigError, database_url
 
@@ -37,7 +37,7 @@ def main(
     state.actor = actor
 
 
-for module in (leads, imports, score, work, reports, simulate, admin):
+for module in (leads, imports, score, work, reports, coaching, simulate, admin):
     module.register(app)
 
 

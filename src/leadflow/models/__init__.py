@@ -23,6 +23,7 @@ from leadflow.models.base import (
     utcnow,
 )
 from leadflow.models.catalog import Company, Partner, PartnerReport, Product, ScoreModel, Source
+from leadflow.models.coaching import GOAL_METRICS, CoachingNote, Goal
 from leadflow.models.lead import Activity, Lead, LeadAlias, LeadChange, StageChange
 from leadflow.models.org import Absence, Rep, Team, Territory, rep_territories
 from leadflow.models.routing import (
@@ -39,6 +40,7 @@ __all__ = [
     "ACTIVITY_KINDS",
     "ACTIVITY_OUTCOMES",
     "CLOSED_STAGES",
+    "GOAL_METRICS",
     "LEAD_TYPES",
     "MAX_ID",
     "NAMING_CONVENTION",
@@ -50,7 +52,9 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "CoachingNote",
     "Company",
+    "Goal",
     "IdempotentRequest",
     "Lead",
     "LeadAlias",

@@ -4,6 +4,7 @@ since a trickle of single leads must not recount the closed history each time.""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,16 +159,27 @@ class Affinity:
             "values": design.values,
             "drift": design.drift,
             "strength": self.model.strength_,
-            "coef": [round(float(c), 6) for c in self.model.coef_],
+            # the coefficients as float32 bytes: the routing state is read on every routing run
+            "coef": base64.b64encode(np.asarray(self.model.coef_, dtype="<f4").tobytes()).decode("ascii"),
         }
 
     @classmethod
     def decode(cls, saved: dict[str, Any]) -> Affinity:
+        cached = _decoded.get(saved["computed_at"])
+        if cached is not None and cached[0] == saved["coef"]:
+            return cached[1]
         model = RepAffinity()
         model.design_ = Design(saved["values"], len(saved["rep_ids"]), drift=saved["drift"])
         model.strength_ = saved["strength"]
-        model.coef_ = np.array(saved["coef"])
-        return cls(model, saved["rep_ids"])
+        model.coef_ = np.frombuffer(base64.b64decode(saved["coef"]), dtype="<f4").astype(float)
+        found = cls(model, saved["rep_ids"])
+        _decoded.clear()  # one model in force at a time
+        _decoded[saved["computed_at"]] = (saved["coef"], found)
+        return found
+
+
+# The model decoded last, by when it was fitted: a trickle of single leads decodes it once.
+_decoded: dict[str, tuple[str, Affinity]] = {}
 
 
 def learn_affinity(session: Session) -> Affinity | None:
