@@ -1,0 +1,113 @@
+"""Goals, the scorecard and coaching notes on a demo company: the scorecard's actuals are the
+conversion report's figures over the same dates, and a note's follow-up reaches the queue."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from leadflow.analytics.scorecard import scorecard
+from leadflow.db import session_scope
+from leadflow.models import Lead, Rep, utcnow
+from tests.conftest import Database
+
+
+@pytest.fixture
+def demo(db: Database) -> Database:
+    code, _, err = db.cli("demo", "--leads", "3000", "--reps", "6", "--seed", "3")
+    assert code == 0, err
+    return db
+
+
+def rows(out: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(out)))
+
+
+def test_the_scorecard_agrees_with_the_conversion_report(demo: Database) -> None:
+    today = utcnow().date()
+    since, until = (today - timedelta(days=200)).isoformat(), (today + timedelta(days=30)).isoformat()
+    with session_scope(demo.engine) as s:
+        rep = s.scalars(select(Rep).order_by(Rep.id)).first()
+        assert rep is not None
+        name = rep.name
+    for metric, target in (
+        ("conversion", "0.2"),
+        ("wins", "40"),
+        ("leads_worked", "0.9"),
+        ("revenue", "100000"),
+    ):
+        code, _, err = demo.cli("goals", "set", name, "--metric", metric, "--target", target,
+                                "--since", since, "--until", until)  # fmt: skip
+        assert code == 0, err
+    code, out, err = demo.cli("report", "scorecard", "--rep", name, "--format", "csv")
+    assert code == 0, err
+    card = {r["metric"]: r for r in rows(out)}
+    by_rep = demo.cli(
+        "report", "conversion", "--by", "rep", "--since", since, "--until", until, "--format", "csv"
+    )
+    report = [r for r in rows(by_rep[1]) if r["rep"] == name]
+    won = sum(float(r["won"]) for r in report)
+    closed = sum(float(r["closed"]) for r in report)
+    worked = sum(float(r["worked"]) for r in report)
+    leads = sum(float(r["leads"]) for r in report)
+    assert float(card["wins"]["actual"]) == pytest.approx(won)
+    assert float(card["conversion"]["actual"]) == pytest.approx(won / closed)
+    assert float(card["conversion"]["low"]) < won / closed < float(card["conversion"]["high"])
+    assert float(card["leads_worked"]["actual"]) == pytest.approx(worked / leads)
+    with session_scope(demo.engine) as s:  # revenue, independently: the won amounts of the rep's leads
+        revenue = s.scalar(
+            select(func.sum(Lead.amount)).join(Rep, Rep.id == Lead.owner_id).where(
+                Rep.name == name, Lead.stage == "won", Lead.created_at >= datetime.fromisoformat(since),
+                Lead.created_at < datetime.fromisoformat(until),
+            )
+        )  # fmt: skip
+    assert float(card["revenue"]["actual"]) == pytest.approx(revenue)
+    # counts are projected to the period's end by the time elapsed; on track compares that with the target
+    elapsed = float(card["wins"]["elapsed"])
+    assert float(card["wins"]["projected"]) == pytest.approx(won / elapsed)
+    assert (card["wins"]["on_track"] == "true") == (won / elapsed >= 40)
+
+
+def test_a_teams_goal_and_bad_goals(demo: Database) -> None:
+    today = utcnow().date()
+    code, _, err = demo.cli("goals", "set", "--team", "north america TEAM", "--metric", "first_touch_hours",
+                              "--target", "24")  # fmt: skip
+    assert code == 0, err  # team names in any case
+    with session_scope(demo.engine) as s:
+        card = scorecard(s, on=datetime.combine(today, datetime.min.time()) + timedelta(hours=12))
+    assert card.filter(card["level"] == "team")["metric"].to_list() == ["first_touch_hours"]
+    assert (
+        demo.cli("goals", "set", "--team", "North America team", "--metric", "happiness", "--target", "1")[0]
+        != 0
+    )
+    assert (
+        demo.cli("goals", "set", "--team", "North America team", "--metric", "conversion", "--target", "3")[0]
+        != 0
+    )
+    assert demo.cli("goals", "set", "--metric", "wins", "--target", "3")[0] != 0  # nobody named
+
+
+def test_a_notes_follow_up_reaches_the_managers_queue_until_done(demo: Database) -> None:
+    with session_scope(demo.engine) as s:
+        name = s.scalars(select(Rep.name).order_by(Rep.id)).first()
+    due, later = date.today() - timedelta(days=1), date.today() + timedelta(days=7)
+    assert demo.cli("notes", "add", str(name), "--discussed", "first touches over a day",
+                    "--action", "calls 9 to 10", "--follow-up", due.isoformat())[0] == 0  # fmt: skip
+    assert (
+        demo.cli(
+            "notes", "add", str(name), "--discussed", "pipeline review", "--follow-up", later.isoformat()
+        )[0]
+        == 0
+    )
+    queue = rows(demo.cli("notes", "due", "--format", "csv")[1])
+    assert [(q["rep"], q["discussed"], q["action"]) for q in queue] == [
+        (name, "first touches over a day", "calls 9 to 10")
+    ]
+    assert len(rows(demo.cli("notes", "list", str(name), "--format", "csv")[1])) == 2
+    assert demo.cli("notes", "done", queue[0]["id"])[0] == 0
+    assert rows(demo.cli("notes", "due", "--format", "csv")[1]) == []
+    assert demo.cli("notes", "add", str(name), "--discussed", "  ")[0] != 0  # nothing said: refused
