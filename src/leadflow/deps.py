@@ -17,8 +17,8 @@ from leadflow.access.service import authenticate
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
-from leadflow.ledger.find import find_lead
-from leadflow.models import Lead, User
+from leadflow.ledger.find import find_lead, find_rep
+from leadflow.models import Lead, Rep, User
 from leadflow.settings import Settings
 
 log = logging.getLogger("leadflow.auth")
@@ -104,6 +104,24 @@ def visible_lead(lead_ref: str, session: SessionDep, user: Annotated[User, Depen
 
 
 CurrentLead = Annotated[Lead, Depends(visible_lead)]
+
+
+def rep_or_404(session: Session, *, user: User, ref: str, themself: bool = False) -> Rep:
+    """The rep a path names, if within the user's reach: an admin's any rep, a manager's their
+    team's, and with ``themself`` a rep's own; else 404 (whether the rep exists is not the
+    caller's to learn)."""
+    try:
+        rep: Rep | None = find_rep(session, ref=ref)
+    except NotFound:
+        rep = None
+    allowed = rep is not None and (
+        user.role == "admin"
+        or (user.role == "manager" and user.team_id is not None and rep.team_id == user.team_id)
+        or (themself and user.role == "rep" and user.rep_id == rep.id)
+    )
+    if rep is None or not allowed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such rep")
+    return rep
 
 
 def scoped_filter(session: Session, *, user: User, filters: ReportFilter) -> ReportFilter:

@@ -13,7 +13,10 @@ from sqlalchemy import func, select
 from leadflow.analytics.scorecard import scorecard
 from leadflow.db import session_scope
 from leadflow.models import Lead, Rep, utcnow
+from tests.api.conftest import Api, api
 from tests.conftest import Database
+
+__all__ = ["api"]
 
 
 @pytest.fixture
@@ -111,3 +114,30 @@ def test_a_notes_follow_up_reaches_the_managers_queue_until_done(demo: Database)
     assert demo.cli("notes", "done", queue[0]["id"])[0] == 0
     assert rows(demo.cli("notes", "due", "--format", "csv")[1]) == []
     assert demo.cli("notes", "add", str(name), "--discussed", "  ")[0] != 0  # nothing said: refused
+
+
+def test_the_api_keeps_goals_and_notes_within_each_roles_reach(api: Api) -> None:
+    today = utcnow().date()
+    goal = {"rep": "ann", "metric": "wins", "target": 5, "starts_on": (today - timedelta(days=3)).isoformat(),
+            "ends_on": (today + timedelta(days=27)).isoformat()}  # fmt: skip
+    assert (
+        api.client.post("/v1/goals", json={**goal, "rep": "wes"}, headers=api.as_("east")).status_code == 404
+    )
+    assert api.client.post("/v1/goals", json=goal, headers=api.as_("ann")).status_code == 403
+    assert api.client.post("/v1/goals", json=goal, headers=api.as_("east")).status_code == 201
+    assert (
+        api.client.post("/v1/goals", json={**goal, "metric": "mood"}, headers=api.as_("east")).status_code
+        == 422
+    )
+    mine = api.client.get("/v1/scorecard", headers=api.as_("ann")).json()
+    assert [(r["who"], r["metric"], r["target"]) for r in mine] == [("Ann Lee", "wins", 5.0)]
+    assert api.client.get("/v1/scorecard", headers=api.as_("wes")).json() == []
+    note = {"discussed": "slow first touches", "follow_up_on": (today - timedelta(days=1)).isoformat()}
+    assert api.client.post("/v1/reps/ann/notes", json=note, headers=api.as_("ann")).status_code == 403
+    assert api.client.post("/v1/reps/ann/notes", json=note, headers=api.as_("east")).status_code == 201
+    assert [n["discussed"] for n in api.client.get("/v1/reps/ann/notes", headers=api.as_("ann")).json()] == [
+        "slow first touches"
+    ]
+    assert api.client.get("/v1/reps/ann/notes", headers=api.as_("wes")).status_code == 404
+    due = api.client.get("/v1/notes/due", headers=api.as_("east")).json()
+    assert [(n["rep"], n["discussed"]) for n in due] == [("ann", "slow first touches")]

@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.deps import SessionDep, SettingsDep, allow
-from leadflow.errors import NotFound
-from leadflow.ledger.find import find_rep
+from leadflow.deps import SessionDep, SettingsDep, allow, rep_or_404
 from leadflow.models import Rep, Source, Team, Territory, User, rep_territories, utcnow
 from leadflow.pipeline.absences import list_absences, set_away, set_back
 from leadflow.schemas import Input
@@ -81,23 +79,6 @@ class AwayIn(Input):
 Worker = Annotated[User, Depends(allow("admin", "manager", "rep"))]
 
 
-def _rep_in_reach(session: Session, user: User, rep_ref: str) -> Rep:
-    """The rep a path names, if the caller may mark them away: an admin anyone, a manager their
-    team, a rep themself; else 404 (whether the rep exists is not the caller's to learn)."""
-    try:
-        rep = find_rep(session, ref=rep_ref)
-    except NotFound:
-        rep = None
-    allowed = rep is not None and (
-        user.role == "admin"
-        or (user.role == "manager" and user.team_id is not None and rep.team_id == user.team_id)
-        or (user.role == "rep" and user.rep_id == rep.id)
-    )
-    if rep is None or not allowed:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such rep")
-    return rep
-
-
 def _absences(session: Session, rep: Rep) -> dict[str, Any]:
     windows = list_absences(session, rep=rep)
     return {
@@ -111,14 +92,14 @@ def _absences(session: Session, rep: Rep) -> dict[str, Any]:
 @router.get("/reps/{rep_ref}/away")
 def absences(rep_ref: str, session: SessionDep, user: Worker) -> dict[str, Any]:
     """The rep's current and coming absences."""
-    return _absences(session, _rep_in_reach(session, user, rep_ref))
+    return _absences(session, rep_or_404(session, user=user, ref=rep_ref, themself=True))
 
 
 @router.post("/reps/{rep_ref}/away", status_code=status.HTTP_201_CREATED)
 def away(rep_ref: str, window: AwayIn, session: SessionDep, user: Worker) -> dict[str, Any]:
     """Mark the rep away (admins; managers for their team; reps for themselves): routing gives
     them no leads in the window."""
-    rep = _rep_in_reach(session, user, rep_ref)
+    rep = rep_or_404(session, user=user, ref=rep_ref, themself=True)
     set_away(
         session, rep=rep, starts_at=window.starts_at or utcnow(), ends_at=window.ends_at, reason=window.reason
     )
@@ -128,6 +109,6 @@ def away(rep_ref: str, window: AwayIn, session: SessionDep, user: Worker) -> dic
 @router.post("/reps/{rep_ref}/back")
 def back(rep_ref: str, session: SessionDep, user: Worker) -> dict[str, Any]:
     """The rep is back now: their current absence ends (planned ones stay)."""
-    rep = _rep_in_reach(session, user, rep_ref)
+    rep = rep_or_404(session, user=user, ref=rep_ref, themself=True)
     set_back(session, rep=rep)
     return _absences(session, rep)
