@@ -204,9 +204,8 @@ def optimal(
     )
     # reps of equal value everywhere (and equally eligible) are one class to the solver
     signature = np.column_stack([np.round(value.T, 9), open_])
-    _, rep_class = np.unique(signature, axis=0, return_inverse=True)
+    _, first, rep_class = np.unique(signature, axis=0, return_index=True, return_inverse=True)
     rep_class = rep_class.reshape(-1)
-    first = np.array([np.flatnonzero(rep_class == c)[0] for c in range(rep_class.max() + 1)])
     allocation = allocate_segments(
         value[:, first],
         supply,

@@ -138,12 +138,10 @@ class Affinity:
         lead's kind. Kinds, not leads: a million leads are a few thousand kinds."""
         framed = leads.select(pl.col(a).cast(pl.String) for a in AFFINITY_ATTRIBUTES)
         kinds = framed.unique(maintain_order=True)
-        kind_of = (
-            framed.with_row_index("_row")
-            .join(kinds.with_row_index("_kind"), on=list(AFFINITY_ATTRIBUTES), how="left", nulls_equal=True)
-            .sort("_row")["_kind"]
-            .to_numpy()
-        )
+        kind_of = framed.join(
+            kinds.with_row_index("_kind"), on=list(AFFINITY_ATTRIBUTES), how="left", nulls_equal=True,
+            maintain_order="left",
+        )["_kind"].to_numpy()  # fmt: skip
         attributes = {a: kinds[a].to_numpy() for a in AFFINITY_ATTRIBUTES}
         learned = self.model.rep_effect(attributes, n=kinds.height)
         index = {r: i for i, r in enumerate(self.rep_ids)}
