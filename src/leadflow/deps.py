@@ -130,6 +130,7 @@ def scoped_filter(session: Session, *, user: User, filters: ReportFilter) -> Rep
     if user.role != "manager":
         return filters
     own = own_team(session, user=user)
-    if own is None or (filters.team is not None and filters.team != own.name):
+    asked = " ".join((filters.team or "").split()).lower()
+    if own is None or (filters.team is not None and asked != own.name.lower()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
     return replace(filters, team=own.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -141,3 +142,23 @@ def test_the_api_keeps_goals_and_notes_within_each_roles_reach(api: Api) -> None
     assert api.client.get("/v1/reps/ann/notes", headers=api.as_("wes")).status_code == 404
     due = api.client.get("/v1/notes/due", headers=api.as_("east")).json()
     assert [(n["rep"], n["discussed"]) for n in due] == [("ann", "slow first touches")]
+
+
+def test_report_filters_name_things_in_any_case_and_refuse_what_does_not_exist(demo: Database) -> None:
+    code, out, _ = demo.cli(
+        "report", "conversion", "--by", "rep", "--team", "  emea   TEAM ", "--format", "json"
+    )
+    assert code == 0
+    emea = json.loads(out)
+    assert emea and all(
+        isinstance(r["leads"], int) and isinstance(r["won"], int) for r in emea
+    )  # 343, not 343.0
+    code, out, err = demo.cli("report", "conversion", "--by", "rep", "--team", "Nowhere team")
+    assert (
+        code != 0 and "no team 'Nowhere team'; teams: APAC team, EMEA team" in err
+    )  # not an all-zero report
+    assert demo.cli("report", "reps", "--source", "Carrier pigeon")[0] != 0
+    assert demo.cli("report", "conversion", "--lead-type", "telepathy")[0] != 0
+    assert "leads,worked,won" in demo.cli("report", "conversion", "--by", "rep", "--format", "csv")[1]
+    first = demo.cli("report", "conversion", "--by", "rep", "--format", "csv")[1].splitlines()[1]
+    assert ".0," not in first

@@ -22,6 +22,7 @@ from leadflow.analytics.query.states import (
     period_code,
     state_totals,
     weighed,
+    whole_counts,
 )
 from leadflow.models import (
     Lead,
@@ -76,7 +77,8 @@ def rep_outcomes(
         "past_lost": weighed(lost & (period == PAST), w),
     }
     frame = frame.select("owner_id", *(m.alias(name) for name, m in measures.items()))
-    return name_dimensions(session, frame, ["rep"], list(measures))
+    counts = [m for m in measures if m not in ("expected_won", "expected_variance", "mix_sum")]
+    return whole_counts(name_dimensions(session, frame, ["rep"], list(measures)), counts)
 
 
 # fewer closed leads than this and a rep's verdict would be noise

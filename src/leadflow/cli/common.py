@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from leadflow.errors import LeadflowError
+from leadflow.errors import InvalidRequest, LeadflowError
 from leadflow.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -97,9 +97,12 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """Turn a service's refusal (not found, not allowed, bad input or configuration) into a message."""
+    """Turn a service's refusal (not found, not allowed, bad input or configuration) into a message;
+    an option that names nothing there is (an unknown team, dimension) exits 2, as a usage error."""
     try:
         yield
+    except InvalidRequest as exc:
+        fail(str(exc), 2)
     except LeadflowError as exc:
         fail(str(exc))
 

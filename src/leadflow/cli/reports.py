@@ -13,8 +13,7 @@ import polars as pl
 import typer
 
 from leadflow.analytics.dimensions import DIMENSIONS
-from leadflow.cli.common import Format, console, fail, render, report_filters, state
-from leadflow.errors import InvalidRequest
+from leadflow.cli.common import Format, console, fail, render, report_filters, reported, state
 
 if TYPE_CHECKING:
     from leadflow.analytics.query.filters import ReportFilter
@@ -55,7 +54,7 @@ def report_profile(
     """
     from leadflow.analytics.profile import profile_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         report = profile_report(session, fresh=fresh)
     if report.leads == 0:
         fail("no lead has a known outcome old enough to judge yet; nothing to report")
@@ -128,11 +127,8 @@ def report_conversion(
     dimensions = [d.strip() for d in by.split(",") if d.strip()]
     from leadflow.analytics.conversion import conversion_report
 
-    with state.session(write=False) as session:
-        try:
-            table = conversion_report(session, by=dimensions, filters=filters)
-        except InvalidRequest as exc:
-            fail(str(exc), 2)
+    with reported(), state.session(write=False) as session:
+        table = conversion_report(session, by=dimensions, filters=filters)
     if table.is_empty():
         fail("no leads match these filters")
     render(ratio_text(table) if fmt == "table" else table, fmt, title="conversion")
@@ -159,7 +155,7 @@ def report_reps(
     """
     from leadflow.analytics.reps import reps_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         report = reps_report(session, filters=filters, as_of=as_of, recent_months=recent_months)
     if report.table.is_empty():
         fail("no rep has leads matching these filters")
@@ -236,7 +232,7 @@ def report_cohorts(
     """
     from leadflow.analytics.cohorts import cohorts_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         report = cohorts_report(session, filters=filters, as_of=as_of)
     if report.table.is_empty():
         fail("no dated leads match these filters")
@@ -268,7 +264,7 @@ def report_sources(
     """
     from leadflow.analytics.sources import sources_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         report = sources_report(session, filters=filters)
     if report.table.is_empty():
         fail("no leads match these filters")
@@ -309,7 +305,7 @@ def report_funnel(
     """
     from leadflow.analytics.funnel import funnel_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         report = funnel_report(session, filters=filters)
     if fmt == "json":
         sys.stdout.write(json.dumps(report.as_dict(), default=str, indent=1) + "\n")
@@ -364,7 +360,7 @@ def report_partners(
     """
     from leadflow.analytics.partners import partners_report
 
-    with state.session(write=False) as session:
+    with reported(), state.session(write=False) as session:
         table = partners_report(session, filters=filters)
     if table.is_empty():
         fail("no leads issued to partners or reps in this period")

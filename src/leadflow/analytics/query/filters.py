@@ -26,6 +26,7 @@ from leadflow.analytics.dimensions import DIMENSIONS
 from leadflow.db import is_sqlite
 from leadflow.errors import InvalidRequest
 from leadflow.models import (
+    LEAD_TYPES,
     Assignment,
     Lead,
     Product,
@@ -115,23 +116,38 @@ def lead_conditions(session: Session, filters: ReportFilter) -> list[ColumnEleme
     if filters.until:
         where.append(Lead.created_at < filters.until)
     if filters.team:
-        members = select(Rep.id).join(Team, Team.id == Rep.team_id).where(Team.name == filters.team)
-        where.append(owner.in_(list(session.scalars(members))))
+        team = _named(session, Team, filters.team, "team")
+        where.append(owner.in_(list(session.scalars(select(Rep.id).where(Rep.team_id == team)))))
     if filters.territory:
-        territory = session.scalar(select(Territory.id).where(Territory.name == filters.territory))
-        home = [r for r, name in home_territories(session).items() if name == filters.territory]
+        territory = _named(session, Territory, filters.territory, "territory")
+        name = session.scalar(select(Territory.name).where(Territory.id == territory))
+        home = [r for r, home_name in home_territories(session).items() if home_name == name]
         where.append(
             or_(
-                Lead.territory_id == (territory or -1),
+                Lead.territory_id == territory,
                 and_(Lead.territory_id.is_(None), owner.in_(home)),
             )
         )
     if filters.source:
-        source = session.scalar(select(Source.id).where(Source.name == filters.source))
-        where.append(Lead.source_id == (source or -1))
+        where.append(Lead.source_id == _named(session, Source, filters.source, "source"))
     if filters.lead_type:
-        where.append(Lead.lead_type == filters.lead_type)
+        wanted = " ".join(filters.lead_type.split()).lower()
+        if wanted not in LEAD_TYPES:
+            raise InvalidRequest(f"no lead type {filters.lead_type!r}; lead types: {', '.join(LEAD_TYPES)}")
+        where.append(Lead.lead_type == wanted)
     return where
+
+
+def _named(session: Session, model: Any, name: str, what: str) -> int:
+    """The id of the team, territory or source with this name in any case and spacing; a name
+    that matches none is an error that lists the names there are (not an empty report)."""
+    wanted = " ".join(name.split()).lower()
+    found = session.scalar(select(model.id).where(func.lower(model.name) == wanted))
+    if found is None:
+        names = sorted(session.scalars(select(model.name)))
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise InvalidRequest(f"no {what} {name!r}; {what}s: {shown or 'none yet'}")
+    return int(found)
 
 
 def lead_query(

@@ -4,6 +4,7 @@ unpacked in Polars."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -231,7 +232,19 @@ def count_by(session: Session, *, by: list[str], filters: ReportFilter) -> pl.Da
     counts = state_counts(pl.col("w"))
     raw = dict.fromkeys(k for d in by for k in DIMENSION_COLUMNS[d])
     frame = frame.select(*raw, *(counts[o].alias(o) for o in OUTCOMES))
-    return name_dimensions(session, frame, by, list(OUTCOMES))
+    return whole_counts(name_dimensions(session, frame, by, list(OUTCOMES)), OUTCOMES)
+
+
+def whole_counts(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Counts as integers (343, not 343.0) where they are whole: weighted by split credit a
+    count can be fractional, and then it stays a float."""
+    whole = []
+    for name in columns:
+        if name in frame.columns and frame[name].dtype.is_float():
+            values = frame[name].drop_nulls()
+            if (values == values.round(0)).all():
+                whole.append(name)
+    return frame.with_columns(pl.col(whole).round(0).cast(pl.Int64)) if whole else frame
 
 
 # rep_outcomes' state of a lead: its outcome's code (OUTCOME_CODES), whether it has a win
