@@ -34,6 +34,7 @@ from leadflow.serve.group_commit import GroupCommit
 from leadflow.serve.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings, database_url, load_settings
 from leadflow.web import assets, auth, pages, work
+from leadflow.web import coaching as coaching_pages
 from leadflow.web.render import templates
 
 # Pages may load scripts and styles from this server only; Plotly's figures are inline scripts.
@@ -176,7 +177,7 @@ def create_app(
     api_routers = (leads, reports, routing, directory, coaching, notifications, users)
     for router in (module.router for module in api_routers):
         app.include_router(router)
-    for router in (auth.router, pages.router, work.router, assets.router):
+    for router in (auth.router, pages.router, work.router, coaching_pages.router, assets.router):
         app.include_router(router)
 
     app.add_middleware(LogAndSecure, max_body_bytes=settings.server.max_body_bytes)

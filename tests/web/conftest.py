@@ -77,6 +77,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         other = s.scalars(select(Lead.id).where(Lead.owner_id != rep.id)).first()
         assert other is not None
         fresh_id = fresh.id
+        demo_rep = {"rep_name": rep.name, "rep": rep.external_id}
     config = uvicorn.Config(
         create_app(engine=engine, settings=settings), host="127.0.0.1", port=_free_port(), log_level="warning"
     )
@@ -88,7 +89,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     port = server.config.port
-    yield Site(f"http://127.0.0.1:{port}", logins, fresh_id, other)
+    yield Site(f"http://127.0.0.1:{port}", logins, fresh_id, other, demo_rep)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()

@@ -18,6 +18,7 @@ MANAGER_PAGES = [
     ("/web/sources", "Sources: what they cost and what they bring", 2),
     ("/web/funnel", "Funnel and time to close", 3),
     ("/web/sla", "SLA queue: leads waiting for their first touch", 0),
+    ("/web/coaching", "Coaching", 0),
     ("/web/routing", "Routing", 1),
 ]
 

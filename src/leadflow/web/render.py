@@ -14,8 +14,9 @@ from fastapi.templating import Jinja2Templates
 from leadflow.models import MAX_ID, User
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-# a lead's id in a dashboard URL: a number that can be a row's id (else 422, not a database error)
-LeadId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
+# a row's id in a dashboard URL: a number that can be a row's id (else 422, not a database error)
+RowId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
+LeadId = RowId
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -66,6 +67,7 @@ MANAGER_NAV = [
     ("sources", "Sources"),
     ("funnel", "Funnel"),
     ("sla", "SLA queue"),
+    ("coaching", "Coaching"),
     ("routing", "Routing"),
 ]
 REP_NAV = [("my_leads", "My leads")]

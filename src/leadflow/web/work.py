@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from leadflow.access.service import record_write
+from leadflow.analytics.scorecard import RATES, scorecard
 from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.ledger.find import find_product
 from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Product, Rep, utcnow
@@ -22,6 +23,7 @@ from leadflow.pipeline.queries import lead_story
 from leadflow.pipeline.stages import TRANSITIONS
 from leadflow.routing.worklist import work_next
 from leadflow.web.auth import AnyVisitor, RepVisitor, check_csrf
+from leadflow.web.coaching import METRIC_WORDS
 from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -38,11 +40,13 @@ def my_leads(request: Request, session: SessionDep, settings: SettingsDep, who: 
     now = utcnow()
     ranked = work_next(session, settings=settings, rep_id=who.user.rep_id or -1, now=now)
     rows = ranked.head(SHOWN).to_dicts()
+    rep = session.get(Rep, who.user.rep_id) if who.user.rep_id else None
+    goals = scorecard(session, on=now, rep=rep).to_dicts() if rep else []
     for row in rows:
         row["left"] = row["due_at"] - now if row["due_at"] is not None else None
     return page(
         request, "my_leads.html", user=who.user, csrf=who.csrf, active="my_leads", rows=rows, quick=QUICK,
-        total=ranked.height,
+        total=ranked.height, goals=goals, metrics=METRIC_WORDS, rates=RATES,
         message=request.query_params.get("message"),
     )  # fmt: skip
 
