@@ -162,3 +162,34 @@ def test_report_filters_name_things_in_any_case_and_refuse_what_does_not_exist(d
     assert "leads,worked,won" in demo.cli("report", "conversion", "--by", "rep", "--format", "csv")[1]
     first = demo.cli("report", "conversion", "--by", "rep", "--format", "csv")[1].splitlines()[1]
     assert ".0," not in first
+
+
+def test_what_moved_names_the_habits_that_changed(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    """Ann worked every lead within an hour in the spring; in the summer half her leads went
+    untouched and the rest waited six hours. Bo did not change."""
+    from leadflow.analytics.scorecard import what_moved
+
+    assert db.cli("reps", "import", str(write_csv("reps.csv", [["external_id", "name"], ["ann", "Ann"],
+                                                                ["bo", "Bo"]])))[0] == 0  # fmt: skip
+    header = ["external_id", "created_at", "email", "owner", "assigned_at", "first_touch_at"]
+    rows = []
+    for i in range(20):
+        for rep in ("ann", "bo"):
+            spring, summer = f"2026-04-{1 + i:02d} 09:00", f"2026-07-{1 + i:02d} 09:00"
+            rows.append(
+                [f"{rep}-s{i}", spring, f"{rep}s{i}@x.example", rep, spring, f"2026-04-{1 + i:02d} 10:00"]
+            )
+            late = (
+                ""
+                if rep == "ann" and i % 2
+                else (f"2026-07-{1 + i:02d} 15:00" if rep == "ann" else f"2026-07-{1 + i:02d} 10:00")
+            )
+            rows.append([f"{rep}-u{i}", summer, f"{rep}u{i}@x.example", rep, summer, late])
+    assert db.cli("leads", "import", str(write_csv("leads.csv", [header, *rows])))[0] == 0
+    with session_scope(db.engine) as s:
+        moved = dict(
+            what_moved(s, past=(datetime(2026, 4, 1), datetime(2026, 5, 1)),
+                       recent=(datetime(2026, 7, 1), datetime(2026, 8, 1))).iter_rows()
+        )  # fmt: skip
+    assert moved["Ann"] == "worked 100% of their leads, now 50%; first touch took 1.0 h (median), now 6.0 h"
+    assert moved["Bo"].startswith("worked share, speed to first touch and activities per win held")

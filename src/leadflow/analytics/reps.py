@@ -24,6 +24,7 @@ from leadflow.analytics.query.states import (
     weighed,
     whole_counts,
 )
+from leadflow.analytics.scorecard import what_moved
 from leadflow.models import (
     Lead,
     utcnow,
@@ -166,13 +167,18 @@ def reps_report(
     scored = float(frame["scored_closed"].sum()) > 0
     verdicts = [_verdict(row, team_mix) if scored else "no win probabilities on closed leads yet"
                 for row in frame.iter_rows(named=True)]  # fmt: skip
-    frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).select(
+    moved = what_moved(
+        session, past=(past_start, recent_start), recent=(recent_start, as_of + timedelta(seconds=1))
+    )
+    frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).join(
+        moved, on="rep", how="left", maintain_order="left"
+    ).with_columns(pl.when(pl.col("lagging")).then(pl.col("what_moved")).alias("what_moved")).select(
         "rep", "leads", "won", "lost", "conversion", "conversion_low", "conversion_high",
         "estimate", "estimate_low", "estimate_high",
         "scored_closed", "won_scored", "expected_won", "won_minus_expected",
         "difference_low", "difference_high",
         "lead_mix", "recent_closed", "recent_ratio", "past_ratio",
         "change", "team_change", "q_lagging", "lagging",
-        "verdict",
+        "verdict", "what_moved",
     )  # fmt: skip
     return RepsReport(frame, heterogeneity(won, closed), scored, recent_start, past_start)

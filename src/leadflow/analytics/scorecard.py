@@ -185,3 +185,37 @@ def _row(goal: Goal, by: str, who: str, metrics: dict[str, Any] | None, on: date
         "ends_on": goal.ends_on,
         "elapsed": elapsed,
     }
+
+
+def what_moved(
+    session: Session, *, past: tuple[datetime, datetime], recent: tuple[datetime, datetime]
+) -> pl.DataFrame:
+    """For each rep, in words, which of the habits behind results moved from the past window to
+    the recent one (leads worked, speed to first touch, activities per win), so that a coaching
+    note starts from evidence: rep, what_moved."""
+    before = period_metrics(session, by="rep", since=past[0], until=past[1])
+    after = period_metrics(session, by="rep", since=recent[0], until=recent[1])
+    columns = ["rep", "leads_worked", "first_touch_hours", "activities_per_win"]
+    both = before.select(columns).join(after.select(columns), on="rep", suffix="_recent")
+    texts = []
+    for row in both.iter_rows(named=True):
+        texts.append(_moved(row))
+    return pl.DataFrame(
+        {"rep": both["rep"], "what_moved": texts}, schema={"rep": pl.String, "what_moved": pl.String}
+    )
+
+
+def _moved(row: dict[str, Any]) -> str:
+    found = []
+    worked, worked_now = row["leads_worked"], row["leads_worked_recent"]
+    if worked is not None and worked_now is not None and worked_now < worked - 0.05:
+        found.append(f"worked {worked:.0%} of their leads, now {worked_now:.0%}")
+    touch, touch_now = row["first_touch_hours"], row["first_touch_hours_recent"]
+    if touch is not None and touch_now is not None and touch_now > 1.5 * touch and touch_now - touch > 1:
+        found.append(f"first touch took {touch:.1f} h (median), now {touch_now:.1f} h")
+    effort, effort_now = row["activities_per_win"], row["activities_per_win_recent"]
+    if effort is not None and effort_now is not None and effort_now > 1.3 * effort:
+        found.append(f"{effort:.0f} calls, emails and meetings per win, now {effort_now:.0f}")
+    if not found:
+        return "worked share, speed to first touch and activities per win held: look at the conversations"
+    return "; ".join(found)

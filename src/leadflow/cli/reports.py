@@ -209,6 +209,7 @@ def report_reps(
         ).alias("past -> recent %"),
         pl.when(pl.col("lagging")).then(pl.lit("LAGGING")).otherwise(pl.lit("")).alias("lag"),
         "verdict",
+        pl.col("what_moved").fill_null("").alias("what moved (lagging reps)"),
     )
     render(table, fmt, title="reps")
 
