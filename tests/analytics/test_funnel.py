@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime, timedelta
 
@@ -113,3 +115,25 @@ def test_the_overview_from_one_pass_equals_conversion_by_month_and_the_funnel(db
     assert_frame_equal(overview.funnel.speed, funnel.speed)
     assert overview.funnel.never_worked == funnel.never_worked
     assert overview.funnel.never_worked_cost == pytest.approx(funnel.never_worked_cost, rel=1e-12)
+
+
+def test_every_funnel_table_comes_out_as_csv_with_whole_counts(db: Database) -> None:
+    assert db.cli("demo", "--leads", "1500", "--reps", "4", "--seed", "2")[0] == 0
+    tables = {}
+    for name in ("stages", "speed", "capacity", "summary"):
+        code, out, err = db.cli("report", "funnel", "--format", "csv", "--table", name)
+        assert code == 0, err
+        tables[name] = list(csv.DictReader(io.StringIO(out)))
+    assert [r["step"] for r in tables["stages"]][:2] == ["inquiry to lead", "lead to opportunity"]
+    assert tables["stages"][0]["from"].isdigit() and tables["speed"][0]["leads"].isdigit()  # 1500, not 1500.0
+    assert {"rep", "capacity", "leads_per_month"} <= set(tables["capacity"][0])
+    assert {"never_worked", "activities_per_won", "speed_p50"} <= set(tables["summary"][0])
+    for row in tables["stages"]:
+        assert (
+            0
+            <= float(row["conversion_low"])
+            <= float(row["conversion"])
+            <= float(row["conversion_high"])
+            <= 1
+        )
+    assert db.cli("report", "funnel", "--format", "csv", "--table", "pies")[0] == 2

@@ -20,6 +20,7 @@ from leadflow.analytics.query.states import (
     lead_state,
     state_counts,
     state_totals,
+    whole_counts,
 )
 from leadflow.analytics.sources import cost_per_lead
 from leadflow.models import (
@@ -254,10 +255,10 @@ def funnel_from_leads(
     won = counts["won"]
     activities, calls = won_activities(session, filters=filters)
     return FunnelReport(
-        stages=stages,
-        speed=with_ratio(by_speed),
+        stages=whole_counts(stages, ("from", "reached")),
+        speed=whole_counts(with_ratio(by_speed), ("leads", "won", "lost", "closed")),
         speed_hours={f"p{int(q * 100)}": _quantile_hours(hours, weights, q) for q in (0.5, 0.75, 0.9)},
-        capacity=capacity,
+        capacity=whole_counts(capacity, ("capacity", "leads")),
         # no activity at all on won leads means none were recorded, not deals won without contact
         activities_per_won=activities / won if won and activities else None,
         calls_per_won=calls / won if won and activities else None,

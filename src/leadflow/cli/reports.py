@@ -296,6 +296,13 @@ def report_sources(
 def report_funnel(
     filters: ReportFilter,
     fmt: Format = "table",
+    table: Annotated[
+        str,
+        typer.Option(
+            help="With --format csv, which table: stages, speed, capacity, or summary (speed to lead, "
+            "never worked, activities per won deal). JSON holds them all."
+        ),
+    ] = "stages",
 ) -> None:
     """Funnel KPIs: inquiry to lead to opportunity to won with 95% intervals, speed to lead and
     conversion by speed, leads per rep against capacity, activities and calls per won deal, and
@@ -312,7 +319,17 @@ def report_funnel(
         sys.stdout.write(json.dumps(report.as_dict(), default=str, indent=1) + "\n")
         return
     if fmt == "csv":
-        render(report.stages, fmt)
+        tables = {
+            "stages": report.stages,
+            "speed": report.speed,
+            "capacity": report.capacity,
+            "summary": pl.DataFrame([{k: v for k, v in report.as_dict().items() if not isinstance(v, list)
+                                      and not isinstance(v, dict)} | {f"speed_{k}": v for k, v in
+                                      report.speed_hours.items()}]),
+        }  # fmt: skip
+        if table not in tables:
+            fail(f"unknown table {table!r}; tables: {', '.join(tables)}", 2)
+        render(tables[table], fmt)
         return
     render(ratio_text(report.stages), fmt, title="funnel")
     hours = report.speed_hours

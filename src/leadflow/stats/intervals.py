@@ -27,4 +27,5 @@ def wilson(won: Array, n: Array, z: float = Z95) -> tuple[Array, Array]:
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
+    # within [0, 1]: at p = 0 or 1 the bound is the point itself, which rounding can push past it
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
