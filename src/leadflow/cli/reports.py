@@ -274,15 +274,30 @@ def report_sources(
         return
 
     def money(column: str) -> pl.Expr:
-        return pl.col(column).round(0).cast(pl.Int64)
+        return pl.col(column).map_elements(
+            lambda v: "–" if v is None else f"{v:,.0f}", return_dtype=pl.String, skip_nulls=False
+        )
+
+    def roi_words(value: float | None) -> str:
+        """ROI as people say it: +45%, or 376x the cost when it is that large."""
+        if value is None:
+            return "no cost"
+        return f"{value + 1:,.0f}x the cost" if value >= 9 else f"{value:+.0%}"
 
     costs = ("cost", "cost_per_lead_actual", "cost_per_opportunity", "cost_per_won", "revenue")
-    stopped = pl.when(pl.col("stopped_working")).then(pl.lit("STOPPED WORKING")).otherwise(pl.lit(""))
+    trend = (
+        pl.when(pl.col("stopped_working"))
+        .then(pl.lit("STOPPED WORKING"))
+        .when(pl.col("stopped_working").is_null())
+        .then(pl.lit("too few to tell"))
+        .otherwise(pl.lit("holding"))
+    )
+    roi = pl.col("roi").map_elements(roi_words, return_dtype=pl.String, skip_nulls=False)
     table = ratio_text(report.table).select(
         "source", "leads", "opportunities", "won", "conversion",
-        *(money(c) for c in costs),
-        pl.format("{}%", (pl.col("roi") * 100).round(0)).alias("roi"),
-        stopped.alias("trend"),
+        *(money(c).alias(c) for c in costs),
+        roi.alias("roi"),
+        trend.alias("trend"),
     )  # fmt: skip
     table = table.rename(
         {"cost_per_lead_actual": "per lead", "cost_per_opportunity": "per opp.", "cost_per_won": "per won"}
