@@ -59,3 +59,13 @@ def test_costs_revenue_and_roi_follow_from_the_leads(db: Database) -> None:
     with session_scope(db.engine) as s:
         stopped = sources_report(s, filters=ReportFilter()).table.filter("stopped_working")["source"]
     assert stopped.to_list() == ["Web form"]
+
+
+def test_the_sources_table_speaks_plainly(db: Database) -> None:
+    assert db.cli("demo", "--leads", "1500", "--reps", "4", "--seed", "2")[0] == 0
+    code, out, err = db.cli("report", "sources")
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    assert rows and all(("x the cost" in r) or ("%" in r.split("│")[-3]) or ("no cost" in r) for r in rows)
+    assert all(any(t in r for t in ("holding", "too few to tell", "STOPPED WORKING")) for r in rows)
+    assert not any("0000%" in r for r in rows)  # no 37571% returns
