@@ -164,7 +164,15 @@ def funnel(stages: pl.DataFrame) -> Markup:
         if name not in chain_names:
             chain_names.append(name)
             chain_counts.append(count)
-    figure = go.Figure(go.Funnel(y=chain_names, x=chain_counts, textinfo="value+percent initial"))
+    # whole leads with thousands separators (Plotly would write 22485 as 22.485k)
+    figure = go.Figure(
+        go.Funnel(
+            y=chain_names,
+            x=chain_counts,
+            texttemplate="%{value:,.0f} (%{percentInitial:.0%})",
+            hovertemplate="%{y}: %{x:,.0f} leads<extra></extra>",
+        )
+    )
     figure.update_layout(title="Funnel")
     return _html(figure)
 
