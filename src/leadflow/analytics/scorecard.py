@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.query.filters import ReportFilter, name_dimensions
+from leadflow.analytics.query.filters import ReportFilter, name_dimensions, owner_names
 from leadflow.analytics.query.states import count_by, ever_opportunity
 from leadflow.models import Activity, Goal, Lead, Rep, Team
 from leadflow.pipeline.coaching import goals_in_force
@@ -75,7 +75,11 @@ def period_metrics(session: Session, *, by: str, since: datetime, until: datetim
         orient="row",
     )
     hours = (pl.col("first_touch_at") - pl.col("assigned_at")).dt.total_seconds() / 3600
-    medians = _named_rows(session, touches, by).group_by(by).agg(hours.median().alias("first_touch_hours"))
+    medians = (
+        touches.with_columns(owner_names(session, by).alias(by))
+        .group_by(by)
+        .agg(hours.median().alias("first_touch_hours"))
+    )
     measures = [c for c in (*counts.columns, *summed.columns) if c != by]
     frame = (
         counts.join(summed, on=by, how="full", coalesce=True)
@@ -87,19 +91,6 @@ def period_metrics(session: Session, *, by: str, since: datetime, until: datetim
         pl.when(pl.col("leads") > 0).then(pl.col("worked") / pl.col("leads")).alias("leads_worked"),
         pl.when(pl.col("closed") > 0).then(pl.col("won") / pl.col("closed")).alias("conversion"),
         pl.col("won").alias("wins"),
-    )
-
-
-def _named_rows(session: Session, frame: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Each row of ``frame`` (with owner_id) with its rep's or team's name, as reports name them."""
-    if by == "rep":
-        names = dict(session.execute(select(Rep.id, Rep.name)).all())
-        default = "(unassigned)"
-    else:
-        names = dict(session.execute(select(Rep.id, Team.name).join(Team, Team.id == Rep.team_id)).all())
-        default = "(no team)"
-    return frame.with_columns(
-        pl.col("owner_id").replace_strict(names, default=default, return_dtype=pl.String).alias(by)
     )
 
 

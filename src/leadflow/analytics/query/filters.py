@@ -195,6 +195,15 @@ def home_territories(session: Session) -> dict[int, str]:
     return {r: name for r, name in rows}
 
 
+def owner_names(session: Session, dimension: str) -> pl.Expr:
+    """``owner_id`` as reports name it: the rep's name (``rep``) or their team's (``team``)."""
+    if dimension == "rep":
+        names = dict(session.execute(select(Rep.id, Rep.name)).all())
+        return pl.col("owner_id").replace_strict(names, default="(unassigned)", return_dtype=pl.String)
+    teams = dict(session.execute(select(Rep.id, Team.name).join(Team, Team.id == Rep.team_id)).all())
+    return pl.col("owner_id").replace_strict(teams, default="(no team)", return_dtype=pl.String)
+
+
 def name_dimensions(
     session: Session, frame: pl.DataFrame, by: list[str], measures: list[str]
 ) -> pl.DataFrame:
@@ -207,14 +216,8 @@ def name_dimensions(
 
     named: list[pl.Expr] = []
     for dimension in by:
-        if dimension == "rep":
-            names = lookup(session.execute(select(Rep.id, Rep.name)).all())
-            expr = pl.col("owner_id").replace_strict(names, default="(unassigned)", return_dtype=pl.String)
-        elif dimension == "team":
-            teams = lookup(
-                session.execute(select(Rep.id, Team.name).join(Team, Team.id == Rep.team_id)).all()
-            )
-            expr = pl.col("owner_id").replace_strict(teams, default="(no team)", return_dtype=pl.String)
+        if dimension in ("rep", "team"):
+            expr = owner_names(session, dimension)
         elif dimension == "territory":
             territories = lookup(session.execute(select(Territory.id, Territory.name)).all())
             home = home_territories(session)
