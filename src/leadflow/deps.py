@@ -17,8 +17,8 @@ from leadflow.access.service import authenticate
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
-from leadflow.ledger.find import find_lead, find_rep
-from leadflow.models import Lead, Rep, User
+from leadflow.ledger.find import by_name, find_lead, find_rep
+from leadflow.models import Lead, Rep, Team, User
 from leadflow.settings import Settings
 
 log = logging.getLogger("leadflow.auth")
@@ -130,7 +130,7 @@ def scoped_filter(session: Session, *, user: User, filters: ReportFilter) -> Rep
     if user.role != "manager":
         return filters
     own = own_team(session, user=user)
-    asked = " ".join((filters.team or "").split()).lower()
-    if own is None or (filters.team is not None and asked != own.name.lower()):
+    asked = by_name(session, Team, filters.team) if filters.team is not None else own
+    if own is None or asked is None or asked.id != own.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such team")
     return replace(filters, team=own.name)

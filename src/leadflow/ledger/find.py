@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -55,10 +57,16 @@ def find_product(session: Session, *, ref: str) -> Product:
     return product
 
 
+def by_name(session: Session, model: Any, ref: str) -> Any | None:
+    """The row of ``model`` (a team, territory or source) with this name in any case and
+    spacing, or None."""
+    wanted = " ".join(ref.split()).lower()
+    return session.scalars(select(model).where(func.lower(model.name) == wanted)).first()
+
+
 def find_team(session: Session, *, ref: str) -> Team:
     """The team with this name, in any case and spacing."""
-    wanted = " ".join(ref.split()).lower()
-    team = session.scalars(select(Team).where(func.lower(Team.name) == wanted)).first()
+    team: Team | None = by_name(session, Team, ref)
     if team is None:
         raise NotFound(f"no team {ref!r}")
     return team

@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from leadflow.analytics.dimensions import DIMENSIONS
 from leadflow.db import is_sqlite
 from leadflow.errors import InvalidRequest
+from leadflow.ledger.find import by_name
 from leadflow.models import (
     LEAD_TYPES,
     Assignment,
@@ -141,13 +142,12 @@ def lead_conditions(session: Session, filters: ReportFilter) -> list[ColumnEleme
 def _named(session: Session, model: Any, name: str, what: str) -> int:
     """The id of the team, territory or source with this name in any case and spacing; a name
     that matches none is an error that lists the names there are (not an empty report)."""
-    wanted = " ".join(name.split()).lower()
-    found = session.scalar(select(model.id).where(func.lower(model.name) == wanted))
+    found = by_name(session, model, name)
     if found is None:
         names = sorted(session.scalars(select(model.name)))
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         raise InvalidRequest(f"no {what} {name!r}; {what}s: {shown or 'none yet'}")
-    return int(found)
+    return int(found.id)
 
 
 def lead_query(
