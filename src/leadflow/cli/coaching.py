@@ -65,11 +65,10 @@ def goals_set(
     """
     from leadflow.ledger.find import find_rep, find_team
     from leadflow.models import utcnow
-    from leadflow.pipeline.coaching import set_goal
+    from leadflow.pipeline.coaching import month_of, set_goal
 
-    today = utcnow().date().replace(day=1)
-    starts = _day(since, today)
-    ends = _day(until, _next_month(starts))
+    starts = _day(since, month_of(utcnow().date())[0])
+    ends = _day(until, month_of(starts)[1])
     if (rep is None) == (team is None):
         fail("name a rep or --team", 2)
     with reported(), state.session() as session:
@@ -87,10 +86,6 @@ def goals_set(
         )
         name = who.name if who else (group.name if group else "")
     console.print(f"goal: {name} {metric} {target:g} from {starts} until {ends}", highlight=False)
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 @goals_app.command("list")

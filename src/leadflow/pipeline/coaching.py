@@ -11,6 +11,12 @@ from leadflow.errors import InvalidChange
 from leadflow.models import GOAL_METRICS, CoachingNote, Goal, Rep, Team, utcnow
 
 
+def month_of(day: date) -> tuple[date, date]:
+    """The month that contains ``day`` as a goal's period: [its 1st, the next month's 1st)."""
+    first = day.replace(day=1)
+    return first, date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
 def set_goal(
     session: Session,
     *,

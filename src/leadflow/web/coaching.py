@@ -16,8 +16,8 @@ from leadflow.access.service import record_write
 from leadflow.analytics.scorecard import LOWER_IS_BETTER, RATES, scorecard
 from leadflow.deps import SessionDep, rep_or_404
 from leadflow.errors import LeadflowError
-from leadflow.models import GOAL_METRICS, CoachingNote, Rep, utcnow
-from leadflow.pipeline.coaching import add_note, close_follow_up, follow_ups_due, set_goal
+from leadflow.models import CoachingNote, Rep, utcnow
+from leadflow.pipeline.coaching import add_note, close_follow_up, follow_ups_due, month_of, set_goal
 from leadflow.web.auth import ManagerVisitor, check_csrf
 from leadflow.web.render import RowId, page
 
@@ -50,11 +50,11 @@ def coaching(request: Request, session: SessionDep, who: ManagerVisitor) -> Resp
         .order_by(Rep.name)
     ).all()
     due = follow_ups_due(session, on=now.date(), team_id=team.id if team else None)
-    month = now.date().replace(day=1)
+    month, until = month_of(now.date())
     return page(
         request, "coaching.html", user=who.user, csrf=who.csrf, active="coaching", card=card, reps=reps,
         due=due, metrics=METRIC_WORDS, rates=RATES, lower=LOWER_IS_BETTER, since=month,
-        until=date(month.year + month.month // 12, month.month % 12 + 1, 1), today=now.date(),
+        until=until, today=now.date(),
         message=request.query_params.get("message"), error=request.query_params.get("error"),
     )  # fmt: skip
 
@@ -73,8 +73,6 @@ def post_goal(
     """Set a goal for a rep of the manager's team."""
     check_csrf(who, csrf)
     person = rep_or_404(session, user=who.user, ref=rep)
-    if metric not in GOAL_METRICS:
-        return _back(f"Unknown metric {metric}.", error=True)
     try:
         goal = set_goal(
             session,
