@@ -167,8 +167,13 @@ def reps_report(
     scored = float(frame["scored_closed"].sum()) > 0
     verdicts = [_verdict(row, team_mix) if scored else "no win probabilities on closed leads yet"
                 for row in frame.iter_rows(named=True)]  # fmt: skip
-    moved = what_moved(
-        session, past=(past_start, recent_start), recent=(recent_start, as_of + timedelta(seconds=1))
+    # what moved is told of lagging reps only: with none, the two windows' metrics go uncounted
+    moved = (
+        what_moved(
+            session, past=(past_start, recent_start), recent=(recent_start, as_of + timedelta(seconds=1))
+        )
+        if frame["lagging"].any()
+        else pl.DataFrame(schema={"rep": pl.String, "what_moved": pl.String})
     )
     frame = frame.with_columns(pl.Series("verdict", verdicts, dtype=pl.String)).join(
         moved, on="rep", how="left", maintain_order="left"
