@@ -11,7 +11,6 @@ from leadflow.routing.policies import (
     load_balance,
     merit,
     merit_shares,
-    quotas,
     round_robin,
     weighted,
 )
@@ -61,6 +60,17 @@ def test_smooth_weighted_round_robin_follows_weights_without_bursts() -> None:
 def test_load_balance_fills_the_emptiest_first() -> None:
     choice = load_balance(np.ones((5, 3), dtype=bool), np.full(3, 10), open_leads=np.array([4, 1, 2]))
     assert choice.tolist() == [1, 1, 2, 1, 2]
+
+
+def quotas(shares: np.ndarray, total: int) -> np.ndarray:
+    """Whole numbers of leads in proportion to ``shares`` adding up to ``total`` (largest
+    remainder): what merit's shares should come to, computed apart from the policy."""
+    exact = np.asarray(shares, dtype=float) * total
+    counts = np.floor(exact).astype(np.int64)
+    short = total - int(counts.sum())
+    if short > 0:
+        counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
+    return counts
 
 
 def test_merit_schedule_gives_16_13_10_7_4_and_follows_rank() -> None:

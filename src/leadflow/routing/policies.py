@@ -119,16 +119,6 @@ def merit_shares(close_rates: Array, schedule: MeritSchedule = MeritSchedule()) 
     return multiplier / m
 
 
-def quotas(shares: Array, total: int) -> Array:
-    """Whole numbers of leads in proportion to ``shares`` adding up to ``total`` (largest remainder)."""
-    exact = np.asarray(shares, dtype=float) * total
-    counts = np.floor(exact).astype(np.int64)
-    short = total - int(counts.sum())
-    if short > 0:
-        counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
-    return counts
-
-
 def by_share(
     eligible: Array, capacity: Array, *, shares: Array, given: Array | None = None, seed: int = 0
 ) -> Array:
