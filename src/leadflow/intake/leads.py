@@ -1,24 +1,26 @@
 """Write a cleaned batch of leads: resolve references, deduplicate, insert the new, merge the known.
 
-A row that matches an existing lead (dedupe.py) is merged into it: each field the row gives and
-the lead differs in is updated, and the old and new values go to the lead's history
-(LeadChange), with stage and owner changes also as StageChange and Assignment rows. A row whose
-values the lead already holds changes nothing, so re-running an import is a no-op.
+A row found by its own external id (a re-exported CRM record) updates its lead; a duplicate
+found by email, phone, domain and name or a merged alias fills the lead's blanks only (and the
+fields of ``imports.merge.overwrite``), its other values noted on the lead (merge.py). Changed
+values go to the lead's history (LeadChange), stage and owner changes also as StageChange and
+Assignment rows. A row whose values the lead already holds changes nothing, so re-running an
+import is a no-op.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, bulk_update, driver_rows, reserve_ids
 from leadflow.intake.columns import SPECS, FileMapping
-from leadflow.intake.dedupe import LeadIndex, domain_person_expr, first_in_batch
+from leadflow.intake.dedupe import LeadIndex, first_in_batch
+from leadflow.intake.lead_frame import CANONICAL_ONLY, DATA, DATA_SCHEMA, KEYS, fetch_leads, with_keys
 from leadflow.intake.lookups import (
     company_lookup,
     ensure_named,
@@ -27,61 +29,14 @@ from leadflow.intake.lookups import (
     resolve_keyed,
     resolve_reps,
 )
+from leadflow.intake.merge import identity_conflicts, merge_extra, note_offered
 from leadflow.intake.rejects import Reject
 from leadflow.intake.validate import reject_rows
-from leadflow.ledger.keys import company_domain_expr, name_key_expr, phone_key_expr
+from leadflow.ledger.keys import name_key_expr
 from leadflow.ledger.write import insert_assignments, insert_leads, insert_stage_changes
-from leadflow.models import Activity, Assignment, Lead, Product, Source, Territory, utcnow
+from leadflow.models import Assignment, Product, Source, Territory, utcnow
 from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
-
-# The lead columns an import writes, with their types in a frame.
-DATA_SCHEMA: dict[str, pl.DataType] = {
-    "external_id": pl.String(),
-    "created_at": pl.Datetime("us"),
-    "first_name": pl.String(),
-    "last_name": pl.String(),
-    "email": pl.String(),
-    "phone": pl.String(),
-    "title": pl.String(),
-    "company": pl.String(),
-    "domain": pl.String(),
-    "industry": pl.String(),
-    "company_size": pl.Int64(),
-    "annual_revenue": pl.Float64(),
-    "country": pl.String(),
-    "region": pl.String(),
-    "city": pl.String(),
-    "lead_type": pl.String(),
-    "budget": pl.Float64(),
-    "authority": pl.Boolean(),
-    "need": pl.String(),
-    "timeline": pl.String(),
-    "extra": pl.String(),
-    "company_id": pl.Int64(),
-    "source_id": pl.Int64(),
-    "territory_id": pl.Int64(),
-    "owner_id": pl.Int64(),
-    "product_id": pl.Int64(),
-    "self_sourced": pl.Boolean(),
-    "stage": pl.String(),
-    "assigned_at": pl.Datetime("us"),
-    "first_touch_at": pl.Datetime("us"),
-    "won_at": pl.Datetime("us"),
-    "lost_at": pl.Datetime("us"),
-    "amount": pl.Float64(),
-    "lost_reason": pl.String(),
-}
-DATA = list(DATA_SCHEMA)
-KEYS = ["email_key", "phone_key", "domain_key", "person_key"]
-# Canonical columns that name something else; they resolve to the *_id columns above.
-CANONICAL_ONLY: dict[str, pl.DataType] = {
-    "owner": pl.String(),
-    "product": pl.String(),
-    "source": pl.String(),
-    "territory": pl.String(),
-    "closed_at": pl.Datetime("us"),
-}
 
 
 @dataclass
@@ -181,7 +136,7 @@ class LeadWriter:
             )
             known = pl.concat([known, rest])
         if not known.is_empty():
-            known, conflicts = self._identity_conflicts(session, known)
+            known, conflicts = identity_conflicts(session, known, file=self.file)
             result.rejects.extend(conflicts)
             # the file's record of a lead updates it; a duplicate from elsewhere fills its blanks
             updates = pl.col("_match") == "external_id"
@@ -331,28 +286,6 @@ class LeadWriter:
         )
         insert_assignments(session, rows=assignments)
 
-    def _identity_conflicts(self, session: Session, rows: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
-        """Set aside rows found by an external id whose lead is another person: a different email
-        and phone, none shared. CRMs reuse ids; merging would overwrite one person with another."""
-        by_id = rows.filter(pl.col("_match") == "external_id")
-        if by_id.is_empty():
-            return rows, []
-        existing = _fetch(session, by_id.get_column("_target").unique().to_list()).select(
-            pl.col("id").alias("_target"),
-            pl.col("email").alias("_old_email"),
-            phone_key_expr(pl.col("phone")).alias("_old_phone"),
-        )
-        checked = rows.join(existing, on="_target", how="left", maintain_order="left")
-        pairs = [("email_key", "_old_email"), ("phone_key", "_old_phone")]
-        same = pl.any_horizontal(pl.col(new).eq(pl.col(old)).fill_null(False) for new, old in pairs)
-        differs = pl.any_horizontal(pl.col(new).ne(pl.col(old)).fill_null(False) for new, old in pairs)
-        conflict = checked.select((pl.col("_match") == "external_id") & differs & ~same).to_series()
-        if not conflict.any():
-            return rows, []
-        reason = "this external id is another lead's, with a different email and phone; not merged"
-        rejects = reject_rows(rows, conflict, file=self.file, column="external_id", reason=reason)
-        return rows.filter(~conflict), rejects
-
     def _merge(self, session: Session, incoming: pl.DataFrame, *, keep_old: bool) -> tuple[int, int]:
         """Merge rows into the leads they duplicate; return (leads changed, leads unchanged).
 
@@ -366,10 +299,10 @@ class LeadWriter:
             *[pl.col(c).drop_nulls().last() for c in DATA if c != "extra"],
             pl.col("extra").drop_nulls(),
         )
-        existing = _fetch(session, grouped.get_column("_target").to_list())
+        existing = fetch_leads(session, grouped.get_column("_target").to_list())
         joined = grouped.join(existing, left_on="_target", right_on="id", suffix="_old")
         merged_extra = [
-            _merge_extra(old, new, keep_old=keep_old)
+            merge_extra(old, new, keep_old=keep_old)
             for old, new in joined.select("extra_old", "extra").iter_rows()
         ]
         overwrite = set(self.settings.imports.merge.overwrite) if not self.fill_blanks else set()
@@ -386,7 +319,7 @@ class LeadWriter:
             pl.Series("extra", merged_extra, dtype=pl.String),
         )
         if keep_old:
-            self._note_offered(session, joined, now, applied=overwrite)
+            note_offered(session, joined, now, file=self.file, applied=overwrite)
         change_flags = [pl.col(c).ne_missing(pl.col(f"{c}_old")).alias(f"_chg_{c}") for c in DATA]
         merged = merged.with_columns(change_flags).with_columns(
             pl.any_horizontal(*[f"_chg_{c}" for c in DATA]).alias("_changed")
@@ -433,46 +366,6 @@ class LeadWriter:
         score_leads(session, settings=self.settings, lead_ids=changed.get_column("id").to_list())
         return changed.height, merged.height - changed.height
 
-    def _note_offered(
-        self, session: Session, joined: pl.DataFrame, now: datetime, *, applied: set[str]
-    ) -> None:
-        """A note on each known lead for the values a capture offered that differ from what the
-        lead already has (kept, not applied): who sent what, for the owner to judge."""
-        skipped = {"external_id", "extra", "created_at", *applied}
-        fields = [c for c in DATA if c not in skipped and f"{c}_old" in joined.columns]
-        offered = [
-            pl.when(
-                pl.col(c).is_not_null() & pl.col(f"{c}_old").is_not_null() & pl.col(c).ne(pl.col(f"{c}_old"))
-            ).then(
-                pl.format(
-                    f"{c} {{}} (kept {{}})", pl.col(c).cast(pl.String), pl.col(f"{c}_old").cast(pl.String)
-                )
-            )
-            for c in fields
-        ]
-        notes = joined.select(
-            pl.col("_target").alias("lead_id"),
-            pl.concat_str(offered, separator="; ", ignore_nulls=True).alias("text"),
-        ).filter(pl.col("text").str.len_chars() > 0)
-        if notes.is_empty():
-            return
-        rows = notes.select(
-            "lead_id",
-            pl.lit(now).alias("at"),
-            pl.lit("note").alias("kind"),
-            (pl.lit(f"{self.file} offered, not applied: ") + pl.col("text")).alias("note"),
-        )
-        # the same offer again (a file imported twice) is already noted
-        noted = session.execute(
-            select(Activity.lead_id, Activity.note).where(
-                Activity.kind == "note", Activity.lead_id.in_(rows["lead_id"].unique().to_list())
-            )
-        ).all()
-        seen = pl.DataFrame(noted, schema={"lead_id": pl.Int64, "note": pl.String}, orient="row")
-        rows = rows.join(seen, on=["lead_id", "note"], how="anti")
-        if not rows.is_empty():
-            bulk_insert(session, "activities", rows.columns, driver_rows(session, rows))
-
     def _record_aliases(
         self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: datetime
     ) -> None:
@@ -498,41 +391,3 @@ class LeadWriter:
         bulk_insert(session, "lead_aliases", out.columns, driver_rows(session, out))
         if not self.scoped:
             self.index.add_aliases(out["external_id"].to_list(), out["lead_id"].to_list())
-
-
-def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add the dedupe keys derived from a lead's email, phone, domain and name."""
-    person = pl.concat_str(pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null(""))
-    return frame.with_columns(
-        pl.col("email").alias("email_key"),
-        phone_key_expr(pl.col("phone")).alias("phone_key"),
-        company_domain_expr(pl.col("domain"), pl.col("email")).alias("domain_key"),
-        name_key_expr(person).alias("person_key"),
-    ).with_columns(domain_person_expr().alias("domain_person"))
-
-
-def _merge_extra(old: str | None, new: list[str] | None, *, keep_old: bool = False) -> str | None:
-    if not new:
-        return old
-    merged: dict[str, object] = json.loads(old) if old else {}
-    known = dict(merged)
-    for item in new:
-        merged.update(json.loads(item))
-    if keep_old:
-        merged.update(known)
-    return json.dumps(merged)
-
-
-def _fetch(session: Session, ids: list[int]) -> pl.DataFrame:
-    """Current values of the given leads, typed as in an import frame."""
-    columns = [getattr(Lead, c) for c in DATA if c != "extra"]
-    frames = []
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        rows = session.execute(
-            select(Lead.id, *columns, cast(Lead.extra, Text)).where(Lead.id.in_(chunk))
-        ).all()
-        schema = {"id": pl.Int64(), **{c: t for c, t in DATA_SCHEMA.items() if c != "extra"}}
-        schema["extra"] = pl.String()
-        frames.append(pl.DataFrame(rows, schema=schema, orient="row"))
-    return pl.concat(frames)

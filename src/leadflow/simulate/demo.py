@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
-from leadflow.intake.leads import DATA, KEYS, with_keys
+from leadflow.intake.lead_frame import DATA, KEYS, with_keys
 from leadflow.ledger.write import insert_assignments, insert_leads, insert_stage_changes
 from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
 from leadflow.scoring.service import score_leads
