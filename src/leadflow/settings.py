@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import tomli_w
+import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leadflow.errors import LeadflowError
@@ -330,10 +330,34 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{candidate}: {problems}") from exc
 
 
-def write_profile(path: str | Path, criteria: list[Criterion]) -> None:
-    """Replace the profile's criteria in a leadflow.toml (created if missing), keeping the rest."""
+def write_profile(path: str | Path, criteria: list[Criterion]) -> tuple[int, int]:
+    """Merge suggested criteria into a leadflow.toml's profile (created if missing): a criterion
+    on the same field, test and value gets the new points, others are added, the user's own stay;
+    comments and layout are kept. Returns (updated, added)."""
     target = Path(path)
-    data = tomllib.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
-    data.setdefault("profile", {})["criteria"] = [c.model_dump(exclude_none=True) for c in criteria]
-    Settings.model_validate(data)
-    target.write_text(tomli_w.dumps(data), encoding="utf-8")
+    document = tomlkit.parse(target.read_text(encoding="utf-8")) if target.exists() else tomlkit.document()
+    if "profile" not in document:
+        document["profile"] = tomlkit.table()
+    profile = document["profile"]
+    if "criteria" not in profile:
+        profile["criteria"] = tomlkit.aot()
+    existing = profile["criteria"]
+
+    def key(item: Any) -> tuple[Any, ...]:
+        value = item.get("value")
+        return (item.get("field"), item.get("op"), tuple(value) if isinstance(value, list) else value)
+
+    known = {key(item): item for item in existing}
+    updated = added = 0
+    for criterion in criteria:
+        row = criterion.model_dump(exclude_none=True)
+        item = known.get(key(row))
+        if item is not None:
+            updated += item["points"] != row["points"]
+            item["points"] = row["points"]
+        else:
+            existing.append(row)
+            added += 1
+    Settings.model_validate(document.unwrap())
+    target.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return updated, added

@@ -124,3 +124,34 @@ def test_the_profile_is_what_the_latest_model_learned_from_until_asked_fresh(db:
     assert code == 0 and f"as model {stored.model_id} learned them" in out
     code, out, _ = db.cli("report", "profile", "--fresh")
     assert code == 0 and "counted now" in out and f"{now.leads:,} leads" in out
+
+
+def test_writing_the_profile_merges_into_the_users_file(db: Database, tmp_path: Path) -> None:
+    write_scored_demo(db, SPEC)
+    config = tmp_path / "leadflow.toml"
+    mine = (
+        "# our profile, reviewed in git\n"
+        "[imports]\nbatch_size = 1000  # keep small\n\n"
+        "[[profile.criteria]]\n"
+        'name = "our rule"\nfield = "industry"\nop = "eq"\nvalue = "software"\npoints = 1.0\n'
+    )
+    config.write_text(mine)
+    code, _out, err = db.cli("--config", str(config), "report", "profile", "--write")
+    assert code == 0, err
+    text = config.read_text()
+    assert text.startswith(mine.split("[[profile")[0])  # comments and layout kept
+    criteria = load_settings(config).profile.criteria
+    keys = [(c.field, c.op, str(c.value)) for c in criteria]
+    assert len(keys) == len(set(keys))  # one criterion per field, test and value
+    with session_scope(db.engine) as s:
+        table = profile_report(s).table.filter("significant")
+    # the user's own rule is kept under its name, with the suggested points if software is significant
+    ours = next(c for c in criteria if c.name == "our rule")
+    suggested = table.filter((pl.col("attribute") == "industry") & (pl.col("value") == "software"))
+    assert ours.points != 1.0 if suggested.height else ours.points == 1.0
+    # a value holding exactly the leads of another attribute's (a title and its seniority) is one
+    counts = table.select("leads", "won").rows()
+    written = [c for c in criteria if c.name != "our rule"]
+    assert len(written) <= len(set(counts))
+    again = db.cli("--config", str(config), "report", "profile", "--write")[1]
+    assert "0 criteria added, 0 given new points" in again and config.read_text() == text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import polars as pl
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from leadflow.db import session_scope
 from leadflow.models import Activity, Lead, Rep
+from leadflow.simulate.channels import DEMO_PARTNER_SHARE, DEMO_SPLIT_SHARE
 from leadflow.simulate.company import CompanySpec, generate_company
 from tests.conftest import Database
 
@@ -44,9 +45,16 @@ def test_better_reps_really_close_more_and_late_touch_converts_worse() -> None:
 
 
 def test_demo_command_stores_the_generated_company(db: Database) -> None:
-    code, _out, err = db.cli("demo", "--leads", "3000", "--reps", "8", "--seed", "3")
+    code, _out, err = db.cli(
+        "demo", "--leads", "3000", "--reps", "8", "--seed", "3", "--as-of", "2026-11-04 10:15"
+    )
     assert code == 0, err
-    expected = generate_company(CompanySpec(n_leads=3000, n_reps=8, seed=3))
+    expected = generate_company(
+        CompanySpec(
+            n_leads=3000, n_reps=8, seed=3, end=datetime(2026, 11, 4, 10, 15),
+            partner_share=DEMO_PARTNER_SHARE, split_credit_share=DEMO_SPLIT_SHARE, fit_capacity=True,
+        )
+    )  # fmt: skip
     with session_scope(db.engine) as s:
         assert s.scalar(select(func.count()).select_from(Lead)) == 3000
         assert s.scalar(select(func.count()).select_from(Rep)) == 8

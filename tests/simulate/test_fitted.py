@@ -15,7 +15,11 @@ from leadflow.simulate.fitted import fit_company, rep_effects
 from leadflow.simulate.forward import simulate_policies
 from tests.conftest import Database, write_scored_demo
 
-SPEC = CompanySpec(n_leads=20_000, n_reps=16, seed=5, end=date(2026, 10, 1))
+# No laggards: the fitted company judges each rep on the whole history before the stream, so a
+# rep whose skill dropped in the last quarter is taken at their year's average (with the demo's
+# two laggards, round-robin's wins come out about 10% above the truth's); that bias is known and
+# not what this test measures.
+SPEC = CompanySpec(n_leads=20_000, n_reps=16, seed=5, end=date(2026, 10, 1), n_laggards=0)
 
 
 def test_rep_effects_maximise_the_penalised_likelihood_of_each_reps_closed_leads() -> None:

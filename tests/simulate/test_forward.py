@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -20,7 +21,7 @@ def test_gini_against_known_values() -> None:
 
 
 def test_optimal_wins_more_than_round_robin_within_capacity() -> None:
-    company = generate_company(CompanySpec(n_leads=30_000, n_reps=16, seed=4))
+    company = generate_company(CompanySpec(n_leads=30_000, n_reps=16, seed=4, end=date(2026, 12, 1)))
     table = simulate_policies(company, policies=("round_robin", "merit", "optimal"), replications=100)
     rows = {r["policy"]: r for r in table.iter_rows(named=True)}
     assert rows["optimal"]["gain_low"] > 0  # credibly more wins on the same leads
@@ -54,7 +55,9 @@ def test_optimal_learns_who_sells_what_without_being_told() -> None:
     """Reps with hidden specialisms by industry and source, and no segment_by anywhere: optimal
     learns them from the history and wins at least 0.85 of what the oracle (routing on the
     truth) gains over round-robin; merit, blind to them, wins little of it."""
-    company = generate_company(CompanySpec(n_leads=50_000, n_reps=24, seed=11, specialism=0.5))
+    company = generate_company(
+        CompanySpec(n_leads=50_000, n_reps=24, seed=11, specialism=0.5, end=date(2026, 12, 1))
+    )
     table = simulate_policies(company, policies=("round_robin", "merit", "optimal"), replications=60)
     rows = {r["policy"]: r for r in table.iter_rows(named=True)}
     assert list(rows) == ["round_robin", "merit", "optimal", "oracle"]

@@ -46,6 +46,16 @@ def test_a_manager_coaches_from_the_page_and_the_rep_sees_the_goal(
         overflow = v.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"the coaching page is wider than a phone by {overflow}px"
     v.shot(f"manager-coaching{'-phone' if phone else ''}")
+    # the rep's trend beside the team's, one chart a metric, as a phone can show it
+    v.page.locator("form.inline select[name=rep]").select_option(label=rep_name)
+    with v.page.expect_navigation():
+        v.page.get_by_role("button", name="Show trend").click()
+    v.page.wait_for_selector(".plotly-graph-div .main-svg")
+    assert f"{rep_name} against the team by month" in v.page.content()
+    if phone:
+        overflow = v.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the trend is wider than a phone by {overflow}px"
+    due = v.page.locator("li[data-note]", has_text=discussed)
     with v.page.expect_navigation():
         due.get_by_role("button", name="Done").click()
     assert "Followed up with" in v.page.locator(".message").inner_text()

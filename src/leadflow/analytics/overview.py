@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.conversion import conversion_dimensions, rolled_up
+from leadflow.analytics.conversion import conversion_dimensions, rolled_up, with_maturity
 from leadflow.analytics.funnel import NEVER_WORKED_AFTER, FunnelReport, funnel_from_leads, funnel_leads
 from leadflow.analytics.query.filters import ReportFilter, latest_date, name_dimensions
 from leadflow.analytics.query.states import OUTCOMES
+from leadflow.scoring.service import usual_time_to_close
 from leadflow.stats.rates import with_ratio
 
 
@@ -32,7 +33,7 @@ def overview_report(session: Session, *, filters: ReportFilter) -> Overview:
     by = conversion_dimensions(["month"])
     months = with_ratio(name_dimensions(session, leads, by, list(OUTCOMES)))
     return Overview(
-        months,
+        with_maturity(months, as_of=as_of, horizon_days=usual_time_to_close(session)),
         rolled_up(months, by=[]),
         funnel_from_leads(session, leads=leads, filters=filters, as_of=as_of),
     )

@@ -103,9 +103,19 @@ def lift_table(counts: pl.DataFrame, *, leads: int, won: int) -> pl.DataFrame:
 
 
 def suggest_criteria(table: pl.DataFrame, numeric: list[str]) -> list[Criterion]:
-    """Profile criteria for the significant values: 25 x ln(lift) points, within +-25."""
+    """Profile criteria for the significant values: 25 x ln(lift) points, within +-25. A value
+    that holds exactly the same leads as one already suggested (a title and the seniority it
+    implies, a source and its lead type) is the same group: it is not counted twice."""
     criteria: list[Criterion] = []
-    for row in table.filter(pl.col("significant") & (pl.col("value") != UNKNOWN)).iter_rows(named=True):
+    groups: dict[tuple[int, int], str] = {}  # (leads, wins) of a suggested value: its attribute
+    significant = table.filter(pl.col("significant") & (pl.col("value") != UNKNOWN)).sort(
+        pl.col("lift").log().abs(), "attribute", descending=[True, False]
+    )
+    for row in significant.iter_rows(named=True):
+        group = (int(row["leads"]), int(row["won"]))
+        if groups.get(group, row["attribute"]) != row["attribute"]:  # one attribute's values are disjoint
+            continue
+        groups[group] = row["attribute"]
         points = float(np.clip(round(25 * np.log(row["lift"])), -25, 25)) if row["lift"] > 0 else -25.0
         if points == 0:
             continue

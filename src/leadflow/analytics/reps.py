@@ -3,14 +3,14 @@ shrinkage, the lead mix, and lagging reps."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import polars as pl
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from leadflow.analytics.query.filters import ReportFilter, name_dimensions
+from leadflow.analytics.query.filters import ReportFilter, name_dimensions, team_rep_ids
 from leadflow.analytics.query.states import (
     OUTCOME_CODES,
     PAST,
@@ -25,10 +25,7 @@ from leadflow.analytics.query.states import (
     whole_counts,
 )
 from leadflow.analytics.scorecard import what_moved
-from leadflow.models import (
-    Lead,
-    utcnow,
-)
+from leadflow.models import Lead, Rep, utcnow
 from leadflow.stats.close_rates import close_rates
 from leadflow.stats.rates import Heterogeneity, expected_wins, heterogeneity, lagging, with_ratio
 
@@ -101,18 +98,26 @@ class RepsReport:
 
 
 def _verdict(row: dict[str, object], team_mix: float) -> str:
+    """A sentence a manager reads: what leads the rep got (their mean win probability against
+    the company's) and what they won against what those leads promised, beyond chance or not."""
     closed = float(row["scored_closed"])  # type: ignore[arg-type]
     if closed < MIN_CLOSED_TO_JUDGE or row["difference_low"] is None:
-        return f"too few closed leads to judge (under {MIN_CLOSED_TO_JUDGE})"
+        return f"too few closed leads to judge yet ({closed:.0f} of {MIN_CLOSED_TO_JUDGE})"
     mix = float(row["lead_mix"] or 0.0)  # type: ignore[arg-type]
-    weak_mix = mix < 0.85 * team_mix
+    if mix < 0.85 * team_mix:
+        got = "weak"
+    elif mix > 1.15 * team_mix:
+        got = "strong"
+    else:
+        got = "average"
+    gap = abs(float(row["won_minus_expected"]))  # type: ignore[arg-type]
     if float(row["difference_high"]) < 0:  # type: ignore[arg-type]
-        return "below what their leads promised: handling" + (" (and a weak mix)" if weak_mix else "")
+        return f"got {got} leads, won {gap:.0f} fewer than they promised"
     if float(row["difference_low"]) > 0:  # type: ignore[arg-type]
-        return "above what their leads promised"
-    if weak_mix:
-        return "as their leads promised, on a weak mix: weak leads"
-    return "as their leads promised"
+        return f"got {got} leads, won {gap:.0f} more than they promised"
+    if got == "weak":
+        return "got weak leads, won what they promised: the leads, not the closer"
+    return f"got {got} leads, won what they promised"
 
 
 def reps_report(
@@ -130,7 +135,11 @@ def reps_report(
     as_of = as_of or session.scalar(select(func.max(Lead.created_at))) or utcnow()
     recent_start = as_of - timedelta(days=round(recent_months * DAYS_PER_MONTH))
     past_start = recent_start - timedelta(days=round(past_months * DAYS_PER_MONTH))
-    raw = rep_outcomes(session, filters=filters, recent_start=recent_start, past_start=past_start)
+    # Every rep is judged against the whole company (the other filters applied), whichever team
+    # is shown: a team's report is the company's rows for its reps, flags and estimates alike.
+    shown = team_rep_ids(session, filters.team) if filters.team else None
+    company = replace(filters, team=None)
+    raw = rep_outcomes(session, filters=company, recent_start=recent_start, past_start=past_start)
     raw = raw.filter(pl.col("rep") != "(unassigned)")
     frame = with_ratio(raw.with_columns((pl.col("won") + pl.col("lost")).alias("closed")))
     won, closed = frame["won"].to_numpy(), frame["closed"].to_numpy()
@@ -186,4 +195,8 @@ def reps_report(
         "change", "team_change", "q_lagging", "lagging",
         "verdict", "what_moved",
     )  # fmt: skip
+    if shown is not None:
+        names = set(session.scalars(select(Rep.name).where(Rep.id.in_(shown))))
+        frame = frame.filter(pl.col("rep").is_in(names))
+        won, closed = frame["won"].to_numpy(), (frame["won"] + frame["lost"]).to_numpy()
     return RepsReport(frame, heterogeneity(won, closed), scored, recent_start, past_start)

@@ -18,16 +18,28 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from leadflow.analytics.conversion import with_maturity
 from leadflow.analytics.query.filters import ReportFilter, name_dimensions, owner_names
 from leadflow.analytics.query.states import count_by, ever_opportunity
-from leadflow.models import Activity, Goal, Lead, Rep, Team
+from leadflow.models import GOAL_METRICS, Activity, Goal, Lead, Rep, Team
 from leadflow.pipeline.coaching import goals_in_force
+from leadflow.scoring.service import usual_time_to_close
 from leadflow.stats.intervals import wilson
 
 LOWER_IS_BETTER = ("first_touch_hours", "activities_per_win")
 RATES = ("leads_worked", "conversion")
 COUNTS = ("wins", "revenue", "opportunities")
 WORK_KINDS = ("call", "email", "meeting")
+# each goal metric as a manager reads it
+METRIC_WORDS = {
+    "leads_worked": "leads worked (share with a first touch)",
+    "first_touch_hours": "median hours to first touch",
+    "activities_per_win": "calls, emails and meetings per win",
+    "opportunities": "opportunities created",
+    "conversion": "conversion (won of closed)",
+    "wins": "deals won",
+    "revenue": "revenue won",
+}
 
 
 def period_metrics(session: Session, *, by: str, since: datetime, until: datetime) -> pl.DataFrame:
@@ -210,3 +222,40 @@ def _moved(row: dict[str, Any]) -> str:
     if not found:
         return "worked share, speed to first touch and activities per win held: look at the conversations"
     return "; ".join(found)
+
+
+def monthly_trend(session: Session, *, rep: Rep, on: datetime, months: int = 6) -> pl.DataFrame:
+    """The rep's figure on every goal metric for each of the last ``months`` calendar months
+    (to the one holding ``on``), beside their team's (none for a rep without a team): month,
+    metric, rep, team, and whether the month is too young to compare (``maturing``: younger than
+    the usual time to close, so its conversion, wins and activities per win are still coming)."""
+    first = date(on.year, on.month, 1)
+    starts = [_month_back(first, k) for k in range(months - 1, -1, -1)]
+    team = session.get(Team, rep.team_id) if rep.team_id is not None else None
+    rows: list[dict[str, Any]] = []
+    for start in starts:
+        since, until = _midnight(start), _midnight(_month_back(start, -1))
+        mine = period_metrics(session, by="rep", since=since, until=until).filter(pl.col("rep") == rep.name)
+        theirs = (
+            period_metrics(session, by="team", since=since, until=until).filter(pl.col("team") == team.name)
+            if team is not None
+            else pl.DataFrame()
+        )
+        for metric in GOAL_METRICS:
+            rows.append(
+                {
+                    "month": f"{start:%Y-%m}",
+                    "metric": metric,
+                    "rep": mine[metric][0] if mine.height else None,
+                    "team": theirs[metric][0] if theirs.height else None,
+                }
+            )
+    schema = {"month": pl.String, "metric": pl.String, "rep": pl.Float64, "team": pl.Float64}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return with_maturity(frame, as_of=on, horizon_days=usual_time_to_close(session))
+
+
+def _month_back(first: date, months: int) -> date:
+    """The 1st of the month ``months`` before ``first`` (negative: after)."""
+    index = first.year * 12 + first.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)

@@ -146,13 +146,82 @@ def report_scorecard(
         who = find_rep(session, ref=rep) if rep else None
         frame = scorecard(session, on=utcnow(), team=group, rep=who)
     if fmt == "table":
-        frame = frame.with_columns(pl.col(pl.Float64).round(3))
+        frame = readable_scorecard(frame)
     render(
         frame,
         fmt,
         title="scorecard",
         caption=None if frame.height else "no goals in force: `leadflow goals set`",
     )
+
+
+def readable_scorecard(frame: pl.DataFrame) -> pl.DataFrame:
+    """The scorecard as a manager reads it: the goal in words, shares as percentages, money with
+    separators, and on track, behind or no data yet."""
+    from leadflow.analytics.scorecard import METRIC_WORDS, RATES
+
+    def shown(column: str) -> pl.Expr:
+        value = pl.col(column)
+        return (
+            pl.when(value.is_null())
+            .then(pl.lit(""))
+            .when(pl.col("metric").is_in(RATES))
+            .then(pl.format("{}%", (value * 100).round(1)))
+            .when(pl.col("metric") == "revenue")
+            .then(value.round(0).cast(pl.Int64).map_elements(lambda v: f"{v:,}", return_dtype=pl.String))
+            .otherwise(value.round(1).cast(pl.String))
+        )
+
+    return frame.select(
+        "who",
+        pl.col("metric").replace_strict(METRIC_WORDS, default=pl.col("metric")).alias("goal"),
+        shown("target").alias("target"),
+        pl.when(pl.col("low").is_not_null())
+        .then(pl.format("{} ({}-{})", shown("actual"), shown("low"), shown("high")))
+        .otherwise(shown("actual"))
+        .alias("so far"),
+        shown("projected").alias("heading for"),
+        pl.when(pl.col("on_track").is_null())
+        .then(pl.lit("no data yet"))
+        .when(pl.col("on_track"))
+        .then(pl.lit("on track"))
+        .otherwise(pl.lit("behind"))
+        .alias("status"),
+        pl.format(
+            "{} to {} ({}% gone)", "starts_on", "ends_on", (pl.col("elapsed") * 100).round(0).cast(pl.Int64)
+        ).alias("period"),
+    )
+
+
+@report_app.command("trend")
+def report_trend(
+    rep: Annotated[str, typer.Argument(help="The rep (external id, email or name).")],
+    months: Annotated[int, typer.Option(min=1, max=24, help="How many months, this one included.")] = 6,
+    fmt: Format = "table",
+) -> None:
+    """A rep's monthly figures on every goal metric beside their team's: whether a gap is new or
+    has always been there. Months younger than the usual time to close are marked: their wins
+    are still coming.
+
+    Example: leadflow report trend "Ann Adams" --months 6
+    """
+    from leadflow.analytics.scorecard import monthly_trend
+    from leadflow.ledger.find import find_rep
+    from leadflow.models import utcnow
+
+    with reported(), state.session(write=False) as session:
+        who = find_rep(session, ref=rep)
+        frame = monthly_trend(session, rep=who, on=utcnow(), months=months)
+        name = who.name
+    if fmt == "table":
+        frame = frame.with_columns(pl.col("rep", "team").round(3)).select(
+            "month",
+            "metric",
+            "rep",
+            "team",
+            pl.when(pl.col("maturing")).then(pl.lit("not yet")).otherwise(pl.lit("")).alias("comparable?"),
+        )
+    render(frame, fmt, title=f"{name} against their team, by month")
 
 
 @notes_app.command("add")

@@ -84,8 +84,12 @@ def report_profile(
         target = state.config or Path("leadflow.toml")
         from leadflow.settings import write_profile
 
-        write_profile(target, report.suggested)
-        console.print(f"wrote {len(report.suggested)} suggested criteria to {target}")
+        updated, added = write_profile(target, report.suggested)
+        console.print(
+            f"{target}: {added} criteria added, {updated} given new points, "
+            f"of {len(report.suggested)} suggested; the rest of the file is as it was",
+            highlight=False,
+        )
 
 
 def ratio_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -163,16 +167,29 @@ def report_reps(
     if fmt != "table":
         render(report.table, fmt, title="reps")
         return
+    differ = spread.p_value < 0.05
     console.print(
-        f"Close rates across {report.table.height} reps: spread (sd) {spread.observed_sd:.1%}, of which "
-        f"binomial noise alone would give {spread.noise_sd:.1%}: {spread.noise_share:.0%} of the "
-        f"variance is noise; chi-square {spread.statistic:.1f} on {spread.dof} df, p = {spread.p_value:.2g} "
-        + ("(reps really differ)" if spread.p_value < 0.05 else "(no evidence that reps differ)"),
+        (
+            f"The {report.table.height} reps really differ: chance alone would give "
+            f"{spread.noise_share:.0%} of the spread in their close rates."
+            if differ
+            else f"The {report.table.height} reps' close rates could differ by chance alone."
+        ),
         highlight=False,
     )
     console.print(
-        f"Lagging: leads created from {report.recent_start:%Y-%m-%d} against the "
-        f"{(report.recent_start - report.past_start).days} days before, beyond the team's own change.",
+        f"A rep is lagging when their close rate on leads created since {report.recent_start:%Y-%m-%d} "
+        f"fell more than the rest of the company's did, against the "
+        f"{(report.recent_start - report.past_start).days} days before (the same in a team's report).",
+        highlight=False,
+    )
+    console.print(
+        f"[dim]How: spread (sd) {spread.observed_sd:.1%}, binomial noise alone {spread.noise_sd:.1%}, so "
+        f"{spread.noise_share:.0%} of the variance is noise; chi-square {spread.statistic:.1f} on "
+        f"{spread.dof} df, p = {spread.p_value:.2g} "
+        + ("(reps really differ)" if differ else "(no evidence that reps differ)")
+        + "; lagging: one-sided test of the rep's change against the others', Benjamini-Hochberg "
+        "across reps at 5%.[/dim]",
         highlight=False,
     )
     if not report.scored:

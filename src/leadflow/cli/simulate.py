@@ -27,8 +27,14 @@ def demo(
     reps: Annotated[int, typer.Option(help="How many reps.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
     reset: Annotated[bool, typer.Option(help="Empty the database first.")] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="When the company's year ends (default: now), e.g. 2026-11-04T10:15."),
+    ] = None,
 ) -> None:
-    """Generate a synthetic company with a year of leads, activities and outcomes.
+    """Generate a synthetic company with a year of leads, activities and outcomes, as it stands
+    today: a recent queue, one rep over capacity, a partner, split credit, a rep away, this
+    month's goals and a few coaching notes.
 
     Reps differ in hidden skill and capacity, sources in quality and cost, and a late first touch
     really converts worse, so every report has something true to find.
@@ -36,16 +42,28 @@ def demo(
     """
     from leadflow.db import session_scope
     from leadflow.migrations.admin import drop_all, upgrade
-    from leadflow.simulate.company import CompanySpec
+    from leadflow.simulate.channels import DEMO_PARTNER_SHARE, DEMO_SPLIT_SHARE
+    from leadflow.simulate.company import CompanySpec, end_of
     from leadflow.simulate.demo import add_demo_logins, write_demo
+    from leadflow.simulate.present import add_present
 
     engine = state.engine(schema=False)
     if reset:
         drop_all(engine)
     upgrade(engine)
-    spec = CompanySpec(n_leads=leads, n_reps=reps, seed=seed)
+    spec = CompanySpec(
+        n_leads=leads,
+        n_reps=reps,
+        seed=seed,
+        partner_share=DEMO_PARTNER_SHARE,
+        split_credit_share=DEMO_SPLIT_SHARE,
+        fit_capacity=True,
+        **({"end": as_of} if as_of else {}),  # type: ignore[arg-type]
+    )
     with console.status("generating the company..."), session_scope(engine) as session:
         summary = write_demo(session, spec=spec, settings=state.settings())
+        present = add_present(session, now=end_of(spec))
+    summary = pl.concat([summary, pl.DataFrame(present, schema=summary.schema, orient="row")])
     render(summary, "table", title=f"demo company (seed {seed})")
     with session_scope(engine) as session:
         logins = add_demo_logins(session)

@@ -244,13 +244,9 @@ class TrainResult:
 MIN_LABELLED = 200
 
 
-def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl.DataFrame, float, datetime]:
-    """Leads whose outcome is known and fair to learn from (``label`` 1 won, 0 not), oldest first,
-    with the usual time to close in days and the date they are judged at."""
-    # The ledger's own present: its latest event. For an imported export that is the export's date,
-    # not today's, so deals still open when it was taken are not mistaken for lost ones.
-    latest = session.scalar(select(func.max(func.coalesce(Lead.won_at, Lead.lost_at, Lead.created_at))))
-    now = now or min(utcnow(), latest or utcnow())
+def usual_time_to_close(session: Session) -> float:
+    """Days from creation within which most won leads were won (``maturity_horizon_days``): a
+    cohort younger than this has shown only its quick outcomes."""
     won = read_frame(
         session,
         select(Lead.created_at, Lead.won_at).where(
@@ -258,7 +254,17 @@ def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl
         ),
     )
     days = ((won["won_at"] - won["created_at"]).dt.total_seconds() / 86_400).to_numpy()
-    horizon = maturity_horizon_days(days)
+    return maturity_horizon_days(days)
+
+
+def labelled_leads(session: Session, *, now: datetime | None = None) -> tuple[pl.DataFrame, float, datetime]:
+    """Leads whose outcome is known and fair to learn from (``label`` 1 won, 0 not), oldest first,
+    with the usual time to close in days and the date they are judged at."""
+    # The ledger's own present: its latest event. For an imported export that is the export's date,
+    # not today's, so deals still open when it was taken are not mistaken for lost ones.
+    latest = session.scalar(select(func.max(func.coalesce(Lead.won_at, Lead.lost_at, Lead.created_at))))
+    now = now or min(utcnow(), latest or utcnow())
+    horizon = usual_time_to_close(session)
     # Only leads that can carry a label, with only what the model learns from: a day's margin on
     # the maturity line, which outcome_labels then draws exactly.
     leads = _lead_frame(

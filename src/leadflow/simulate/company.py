@@ -10,7 +10,12 @@ The truth is built so that every report has something real to find:
 3. The first touch comes after a delay that depends on the rep's diligence and load; each doubling
    of the delay past an hour lowers the log-odds (``touch_effect``). Some leads are never worked.
 4. ``p_win`` = sigmoid(lead_logit + rep skill + touch effect); the outcome is drawn from it, and
-   leads whose close would fall after the end of the year are still open."""
+   leads whose close would fall after the end are still open.
+
+The company looks like one on the day it ends (by default today): capacities fit each rep's
+load but one rep's, leads whose first touch falls after the end are waiting for it, and leads
+nobody worked are closed as lost once they are older than ``fresh_days``, as a team clears them,
+so that the open queue is recent."""
 
 from __future__ import annotations
 
@@ -20,8 +25,9 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 
+from leadflow.simulate.channels import partner_leads, partner_reports, split_credit
 from leadflow.simulate.history import lead_activities, stage_paths
-from leadflow.simulate.names import FIRST, LAST, LOST_REASONS, SUFFIX, WORDS
+from leadflow.simulate.names import FIRST, LAST, LOST_REASONS, NEVER_WORKED_REASON, SUFFIX, WORDS
 from leadflow.simulate.truth import (
     BASE_LOGIT,
     COUNTRIES,
@@ -51,13 +57,23 @@ class CompanySpec:
     n_leads: int = 50_000
     n_reps: int = 24
     seed: int = 7
-    end: date = field(default_factory=lambda: datetime.now(UTC).date().replace(day=1))
+    # The moment the company's history stops: a date (its midnight) or a time (the demo: now).
+    end: date = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0))
     days: int = 365
     n_laggards: int = 2
     never_worked_share: float = 0.08
+    # Leads nobody worked stay open this many days before the team closes them as lost.
+    fresh_days: int = 3
     # How much reps differ by kind of lead, nobody having said so: each rep's hidden log-odds
     # effect on each industry and each source is drawn with this standard deviation (0: none).
     specialism: float = 0.0
+    # Other channels (channels.py): the share of small accounts issued to a distributor, and the
+    # share of leads whose headquarters' territory shares the credit (0: none).
+    partner_share: float = 0.0
+    split_credit_share: float = 0.0
+    # Capacities a manager set to each rep's load (70-90% used, one rep over), as in the demo;
+    # else drawn apart from the load, so that some reps have room and others are over.
+    fit_capacity: bool = False
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Company:
     activities: pl.DataFrame
     stages: pl.DataFrame
     truth: dict[str, Array]
+    # the distributor's monthly totals (channels.partner_reports)
+    partner_reports: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _pick(
@@ -86,16 +104,16 @@ def _pick(
 def generate_company(spec: CompanySpec) -> Company:
     """Draw a company's reps and a year of leads, first touches, activities, stages and outcomes."""
     rng = np.random.default_rng(spec.seed)
-    n, start = (
-        spec.n_leads,
-        datetime.combine(spec.end, datetime.min.time()) - timedelta(days=spec.days),
-    )
+    end = end_of(spec)
+    n, start = spec.n_leads, datetime.combine(end.date(), datetime.min.time()) - timedelta(days=spec.days)
+    end64 = np.datetime64(end, "s")
 
     # Reps: territory, hidden skill, diligence (first-touch speed) and monthly capacity.
     rep_territory = np.array([TERRITORIES[i % len(TERRITORIES)][0] for i in range(spec.n_reps)], dtype=object)
     skill = rng.normal(0.0, 0.45, spec.n_reps)
     diligence = rng.lognormal(0.0, 0.6, spec.n_reps)
-    capacity = rng.integers(120, 360, spec.n_reps)
+    # each rep's share of the territory's leads, and their monthly capacity unless fit_capacity
+    share_weight = rng.integers(120, 360, spec.n_reps)
     laggards = rng.choice(spec.n_reps, size=min(spec.n_laggards, spec.n_reps), replace=False)
     reps = pl.DataFrame(
         {
@@ -106,7 +124,6 @@ def generate_company(spec: CompanySpec) -> Company:
                 for i in range(spec.n_reps)
             ],
             "territory": rep_territory,
-            "capacity": capacity,
             "skill": skill,
             "diligence": diligence,
             "laggard": np.isin(np.arange(spec.n_reps), laggards),
@@ -120,13 +137,15 @@ def generate_company(spec: CompanySpec) -> Company:
     )
 
     # Leads: arrival time (weekdays busier), territory, source and firmographics.
-    day = rng.integers(0, spec.days, n)
+    # a company that ends during a day (the demo, now) has leads from that morning too
+    day = rng.integers(0, spec.days + (end.time() != datetime.min.time()), n)
     weekday = (start + timedelta(days=1)).weekday()
     weekend = (day + weekday) % 7 >= 5
     day = np.where(weekend & (rng.random(n) < 0.7), np.maximum(day - 2, 0), day)
     created = np.datetime64(start, "s") + (day * 86400 + rng.integers(8 * 3600, 18 * 3600, n)).astype(
         "timedelta64[s]"
     )
+    created = np.where(created >= end64, created - np.timedelta64(86400, "s"), created)  # not yet today
     territory_index = rng.choice(len(TERRITORIES), size=n, p=TERRITORY_SHARE)
     territory = np.array([t[0] for t in TERRITORIES], dtype=object)[territory_index]
     source_index = rng.choice(len(SOURCES), size=n, p=[s[5] for s in SOURCES])
@@ -152,25 +171,30 @@ def generate_company(spec: CompanySpec) -> Company:
         + 0.15 * (np.log(budget) - 10.0)
     )
 
-    # Owner: a rep of the lead's territory, chosen in proportion to capacity.
+    # Owner: a rep of the lead's territory, chosen in proportion to their share weight.
     owner = np.empty(n, dtype=np.int64)
     for t_name in np.unique(territory):
         members = np.flatnonzero(rep_territory == t_name)
         in_t = np.flatnonzero(territory == t_name)
-        weights = capacity[members] / capacity[members].sum()
+        weights = share_weight[members] / share_weight[members].sum()
         owner[in_t] = members[rng.choice(len(members), size=len(in_t), p=weights)]
     self_sourced = source == "Self-sourced"
-    assigned = created + rng.integers(60, 1800, n).astype("timedelta64[s]")
+    assigned = np.minimum(created + rng.integers(60, 1800, n).astype("timedelta64[s]"), end64)
+
+    monthly_load = np.bincount(owner, minlength=spec.n_reps) / (spec.days / 30.4)
+    capacity = fitted_capacity(spec, monthly_load, laggards) if spec.fit_capacity else share_weight
+    reps = reps.with_columns(pl.Series("capacity", capacity)).select(
+        "external_id", "name", "territory", "capacity", "skill", "diligence", "laggard", "email", "team"
+    )
 
     # First touch: delay grows with the rep's load and shrinks with diligence; some never worked.
-    monthly_load = np.bincount(owner, minlength=spec.n_reps) / (spec.days / 30.4)
     overload = load_factor(monthly_load, capacity)
     delay_hours, worked = first_touch(rng, overload[owner], diligence[owner], spec.never_worked_share)
     delay_hours = np.where(self_sourced, 0.1, delay_hours)
     worked = worked | self_sourced
     first_touch_at = assigned + (delay_hours * 3600).astype("timedelta64[s]")
     touch_effect = touch_effect_of(delay_hours)
-    late_period = created >= np.datetime64(spec.end - timedelta(days=92))
+    late_period = created >= end64 - np.timedelta64(92 * 86400, "s")
     rep_industry, rep_source = specialisms(spec)
     industry_index = _index_of(industry, [i[0] for i in INDUSTRIES])
     rep_effect = (
@@ -185,12 +209,22 @@ def generate_company(spec: CompanySpec) -> Company:
     won = rng.random(n) < p_win
     days_to_close = np.where(won, rng.gamma(2.5, 22.0, n), rng.gamma(1.8, 25.0, n)) + 3
     closed = created + (days_to_close * 86400).astype("timedelta64[s]")
-    end64 = np.datetime64(datetime.combine(spec.end, datetime.min.time()), "s")
-    still_open = closed > end64
+    # a lead whose first touch falls after the end is waiting for it, and still open
+    waiting = worked & (first_touch_at > end64)
+    # the distributor's leads are no rep's: open in the ledger, their results reported in sums
+    to_partner = partner_leads(spec.seed, spec.partner_share, employees, self_sourced)
+    touched = worked & ~waiting & ~to_partner
+    still_open = (closed > end64) | waiting | to_partner
     lost = ~won & ~still_open & worked
     won = won & ~still_open
-    never = ~worked & ~still_open
-    lost = lost | (never & (rng.random(n) < 0.7))
+    fresh = created > end64 - np.timedelta64(spec.fresh_days * 86400, "s")
+    # leads nobody worked are cleared when they stop being fresh: most closed as lost, the rest
+    # put in nurture for a later try
+    stale = ~worked & ~fresh & ~to_partner
+    never_lost = stale & (rng.random(n) < 0.7)
+    nurtured = stale & ~never_lost
+    cleared = np.where(stale, created + np.timedelta64(spec.fresh_days * 86400, "s"), end64)
+    lost = lost | never_lost
     product_index = rng.choice(len(PRODUCTS), size=n, p=[0.55, 0.35, 0.1])
     amount = np.round(np.array([p[2] for p in PRODUCTS])[product_index] * rng.lognormal(0.0, 0.25, n), 0)
     progress = rng.random(n)
@@ -201,9 +235,22 @@ def generate_company(spec: CompanySpec) -> Company:
             lost,
             "lost",
             np.where(
-                ~worked,
-                "lead",
-                np.where(progress < 0.35, "lead", np.where(progress < 0.65, "qualified", "opportunity")),
+                nurtured,
+                "nurture",
+                np.where(
+                    ~touched,
+                    "lead",
+                    # an open lead has gone only as far as the days since its touch allow (history.py's steps)
+                    np.where(
+                        (progress < 0.35) | (first_touch_at > end64 - np.timedelta64(2 * 86400, "s")),
+                        "lead",
+                        np.where(
+                            (progress < 0.65) | (first_touch_at > end64 - np.timedelta64(9 * 86400, "s")),
+                            "qualified",
+                            "opportunity",
+                        ),
+                    ),
+                ),
             ),
         ),
     )
@@ -216,6 +263,8 @@ def generate_company(spec: CompanySpec) -> Company:
         + (f" {c // 3200}" if c >= 3200 else "")
         for c in company_no.tolist()
     ]
+    reasons = np.array(LOST_REASONS)[rng.integers(0, len(LOST_REASONS), n)]  # drawn last, as always
+    lost_reason = np.where(never_lost, NEVER_WORKED_REASON, np.where(lost, reasons, ""))
     leads = (
         pl.DataFrame(
             {
@@ -243,19 +292,23 @@ def generate_company(spec: CompanySpec) -> Company:
                 "need": need,
                 "timeline": timeline,
                 "owner": owner,
+                "to_partner": to_partner,
+                "credit_rep": split_credit(
+                    spec.seed, spec.split_credit_share, territory, rep_territory, ~self_sourced & ~to_partner
+                ),
                 "self_sourced": self_sourced,
                 "assigned_at": assigned.astype("datetime64[us]"),
-                "first_touch_at": np.where(worked, first_touch_at, np.datetime64("NaT")).astype(
+                "first_touch_at": np.where(touched, first_touch_at, np.datetime64("NaT")).astype(
                     "datetime64[us]"
                 ),
                 "stage": stage,
                 "won_at": np.where(won, closed, np.datetime64("NaT")).astype("datetime64[us]"),
-                "lost_at": np.where(lost, np.minimum(closed, end64), np.datetime64("NaT")).astype(
+                "lost_at": np.where(lost, np.minimum(closed, cleared), np.datetime64("NaT")).astype(
                     "datetime64[us]"
                 ),
                 "amount": np.where(won, amount, np.nan),
                 "product": np.where(won, np.array([p[0] for p in PRODUCTS])[product_index], "").tolist(),
-                "lost_reason": np.where(lost, np.array(LOST_REASONS)[rng.integers(0, 5, n)], "").tolist(),
+                "lost_reason": lost_reason.tolist(),
             }
         )
         .with_columns(
@@ -285,11 +338,12 @@ def generate_company(spec: CompanySpec) -> Company:
         pl.format("+1 {}", pl.col("phone").str.pad_start(9, "0")).alias("phone"),
     )
 
-    activities = lead_activities(rng, leads, worked, won, lost, closed, end64)
-    stages = stage_paths(leads, worked)
+    activities = lead_activities(rng, leads, touched, won, lost, closed, end64)
+    stages = stage_paths(leads, touched, cleared_after_days=spec.fresh_days)
+    p_lead = _lead_only_probability(spec.seed, territory, lead_logit, rep_effect + touch_effect, worked)
     truth = {
         "p_win": p_win,
-        "p_lead": _lead_only_probability(spec.seed, territory, lead_logit, rep_effect + touch_effect, worked),
+        "p_lead": p_lead,
         "lead_logit": lead_logit,
         "rep_effect": rep_effect,
         "touch_effect": touch_effect,
@@ -299,7 +353,29 @@ def generate_company(spec: CompanySpec) -> Company:
         "rep_industry": rep_industry,
         "rep_source": rep_source,
     }
-    return Company(spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth)
+    reports = partner_reports(spec.seed, created, to_partner, p_lead, end)
+    return Company(
+        spec=spec, reps=reps, leads=leads, activities=activities, stages=stages, truth=truth,
+        partner_reports=reports,
+    )  # fmt: skip
+
+
+def fitted_capacity(spec: CompanySpec, monthly_load: Array, laggards: Array) -> Array:
+    """Monthly capacities sized to each rep's load with some room (70-90% used), except one rep
+    (not a laggard) given more than they can work. Drawn from their own seed."""
+    rng = np.random.default_rng(spec.seed + 8_191)
+    used = rng.uniform(0.7, 0.9, spec.n_reps)
+    others = np.setdiff1d(np.arange(spec.n_reps), laggards)
+    if others.size:
+        used[rng.choice(others)] = 1.25
+    return np.maximum(np.round(monthly_load / used), 1).astype(np.int64)
+
+
+def end_of(spec: CompanySpec) -> datetime:
+    """When the company's history stops: ``spec.end`` itself if a time, else that date's midnight."""
+    if isinstance(spec.end, datetime):
+        return spec.end
+    return datetime.combine(spec.end, datetime.min.time())
 
 
 def specialisms(spec: CompanySpec) -> tuple[Array, Array]:

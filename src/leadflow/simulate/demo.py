@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.lead_frame import DATA, KEYS, with_keys
+from leadflow.ledger.keys import name_key
 from leadflow.ledger.write import insert_assignments, insert_leads, insert_stage_changes
-from leadflow.models import Product, Rep, Source, Team, Territory, rep_territories
+from leadflow.models import Partner, PartnerReport, Product, Rep, Source, Team, Territory, rep_territories
 from leadflow.scoring.service import score_leads
 from leadflow.settings import Settings
-from leadflow.simulate.company import CompanySpec, generate_company
+from leadflow.simulate.channels import HEADQUARTERS_SHARE, PARTNER, PARTNER_MAX_EMPLOYEES
+from leadflow.simulate.company import CompanySpec, end_of, generate_company
 from leadflow.simulate.truth import COUNTRIES, PRODUCTS, SOURCES, TERRITORIES
 
 
@@ -76,9 +78,15 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     )
     rep_ids = np.array([r.id for r in rep_rows])
     ids = np.array(reserve_ids(session, "leads", company.leads.height))
+    partner_id = (
+        _write_partner(session, company.partner_reports) if company.leads["to_partner"].any() else None
+    )
     leads = company.leads.with_columns(
         pl.Series("id", ids),
-        pl.Series("owner_id", rep_ids[company.leads["owner"].to_numpy()]),
+        pl.when(pl.col("to_partner"))
+        .then(None)
+        .otherwise(pl.Series(rep_ids[company.leads["owner"].to_numpy()]))
+        .alias("owner_id"),
         pl.col("source")
         .replace_strict({s.name: s.id for s in sources}, return_dtype=pl.Int64)
         .alias("source_id"),
@@ -98,22 +106,43 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     insert_leads(
         session, rows=leads, columns=["id", *DATA, *KEYS], was_opportunity=pl.Series(was_opportunity)
     )
+    split = pl.col("credit_rep") >= 0
     assignments = leads.select(
         pl.col("id").alias("lead_id"),
         pl.col("owner_id").alias("rep_id"),
+        pl.lit(partner_id, dtype=pl.Int64).alias("partner_id"),
         pl.col("assigned_at").alias("at"),
         pl.when(pl.col("self_sourced"))
         .then(pl.lit("self-sourced"))
+        .when(pl.col("to_partner"))
+        .then(pl.lit("partner"))
         .otherwise(pl.lit("demo territory"))
         .alias("policy"),
         pl.when(pl.col("self_sourced"))
         .then(pl.lit("found by the rep"))
+        .when(pl.col("to_partner"))
+        .then(pl.lit(f"accounts under {PARTNER_MAX_EMPLOYEES} employees go to {PARTNER}"))
         .otherwise(pl.format("territory {}, weighted by capacity", pl.col("territory")))
         .alias("reason"),
-        pl.lit(1.0).alias("credit_share"),
+        pl.when(split).then(1.0 - HEADQUARTERS_SHARE).otherwise(1.0).alias("credit_share"),
+        pl.lit("owner").alias("role"),
+        pl.lit("demo").alias("by"),
+        pl.col("to_partner"),
+    ).with_columns(pl.when("to_partner").then("partner_id").alias("partner_id"))
+    credits = leads.filter(split).select(
+        pl.col("id").alias("lead_id"),
+        pl.Series(rep_ids).gather(leads.filter(split)["credit_rep"]).alias("rep_id"),
+        pl.lit(None, dtype=pl.Int64).alias("partner_id"),
+        pl.col("assigned_at").alias("at"),
+        pl.lit("split credit").alias("policy"),
+        pl.lit(f"company headquarters in another territory: {HEADQUARTERS_SHARE:.0%} of the credit").alias(
+            "reason"
+        ),
+        pl.lit(HEADQUARTERS_SHARE).alias("credit_share"),
+        pl.lit("credit").alias("role"),
         pl.lit("demo").alias("by"),
     )
-    insert_assignments(session, rows=assignments)
+    insert_assignments(session, rows=pl.concat([assignments.drop("to_partner"), credits]))
     stages = company.stages.select(
         pl.Series("lead_id", ids[company.stages["lead"].to_numpy()]),
         "from_stage",
@@ -131,15 +160,13 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     )
     bulk_insert(session, "activities", activities.columns, driver_rows(session, activities))
     session.flush()
-    score_leads(
-        session, settings=settings, include_closed=True, now=datetime.combine(spec.end, datetime.min.time())
-    )
+    score_leads(session, settings=settings, include_closed=True, now=end_of(spec))
     stage_counts = company.leads["stage"].value_counts()
     won = int((company.leads["stage"] == "won").sum())
     lost = int((company.leads["stage"] == "lost").sum())
     seconds = (datetime.now(UTC) - started).total_seconds()
     facts = [
-        ("period", f"{spec.end - timedelta(days=spec.days):%Y-%m-%d} to {spec.end:%Y-%m-%d}"),
+        ("period", f"{end_of(spec) - timedelta(days=spec.days):%Y-%m-%d} to {end_of(spec):%Y-%m-%d %H:%M}"),
         ("reps", f"{spec.n_reps} in {len(teams)} teams"),
         ("sources", str(len(sources))),
         ("leads", f"{company.leads.height:,}"),
@@ -148,9 +175,29 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         ("activities", f"{company.activities.height:,}"),
         ("stage changes", f"{company.stages.height:,}"),
         ("revenue won", f"{company.leads['amount'].sum():,.0f}"),
+        ("issued to the partner", f"{int(company.leads['to_partner'].sum()):,}"),
+        ("split credit", f"{int((company.leads['credit_rep'] >= 0).sum()):,}"),
         ("generated and stored in", f"{seconds:.1f} s"),
     ]
     return pl.DataFrame(facts, schema=["what", "value"], orient="row")
+
+
+def _write_partner(session: Session, reports: pl.DataFrame) -> int:
+    """The distributor and its monthly reports; its id."""
+    partner = Partner(name=PARTNER, key=name_key(PARTNER))
+    session.add(partner)
+    session.flush()
+    rows = reports.select(
+        pl.lit(partner.id).alias("partner_id"),
+        "period_start",
+        pl.col("period_start").dt.offset_by("1mo").alias("period_end"),
+        "leads_worked",
+        "won",
+        "revenue",
+    )
+    session.add_all(PartnerReport(**row) for row in rows.to_dicts())
+    session.flush()
+    return partner.id
 
 
 def add_demo_logins(session: Session) -> list[tuple[str, str, str, str]]:

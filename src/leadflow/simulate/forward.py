@@ -20,7 +20,7 @@ import polars as pl
 from leadflow.routing.affinity import RepAffinity
 from leadflow.routing.allocate import effect_groups, optimal
 from leadflow.routing.policies import load_balance, merit, round_robin, weighted
-from leadflow.simulate.company import Company
+from leadflow.simulate.company import Company, end_of
 from leadflow.simulate.truth import INDUSTRIES, SOURCES_NAMES, first_touch, load_factor, touch_effect_of
 from leadflow.stats import Array
 from leadflow.stats.links import expit, logit
@@ -42,7 +42,7 @@ class Stream:
 
 def stream_of(company: Company, *, days: int = 31) -> Stream:
     """The company's last ``days`` of distributed leads, and the closed history before them."""
-    end = datetime.combine(company.spec.end, datetime.min.time())
+    end = end_of(company.spec)
     start = end - timedelta(days=days)
     leads = company.leads.with_columns(
         pl.Series("lead_logit", company.truth["lead_logit"]),

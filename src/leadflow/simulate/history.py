@@ -26,7 +26,7 @@ def lead_activities(
     span = np.maximum((until - first_touch).astype("timedelta64[s]").astype(np.int64), 3600)
     offset_in_lead = np.arange(lead_index.size) - np.repeat(np.cumsum(count) - count, count)
     fraction = np.where(offset_in_lead == 0, 0.0, rng.random(lead_index.size))
-    at = first_touch[lead_index] + (fraction * span[lead_index]).astype("timedelta64[s]")
+    at = np.minimum(first_touch[lead_index] + (fraction * span[lead_index]).astype("timedelta64[s]"), end64)
     kind = np.where(
         offset_in_lead == 0,
         "call",
@@ -56,8 +56,9 @@ def lead_activities(
     )
 
 
-def stage_paths(leads: pl.DataFrame, worked: Array) -> pl.DataFrame:
-    """Stage changes from inquiry to each lead's final stage, at plausible times."""
+def stage_paths(leads: pl.DataFrame, worked: Array, *, cleared_after_days: int = 3) -> pl.DataFrame:
+    """Stage changes from inquiry to each lead's final stage, at plausible times; an unworked
+    lead put in nurture moves there ``cleared_after_days`` after it came in."""
     frame = leads.select(
         pl.int_range(0, pl.len()).alias("lead"),
         "stage",
@@ -105,6 +106,12 @@ def stage_paths(leads: pl.DataFrame, worked: Array) -> pl.DataFrame:
             pl.lit("qualified").alias("from_stage"),
             pl.lit("opportunity").alias("to_stage"),
             (touch + pl.duration(days=9)).alias("at"),
+        ),
+        frame.filter(pl.col("stage") == "nurture").select(
+            "lead",
+            pl.lit("lead").alias("from_stage"),
+            pl.lit("nurture").alias("to_stage"),
+            (pl.col("created_at") + pl.duration(days=cleared_after_days)).alias("at"),
         ),
         frame.filter(pl.col("stage").is_in(["won", "lost"])).select(
             "lead",

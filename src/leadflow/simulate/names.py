@@ -78,3 +78,4 @@ WORDS = [
 SUFFIX = ["Systems", "Labs", "Group", "Works", "Holdings", "Analytics", "Logistics", "Health"]
 
 LOST_REASONS = ["no budget", "chose competitor", "no decision", "timing", "not a fit"]
+NEVER_WORKED_REASON = "never contacted"  # a lead nobody worked, closed when the team clears its queue

@@ -109,26 +109,32 @@ def lagging(
 ) -> pl.DataFrame:
     """Flag reps whose close rate fell credibly more than the rest of the team's did.
 
-    A rep's change (recent minus past ratio) is compared with everyone else's change over the
-    same windows, so what moves the whole team (a season, a market, recent leads not having
-    closed yet) does not flag anyone and a steadily weak rep is not "lagging". One-sided z-test
-    of the difference of differences; Benjamini-Hochberg across reps, so that in a team of 30
-    chance alone rarely flags anyone."""
+    A rep's change (recent against past) is compared with everyone else's change over the same
+    windows, so what moves the whole team (a season, a market, recent leads not having closed
+    yet) does not flag anyone and a steadily weak rep is not "lagging". Changes are compared on
+    the log-odds scale, where what moves everyone moves a 5% closer and a 30% closer alike (in
+    points, a team-wide dip of a quarter would hide a 5% closer's halving). One-sided z-test of
+    the difference of differences (empirical logits, half a count added to each cell);
+    Benjamini-Hochberg across reps, so that in a team of 30 chance alone rarely flags anyone.
+    ``change`` and ``team_change`` are reported in points of close rate, for reading."""
     rw, rn, pw, pn = (np.asarray(a, dtype=float) for a in (recent_won, recent_closed, past_won, past_closed))
     others_rw, others_rn = rw.sum() - rw, rn.sum() - rn
     others_pw, others_pn = pw.sum() - pw, pn.sum() - pn
 
-    def rate(w: Array, n: Array) -> tuple[Array, Array]:
-        p = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
-        variance = np.divide(p * (1 - p), n, out=np.zeros_like(w), where=n > 0)
-        return p, variance
+    def rate(w: Array, n: Array) -> Array:
+        return np.divide(w, n, out=np.zeros_like(w), where=n > 0)
 
-    (r, vr), (p, vp) = rate(rw, rn), rate(pw, pn)
-    (tr, vtr), (tp, vtp) = rate(others_rw, others_rn), rate(others_pw, others_pn)
-    change, team_change = r - p, tr - tp
+    def log_odds(w: Array, n: Array) -> tuple[Array, Array]:
+        won, lost = w + 0.5, np.maximum(n - w, 0) + 0.5
+        return np.log(won / lost), 1 / won + 1 / lost
+
+    (r, vr), (p, vp) = log_odds(rw, rn), log_odds(pw, pn)
+    (tr, vtr), (tp, vtp) = log_odds(others_rw, others_rn), log_odds(others_pw, others_pn)
+    change = rate(rw, rn) - rate(pw, pn)
+    team_change = rate(others_rw, others_rn) - rate(others_pw, others_pn)
     se = np.sqrt(vr + vp + vtr + vtp)
-    testable = (rn > 0) & (pn > 0) & (others_rn > 0) & (others_pn > 0) & (se > 0)
-    z = np.divide(change - team_change, se, out=np.zeros_like(se), where=testable)
+    testable = (rn > 0) & (pn > 0) & (others_rn > 0) & (others_pn > 0)
+    z = np.divide((r - p) - (tr - tp), se, out=np.zeros_like(se), where=testable)
     p_value = np.where(testable, norm.cdf(z), 1.0)
     q = false_discovery_control(p_value) if p_value.size else p_value
     return pl.DataFrame(

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 from markupsafe import Markup, escape
+from plotly.subplots import make_subplots
 
 BLUE, GREEN, RED, GREY, AMBER = "#2563eb", "#16a34a", "#dc2626", "#94a3b8", "#d97706"
 _CONFIG = {"responsive": True, "displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -66,6 +67,13 @@ def conversion_trend(months: pl.DataFrame) -> Markup:
                        fill="tonexty", fillcolor="rgba(37,99,235,0.15)", name="95% interval")  # fmt: skip
     figure.add_scatter(x=x, y=months["conversion"].to_list(), mode="lines+markers", name="conversion",
                        line={"color": BLUE})  # fmt: skip
+    if "maturing" in months.columns and months["maturing"].any():
+        young = months.filter("maturing")
+        figure.add_scatter(x=young["month"].to_list(), y=young["conversion"].to_list(), mode="markers",
+                           marker={"color": "white", "line": {"color": GREY, "width": 2}, "size": 9},
+                           name="still maturing: not yet comparable")  # fmt: skip
+        figure.add_vrect(x0=young["month"][0], x1=young["month"][-1], fillcolor=GREY, opacity=0.12,
+                         line_width=0)  # fmt: skip
     figure.update_layout(title="Conversion by month of creation (won / closed)")
     figure.update_yaxes(tickformat=".0%", rangemode="tozero")
     return _html(figure)
@@ -219,3 +227,21 @@ def policy_comparison(table: pl.DataFrame) -> Markup:
     )  # fmt: skip
     figure.update_layout(title="Estimated wins by policy (95% interval)")
     return _html(figure)
+
+
+def metric_trends(trend: pl.DataFrame, words: dict[str, str], rep: str) -> Markup:
+    """A rep's monthly figure on each goal metric beside their team's, one small chart a metric;
+    months still maturing drawn hollow."""
+    metrics = list(dict.fromkeys(trend["metric"].to_list()))
+    figure = make_subplots(rows=len(metrics), cols=1, subplot_titles=[words.get(m, m) for m in metrics],
+                           vertical_spacing=0.35 / max(len(metrics), 1))  # fmt: skip
+    for row, metric in enumerate(metrics, start=1):
+        part = trend.filter(pl.col("metric") == metric)
+        x = part["month"].to_list()
+        symbols = ["circle-open" if m else "circle" for m in part["maturing"].to_list()]
+        for column, colour, name in (("rep", BLUE, rep), ("team", GREY, "team")):
+            figure.add_scatter(x=x, y=part[column].to_list(), mode="lines+markers", name=name,
+                               line={"color": colour}, marker={"symbol": symbols, "size": 8},
+                               showlegend=row == 1, legendgroup=name, row=row, col=1)  # fmt: skip
+    figure.update_layout(title=f"{rep} against the team by month (hollow: still maturing)")
+    return _html(figure, height=170 * len(metrics) + 80)

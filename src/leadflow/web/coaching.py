@@ -13,24 +13,16 @@ from sqlalchemy import select
 
 from leadflow.access.scope import own_team
 from leadflow.access.service import record_write
-from leadflow.analytics.scorecard import LOWER_IS_BETTER, RATES, scorecard
+from leadflow.analytics.scorecard import LOWER_IS_BETTER, METRIC_WORDS, RATES, monthly_trend, scorecard
 from leadflow.deps import SessionDep, rep_or_404
 from leadflow.errors import LeadflowError
 from leadflow.models import CoachingNote, Rep, utcnow
 from leadflow.pipeline.coaching import add_note, close_follow_up, follow_ups_due, month_of, set_goal
+from leadflow.web import charts
 from leadflow.web.auth import ManagerVisitor, check_csrf
 from leadflow.web.render import RowId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
-METRIC_WORDS = {
-    "leads_worked": "leads worked (share with a first touch)",
-    "first_touch_hours": "median hours to first touch",
-    "activities_per_win": "calls, emails and meetings per win",
-    "opportunities": "opportunities created",
-    "conversion": "conversion (won of closed)",
-    "wins": "deals won",
-    "revenue": "revenue won",
-}
 
 
 def _back(text: str, *, error: bool = False) -> Response:
@@ -51,10 +43,17 @@ def coaching(request: Request, session: SessionDep, who: ManagerVisitor) -> Resp
     ).all()
     due = follow_ups_due(session, on=now.date(), team_id=team.id if team else None)
     month, until = month_of(now.date())
+    chosen = request.query_params.get("rep")
+    focus = rep_or_404(session, user=who.user, ref=chosen) if chosen else None
+    trend_chart = (
+        charts.metric_trends(monthly_trend(session, rep=focus, on=now), METRIC_WORDS, focus.name)
+        if focus is not None
+        else None
+    )
     return page(
         request, "coaching.html", user=who.user, csrf=who.csrf, active="coaching", card=card, reps=reps,
         due=due, metrics=METRIC_WORDS, rates=RATES, lower=LOWER_IS_BETTER, since=month,
-        until=until, today=now.date(),
+        until=until, today=now.date(), focus=focus, trend_chart=trend_chart,
         message=request.query_params.get("message"), error=request.query_params.get("error"),
     )  # fmt: skip
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from leadflow.access.service import record_write
-from leadflow.analytics.scorecard import RATES, scorecard
+from leadflow.analytics.scorecard import METRIC_WORDS, RATES, scorecard
 from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.ledger.find import find_product
 from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Product, Rep, utcnow
@@ -23,7 +23,6 @@ from leadflow.pipeline.queries import lead_story
 from leadflow.pipeline.stages import TRANSITIONS
 from leadflow.routing.worklist import work_next
 from leadflow.web.auth import AnyVisitor, RepVisitor, check_csrf
-from leadflow.web.coaching import METRIC_WORDS
 from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)

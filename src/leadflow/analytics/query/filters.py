@@ -117,8 +117,7 @@ def lead_conditions(session: Session, filters: ReportFilter) -> list[ColumnEleme
     if filters.until:
         where.append(Lead.created_at < filters.until)
     if filters.team:
-        team = _named(session, Team, filters.team, "team")
-        where.append(owner.in_(list(session.scalars(select(Rep.id).where(Rep.team_id == team)))))
+        where.append(owner.in_(team_rep_ids(session, filters.team)))
     if filters.territory:
         territory = _named(session, Territory, filters.territory, "territory")
         name = session.scalar(select(Territory.name).where(Territory.id == territory))
@@ -193,6 +192,12 @@ def home_territories(session: Session) -> dict[int, str]:
         .group_by(rep_territories.c.rep_id)
     ).all()
     return {r: name for r, name in rows}
+
+
+def team_rep_ids(session: Session, ref: str) -> list[int]:
+    """The ids of a team's reps, the team named in any case (an unknown name is refused)."""
+    team = _named(session, Team, ref, "team")
+    return list(session.scalars(select(Rep.id).where(Rep.team_id == team)))
 
 
 def owner_names(session: Session, dimension: str) -> pl.Expr:
