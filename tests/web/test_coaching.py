@@ -66,5 +66,7 @@ def test_a_manager_coaches_from_the_page_and_the_rep_sees_the_goal(
     r.login("rep")
     goal = r.page.locator("section.goals li", has_text="deals won")
     assert goal.count() == 1 and f"of {float(target):.1f}" in goal.inner_text()
+    # and what was agreed with them, in their own words
+    assert r.page.locator("section.coaching-notes li", has_text=discussed).count() == 1
     r.shot(f"rep-goals{'-phone' if phone else ''}")
     assert r.page.goto(f"{site.url}/web/coaching").status == 403  # type: ignore[union-attr]

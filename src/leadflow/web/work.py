@@ -18,6 +18,7 @@ from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.ledger.find import find_product
 from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Product, Rep, utcnow
 from leadflow.pipeline.activities import log_activity
+from leadflow.pipeline.coaching import notes_of
 from leadflow.pipeline.outcomes import set_stage
 from leadflow.pipeline.queries import lead_story
 from leadflow.pipeline.stages import TRANSITIONS
@@ -28,6 +29,7 @@ from leadflow.web.render import LeadId, page
 router = APIRouter(prefix="/web", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
 SHOWN = 200  # leads on "my leads", the first to work
+NOTES_SHOWN = 3  # the rep's latest coaching notes on "my leads"
 # The one-click buttons on "my leads": (label, kind, outcome)
 QUICK = [("Call: connected", "call", "connected"), ("Call: no answer", "call", "no answer"),
          ("Email sent", "email", None)]  # fmt: skip
@@ -41,11 +43,12 @@ def my_leads(request: Request, session: SessionDep, settings: SettingsDep, who: 
     rows = ranked.head(SHOWN).to_dicts()
     rep = session.get(Rep, who.user.rep_id) if who.user.rep_id else None
     goals = scorecard(session, on=now, rep=rep).to_dicts() if rep else []
+    notes = notes_of(session, rep=rep)[:NOTES_SHOWN] if rep else []
     for row in rows:
         row["left"] = row["due_at"] - now if row["due_at"] is not None else None
     return page(
         request, "my_leads.html", user=who.user, csrf=who.csrf, active="my_leads", rows=rows, quick=QUICK,
-        total=ranked.height, goals=goals, metrics=METRIC_WORDS, rates=RATES,
+        total=ranked.height, goals=goals, notes=notes, metrics=METRIC_WORDS, rates=RATES,
         message=request.query_params.get("message"),
     )  # fmt: skip
 
