@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from leadflow.db import session_scope
-from leadflow.models import Absence, Rep, utcnow
+from leadflow.models import Absence, AuditEntry, Lead, Rep, utcnow
 from tests.api.conftest import Api, api
 from tests.conftest import Database
 
@@ -83,3 +83,35 @@ def test_the_api_marks_reps_away_within_each_roles_reach(api: Api) -> None:
                            headers=api.as_("east")).status_code == 422  # fmt: skip
     back = api.client.post("/v1/reps/ann/back", headers=api.as_("east"))
     assert back.status_code == 200 and back.json()["away"] == []
+
+
+def test_a_reps_capacity_and_standing_change_from_the_command_line_and_are_audited(
+    db: Database,
+    write_csv,  # type: ignore[no-untyped-def]
+) -> None:
+    reps = [["external_id", "name", "capacity"], ["ann", "Ann Lee", "10"], ["bo", "Bo", "10"]]
+    assert db.cli("reps", "import", str(write_csv("reps.csv", reps)))[0] == 0
+    code, out, err = db.cli("--as", "ops@example.com", "reps", "set", "ann", "--capacity", "25", "--inactive")
+    assert code == 0, err
+    assert "capacity 10 -> 25" in out and "active True -> False" in out
+    with session_scope(db.engine) as s:
+        ann = s.scalars(select(Rep).where(Rep.external_id == "ann")).one()
+        assert (ann.capacity, ann.active) == (25, False)
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.entity == "rep")).one()
+        assert entry.actor == "ops@example.com" and entry.entity_id == "ann"
+        assert (entry.before, entry.after) == (
+            {"capacity": 10, "active": True},
+            {"capacity": 25, "active": False},
+        )
+    # an inactive rep takes no new leads
+    leads = [["external_id", "email"], *[[f"L{i}", f"l{i}@x.example"] for i in range(4)]]
+    assert db.cli("leads", "import", str(write_csv("leads.csv", leads)))[0] == 0
+    assert db.cli("route")[0] == 0
+    with session_scope(db.engine) as s:
+        owners = set(s.scalars(select(Rep.external_id).join(Lead, Lead.owner_id == Rep.id)))
+    assert owners == {"bo"}
+    assert "nothing to change" in db.cli("reps", "set", "ann", "--inactive")[1]
+    code, _, err = db.cli("reps", "set", "ann", "--capacity", "-3")
+    assert code != 0 and "0 or more" in err
+    assert db.cli("reps", "set", "ann")[0] == 2  # nothing asked
+    assert db.cli("reps", "set", "nobody", "--active")[0] != 0

@@ -168,6 +168,34 @@ def reps_list(fmt: Format = "table") -> None:
     render(frame, fmt, title="reps", caption=counts)
 
 
+@reps_app.command("set")
+def reps_set(
+    rep: Annotated[str, typer.Argument(help="The rep's external id, email or name.")],
+    capacity: Annotated[int | None, typer.Option(help="Leads a month the rep can work.")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Whether the rep takes new leads.")
+    ] = None,
+) -> None:
+    """Change a rep's capacity or take them off (or back on) routing; kept in the audit log.
+
+    Example: leadflow reps set ann --capacity 180
+    Example: leadflow reps set ann --inactive
+    """
+    from leadflow.ledger.find import find_rep
+    from leadflow.pipeline.reps import update_rep
+
+    if capacity is None and active is None:
+        fail("say what to change: --capacity N, --active or --inactive", 2)
+    with reported(), state.session() as session:
+        who = find_rep(session, ref=rep)
+        changed = update_rep(session, rep=who, by=state.actor, capacity=capacity, active=active)
+        name = who.name
+    if not changed:
+        console.print(f"{name}: nothing to change", highlight=False)
+    for field, (before, after) in changed.items():
+        console.print(f"{name}: {field} {before} -> {after}", highlight=False)
+
+
 @reps_app.command("away")
 def reps_away(
     rep: Annotated[str, typer.Argument(help="The rep's external id, email or name.")],
