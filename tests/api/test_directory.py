@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from leadflow.db import session_scope
-from leadflow.models import LeadChange
+from leadflow.models import AuditEntry, LeadChange
 from tests.api.conftest import Api
 from tests.conftest import Database
 
@@ -80,3 +80,28 @@ def test_the_delivery_log_is_for_admins(api: Api) -> None:
     assert api.client.get("/v1/notifications", headers=api.as_("admin")).json() == []
     assert api.client.get("/v1/notifications", headers=api.as_("east")).status_code == 403
     assert api.client.get("/v1/notifications?status=lost", headers=api.as_("admin")).status_code == 422
+
+
+def test_a_manager_changes_their_reps_capacity_and_standing_and_the_change_is_audited(
+    api: Api, db: Database
+) -> None:
+    body = {"capacity": 30, "active": False}
+    # another team's rep is not a manager's to see, let alone change
+    assert api.client.patch("/v1/reps/wes", json=body, headers=api.as_("east")).status_code == 404
+    assert api.client.patch("/v1/reps/ann", json=body, headers=api.as_("ann")).status_code == 403
+    assert api.client.patch("/v1/reps/ann", json={"capacity": -1}, headers=api.as_("east")).status_code == 422
+    answer = api.client.patch("/v1/reps/ann", json=body, headers=api.as_("east"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "rep": "ann",
+        "capacity": 30,
+        "active": False,
+        "changed": {"capacity": {"before": 10, "after": 30}, "active": {"before": True, "after": False}},
+    }
+    again = api.client.patch("/v1/reps/ann", json=body, headers=api.as_("admin")).json()
+    assert again["changed"] == {}
+    with session_scope(db.engine) as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.entity == "rep")))
+    assert [(e.actor, e.entity_id, e.after) for e in entries if e.action == "update rep"] == [
+        ("east@example.com", "ann", {"capacity": 30, "active": False})
+    ]
