@@ -23,7 +23,7 @@ def test_first_touches_then_follow_ups_then_the_best_open_leads(db: Database, wr
     assert db.cli("reps", "import", str(write_csv("r.csv", REPS)))[0] == 0
     settings = Settings()
     now = datetime.now().replace(microsecond=0) - timedelta(hours=1)
-    names = ["untouched", "due", "good", "weak", "later", "won"]
+    names = ["untouched", "due", "good", "weak", "later", "won", "stale"]
     with session_scope(db.engine) as s:
         records = [{"external_id": n, "email": f"{n}@{n}.example"} for n in names]
         capture_leads(s, settings=settings, records=records, channel="t", route=False)
@@ -38,8 +38,16 @@ def test_first_touches_then_follow_ups_then_the_best_open_leads(db: Database, wr
         set_stage(s, lead=lead["due"], stage="nurture", by="t", follow_up_at=now + timedelta(days=1))
         set_stage(s, lead=lead["later"], stage="nurture", by="t", follow_up_at=now + timedelta(days=30))
         set_stage(s, lead=lead["won"], stage="won", by="t", amount=1000.0)
+        lead["stale"].assigned_at = now - timedelta(days=12)  # its first touch missed by over a week
         # two days on: the first follow-up is due, the other not yet
         ranked = work_next(s, settings=settings, rep_id=ann.id, now=now + timedelta(days=2))
-    assert ranked["external_id"].to_list() == ["untouched", "due", "good", "weak", "later"]
-    assert ranked["next"].to_list() == ["first touch due", "follow-up due", "open", "open", "nurture"]
+    assert ranked["external_id"].to_list() == ["untouched", "due", "good", "weak", "later", "stale"]
+    assert ranked["next"].to_list() == [
+        "first touch due",
+        "follow-up due",
+        "open",
+        "open",
+        "nurture",
+        "backlog",
+    ]
     assert ranked["due_at"][0] is not None and ranked["due_at"][2] is None

@@ -1,9 +1,11 @@
 """What a rep should work next: first touches by their deadline, then follow-ups that are due,
-then the open leads most likely to close, then nurture waiting for its date."""
+then the open leads most likely to close, then nurture waiting for its date; first touches
+missed by more than BACKLOG_AFTER come last, as a backlog for the manager to clear or pass on
+(the SLA page and sweep), not at the top of the rep's day."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -13,7 +15,8 @@ from leadflow.pipeline.queries import LeadFilter, list_leads
 from leadflow.routing.sla import untouched_leads
 from leadflow.settings import Settings
 
-WHY = {0: "first touch due", 1: "follow-up due", 2: "open", 3: "nurture"}
+WHY = {0: "first touch due", 1: "follow-up due", 2: "open", 3: "nurture", 4: "backlog"}
+BACKLOG_AFTER = timedelta(days=3)
 
 
 def work_next(
@@ -39,7 +42,9 @@ def work_next(
     ranked = (
         leads.join(deadlines, on="id", how="left")
         .with_columns(
-            pl.when(pl.col("deadline").is_not_null())
+            pl.when(pl.col("deadline") < now - BACKLOG_AFTER)
+            .then(4)
+            .when(pl.col("deadline").is_not_null())
             .then(0)
             .when(follow_up.is_not_null() & (follow_up <= now))
             .then(1)
@@ -49,7 +54,10 @@ def work_next(
             .alias("rank")
         )
         .with_columns(
-            pl.when(pl.col("rank") == 0).then(pl.col("deadline")).otherwise(follow_up).alias("due_at"),
+            pl.when(pl.col("rank").is_in([0, 4]))
+            .then(pl.col("deadline"))
+            .otherwise(follow_up)
+            .alias("due_at"),
             pl.col("rank").replace_strict(WHY, return_dtype=pl.String).alias("next"),
         )
         .sort(
