@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,7 @@ from leadflow.app import create_app
 from leadflow.db import session_scope
 from leadflow.intake.capture import capture_leads
 from leadflow.ledger.find import find_rep
-from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, Team
+from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, Team, utcnow
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.settings import Settings
 from tests.conftest import Database
@@ -130,6 +131,20 @@ def test_a_manager_reassigns_an_untouched_lead_of_their_team_only(dash: Dashboar
     dash.login("east@example.com")
     page = dash.client.get("/web/sla").text
     assert "Acme" in page and "Globex" not in page  # West's lead is not in East's queue
+    # filtered to one owner, to what is late, to the backlog of misses older than three days
+    assert "Acme" in dash.client.get("/web/sla?rep=ann").text
+    assert "No waiting lead matches the filter." in dash.client.get("/web/sla?rep=wes").text
+    with session_scope(db.engine) as s:
+        fresh = s.get(Lead, dash.ann_lead)
+        assert fresh is not None
+        fresh.assigned_at = utcnow()  # due in hours: neither late nor backlog
+    assert "Acme" not in dash.client.get("/web/sla?show=overdue").text
+    with session_scope(db.engine) as s:
+        stale = s.get(Lead, dash.ann_lead)
+        assert stale is not None
+        stale.assigned_at = utcnow() - timedelta(days=12)  # missed by over a week
+    assert "Acme" in dash.client.get("/web/sla?show=overdue").text
+    assert "Acme" in dash.client.get("/web/sla?show=backlog").text
     csrf = dash.csrf("/web/sla")
     assert dash.client.post(f"/web/sla/{dash.wes_lead}/reassign", data={"csrf": csrf}).status_code == 404
     answer = dash.client.post(

@@ -23,6 +23,7 @@ from leadflow.analytics.sources import sources_report
 from leadflow.deps import SessionDep, SettingsDep, scoped_filter
 from leadflow.models import Lead, Rep, Team, User, utcnow
 from leadflow.routing.sla import reassign_untouched, untouched_leads
+from leadflow.routing.worklist import BACKLOG_AFTER
 from leadflow.simulate.backward import BACKTEST_POLICIES, TooLittleHistory, backtest_policies
 from leadflow.web import charts
 from leadflow.web.auth import ManagerVisitor, check_csrf
@@ -135,23 +136,31 @@ def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who:
     """Untouched leads and the time left to their first-touch deadline, soonest first."""
     now = utcnow()
     waiting = untouched_leads(session, settings=settings, owner_in=owners_in_scope(session, user=who.user))
+    total, overdue = len(waiting), sum(1 for u in waiting if u.deadline <= now)
+    owners = {
+        rep.id: rep for rep in session.scalars(select(Rep).where(Rep.id.in_({u.owner_id for u in waiting})))
+    }
+    show = request.query_params.get("show", "all")
+    rep_ref = request.query_params.get("rep", "")
+    if rep_ref:
+        waiting = [u for u in waiting if owners[u.owner_id].external_id == rep_ref]
+    if show == "overdue":
+        waiting = [u for u in waiting if u.deadline <= now]
+    elif show == "backlog":
+        waiting = [u for u in waiting if u.deadline < now - BACKLOG_AFTER]
     shown = waiting[:200]
     leads = {
         lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_([u.lead_id for u in shown])))
     }
-    reps = {
-        rep.id: rep.name
-        for rep in session.scalars(select(Rep).where(Rep.id.in_({u.owner_id for u in shown})))
-    }
     rows = [
-        {"lead": leads[u.lead_id], "owner": reps.get(u.owner_id), "grade": u.grade,
+        {"lead": leads[u.lead_id], "owner": owners[u.owner_id].name, "grade": u.grade,
          "assigned_at": u.assigned_at, "deadline": u.deadline, "left": u.deadline - now}
         for u in shown
     ]  # fmt: skip
-    overdue = sum(1 for u in waiting if u.deadline <= now)
     return page(
-        request, "sla.html", user=who.user, csrf=who.csrf, active="sla", rows=rows, total=len(waiting),
-        overdue=overdue, message=request.query_params.get("message"),
+        request, "sla.html", user=who.user, csrf=who.csrf, active="sla", rows=rows, total=total,
+        overdue=overdue, matching=len(waiting), show=show, rep_ref=rep_ref,
+        owners=sorted(owners.values(), key=lambda r: r.name), message=request.query_params.get("message"),
     )  # fmt: skip
 
 
