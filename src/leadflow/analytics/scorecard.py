@@ -22,7 +22,7 @@ from leadflow.analytics.conversion import with_maturity
 from leadflow.analytics.query.filters import ReportFilter, name_dimensions, owner_names
 from leadflow.analytics.query.states import count_by, ever_opportunity
 from leadflow.models import GOAL_METRICS, Activity, Goal, Lead, Rep, Team
-from leadflow.pipeline.coaching import goals_in_force
+from leadflow.pipeline.coaching import goals_in_force, month_of
 from leadflow.scoring.service import usual_time_to_close
 from leadflow.stats.intervals import wilson
 
@@ -234,7 +234,7 @@ def monthly_trend(session: Session, *, rep: Rep, on: datetime, months: int = 6) 
     team = session.get(Team, rep.team_id) if rep.team_id is not None else None
     rows: list[dict[str, Any]] = []
     for start in starts:
-        since, until = _midnight(start), _midnight(_month_back(start, -1))
+        since, until = (_midnight(day) for day in month_of(start))
         mine = period_metrics(session, by="rep", since=since, until=until).filter(pl.col("rep") == rep.name)
         theirs = (
             period_metrics(session, by="team", since=since, until=until).filter(pl.col("team") == team.name)
@@ -256,6 +256,6 @@ def monthly_trend(session: Session, *, rep: Rep, on: datetime, months: int = 6) 
 
 
 def _month_back(first: date, months: int) -> date:
-    """The 1st of the month ``months`` before ``first`` (negative: after)."""
+    """The 1st of the month ``months`` before ``first``."""
     index = first.year * 12 + first.month - 1 - months
     return date(index // 12, index % 12 + 1, 1)

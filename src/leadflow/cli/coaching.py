@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import polars as pl
 import typer
 
-from leadflow.cli.common import Format, console, fail, render, reported, state, when
+from leadflow.cli.common import Format, console, fail, money_text, render, reported, state, when
 from leadflow.cli.reports import report_app
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def readable_scorecard(frame: pl.DataFrame) -> pl.DataFrame:
             .when(pl.col("metric").is_in(RATES))
             .then(pl.format("{}%", (value * 100).round(1)))
             .when(pl.col("metric") == "revenue")
-            .then(value.round(0).cast(pl.Int64).map_elements(lambda v: f"{v:,}", return_dtype=pl.String))
+            .then(money_text(value))
             .otherwise(value.round(1).cast(pl.String))
         )
 

@@ -126,6 +126,15 @@ def render(frame: pl.DataFrame, fmt: str, *, title: str | None = None, caption: 
         fail(f"unknown format {fmt!r}; use {FORMAT_HELP}", 2)
 
 
+def money_text(amount: pl.Expr) -> pl.Expr:
+    """An amount as people read it in a terminal: 1,234,567, or – where there is none."""
+    import polars as pl
+
+    return amount.map_elements(
+        lambda v: "–" if v is None else f"{v:,.0f}", return_dtype=pl.String, skip_nulls=False
+    )
+
+
 def when(value: str | None) -> datetime | None:
     """An ISO date or date-time option, or a message naming the value."""
     if value is None:

@@ -13,7 +13,7 @@ import polars as pl
 import typer
 
 from leadflow.analytics.dimensions import DIMENSIONS
-from leadflow.cli.common import Format, console, fail, render, report_filters, reported, state
+from leadflow.cli.common import Format, console, fail, money_text, render, report_filters, reported, state
 
 if TYPE_CHECKING:
     from leadflow.analytics.query.filters import ReportFilter
@@ -290,11 +290,6 @@ def report_sources(
         render(report.table, fmt, title="sources")
         return
 
-    def money(column: str) -> pl.Expr:
-        return pl.col(column).map_elements(
-            lambda v: "–" if v is None else f"{v:,.0f}", return_dtype=pl.String, skip_nulls=False
-        )
-
     def roi_words(value: float | None) -> str:
         """ROI as people say it: +45%, or 376x the cost when it is that large."""
         if value is None:
@@ -312,7 +307,7 @@ def report_sources(
     roi = pl.col("roi").map_elements(roi_words, return_dtype=pl.String, skip_nulls=False)
     table = ratio_text(report.table).select(
         "source", "leads", "opportunities", "won", "conversion",
-        *(money(c).alias(c) for c in costs),
+        *(money_text(pl.col(c)).alias(c) for c in costs),
         roi.alias("roi"),
         trend.alias("trend"),
     )  # fmt: skip

@@ -12,10 +12,10 @@ The truth is built so that every report has something real to find:
 4. ``p_win`` = sigmoid(lead_logit + rep skill + touch effect); the outcome is drawn from it, and
    leads whose close would fall after the end are still open.
 
-The company looks like one on the day it ends (by default today): capacities fit each rep's
-load but one rep's, leads whose first touch falls after the end are waiting for it, and leads
-nobody worked are closed as lost once they are older than ``fresh_days``, as a team clears them,
-so that the open queue is recent."""
+The company looks like one on the day it ends (by default now): leads whose first touch falls
+after the end are waiting for it, and leads nobody worked are cleared once they are older than
+``fresh_days`` (most closed as lost, the rest put in nurture), so that the open queue is recent.
+With ``fit_capacity`` (the demo), capacities fit each rep's load but one rep's."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class CompanySpec:
     days: int = 365
     n_laggards: int = 2
     never_worked_share: float = 0.08
-    # Leads nobody worked stay open this many days before the team closes them as lost.
+    # Leads nobody worked stay open this many days before the team clears them (lost or nurture).
     fresh_days: int = 3
     # How much reps differ by kind of lead, nobody having said so: each rep's hidden log-odds
     # effect on each industry and each source is drawn with this standard deviation (0: none).

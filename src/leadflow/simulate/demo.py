@@ -110,7 +110,7 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
     assignments = leads.select(
         pl.col("id").alias("lead_id"),
         pl.col("owner_id").alias("rep_id"),
-        pl.lit(partner_id, dtype=pl.Int64).alias("partner_id"),
+        pl.when(pl.col("to_partner")).then(pl.lit(partner_id, dtype=pl.Int64)).alias("partner_id"),
         pl.col("assigned_at").alias("at"),
         pl.when(pl.col("self_sourced"))
         .then(pl.lit("self-sourced"))
@@ -127,11 +127,11 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         pl.when(split).then(1.0 - HEADQUARTERS_SHARE).otherwise(1.0).alias("credit_share"),
         pl.lit("owner").alias("role"),
         pl.lit("demo").alias("by"),
-        pl.col("to_partner"),
-    ).with_columns(pl.when("to_partner").then("partner_id").alias("partner_id"))
-    credits = leads.filter(split).select(
+    )
+    shared = leads.filter(split)
+    credits = shared.select(
         pl.col("id").alias("lead_id"),
-        pl.Series(rep_ids).gather(leads.filter(split)["credit_rep"]).alias("rep_id"),
+        pl.Series(rep_ids).gather(shared["credit_rep"]).alias("rep_id"),
         pl.lit(None, dtype=pl.Int64).alias("partner_id"),
         pl.col("assigned_at").alias("at"),
         pl.lit("split credit").alias("policy"),
@@ -142,7 +142,7 @@ def write_demo(session: Session, *, spec: CompanySpec, settings: Settings) -> pl
         pl.lit("credit").alias("role"),
         pl.lit("demo").alias("by"),
     )
-    insert_assignments(session, rows=pl.concat([assignments.drop("to_partner"), credits]))
+    insert_assignments(session, rows=pl.concat([assignments, credits]))
     stages = company.stages.select(
         pl.Series("lead_id", ids[company.stages["lead"].to_numpy()]),
         "from_stage",
