@@ -223,3 +223,15 @@ def test_a_reps_trend_is_the_conversion_report_month_by_month(demo: Database) ->
         assert all(r["maturing"] == row["maturing"] for r in month)
     assert trend[-1]["maturing"] == "true"  # this month is never comparable yet
     assert demo.cli("report", "trend", "nobody at all")[0] != 0
+
+
+def test_a_trend_of_a_ledger_that_ended_long_ago_shows_its_last_months(db: Database) -> None:
+    code, _, err = db.cli(
+        "demo", "--leads", "2000", "--reps", "4", "--seed", "5", "--as-of", "2025-06-15T12:00"
+    )
+    assert code == 0, err
+    with session_scope(db.engine) as s:
+        name = s.scalars(select(Rep.name).order_by(Rep.id)).first()
+    trend = rows(db.cli("report", "trend", str(name), "--months", "3", "--format", "csv")[1])
+    assert sorted({r["month"] for r in trend}) == ["2025-04", "2025-05", "2025-06"]
+    assert any(r["rep"] for r in trend if r["metric"] == "leads_worked")  # figures, not an empty today

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadflow.analytics.conversion import with_maturity
-from leadflow.analytics.query.filters import ReportFilter, name_dimensions, owner_names
+from leadflow.analytics.query.filters import ReportFilter, latest_date, name_dimensions, owner_names
 from leadflow.analytics.query.states import count_by, ever_opportunity
 from leadflow.models import GOAL_METRICS, Activity, Goal, Lead, Rep, Team
 from leadflow.pipeline.coaching import goals_in_force, month_of
@@ -224,11 +224,13 @@ def _moved(row: dict[str, Any]) -> str:
     return "; ".join(found)
 
 
-def monthly_trend(session: Session, *, rep: Rep, on: datetime, months: int = 6) -> pl.DataFrame:
+def monthly_trend(session: Session, *, rep: Rep, on: datetime | None = None, months: int = 6) -> pl.DataFrame:
     """The rep's figure on every goal metric for each of the last ``months`` calendar months
-    (to the one holding ``on``), beside their team's (none for a rep without a team): month,
+    (to the one holding ``on``, by default the ledger's own present: an export taken years ago
+    shows its last months, not empty ones), beside their team's (none for a rep without a team): month,
     metric, rep, team, and whether the month is too young to compare (``maturing``: younger than
     the usual time to close, so its conversion, wins and activities per win are still coming)."""
+    on = on or latest_date(session)
     first = date(on.year, on.month, 1)
     starts = [_month_back(first, k) for k in range(months - 1, -1, -1)]
     team = session.get(Team, rep.team_id) if rep.team_id is not None else None

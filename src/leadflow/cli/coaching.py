@@ -207,11 +207,10 @@ def report_trend(
     """
     from leadflow.analytics.scorecard import monthly_trend
     from leadflow.ledger.find import find_rep
-    from leadflow.models import utcnow
 
     with reported(), state.session(write=False) as session:
         who = find_rep(session, ref=rep)
-        frame = monthly_trend(session, rep=who, on=utcnow(), months=months)
+        frame = monthly_trend(session, rep=who, months=months)
         name = who.name
     if fmt == "table":
         frame = frame.with_columns(pl.col("rep", "team").round(3)).select(

@@ -46,7 +46,7 @@ def coaching(request: Request, session: SessionDep, who: ManagerVisitor) -> Resp
     chosen = request.query_params.get("rep")
     focus = rep_or_404(session, user=who.user, ref=chosen) if chosen else None
     trend_chart = (
-        charts.metric_trends(monthly_trend(session, rep=focus, on=now), METRIC_WORDS, focus.name)
+        charts.metric_trends(monthly_trend(session, rep=focus), METRIC_WORDS, focus.name)
         if focus is not None
         else None
     )
