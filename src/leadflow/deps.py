@@ -17,6 +17,7 @@ from leadflow.access.service import authenticate
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
+from leadflow.ledger import settings_versions as versions
 from leadflow.ledger.find import by_name, find_lead, find_rep
 from leadflow.models import Lead, Rep, Team, User
 from leadflow.settings import Settings
@@ -36,13 +37,22 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def settings(request: Request) -> Settings:
-    """The configuration the app was started with."""
+    """The configuration the app was started with (leadflow.toml): the bootstrap."""
     configured: Settings = request.app.state.settings
     return configured
 
 
 SessionDep = Annotated[Session, Depends(db_session, scope="function")]
-SettingsDep = Annotated[Settings, Depends(settings)]
+BootstrapDep = Annotated[Settings, Depends(settings)]
+
+
+def settings_in_force(session: SessionDep, bootstrap: BootstrapDep) -> Settings:
+    """The settings in force for this request: the ledger's newest version, else leadflow.toml's,
+    so that a change made in the app reaches every server at its next request."""
+    return versions.settings_in_force(session, bootstrap=bootstrap)
+
+
+SettingsDep = Annotated[Settings, Depends(settings_in_force)]
 
 
 def client_address(request: Request) -> str:

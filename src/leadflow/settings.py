@@ -314,20 +314,50 @@ def database_url(explicit: str | None = None) -> str:
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read leadflow.toml (explicit path, LEADFLOW_CONFIG, or ./leadflow.toml) into Settings."""
-    explicit = path or os.environ.get("LEADFLOW_CONFIG")
-    candidate = Path(explicit) if explicit else Path("leadflow.toml")
-    if not candidate.exists():
-        if explicit:
-            raise ConfigError(f"{candidate}: configuration file not found")
+    candidate = settings_file(path)
+    if candidate is None:
         return Settings()
+    if not candidate.exists():
+        raise ConfigError(f"{candidate}: configuration file not found")
+    return settings_from_toml(candidate.read_text(encoding="utf-8"), source=str(candidate))
+
+
+def settings_file(path: str | Path | None = None) -> Path | None:
+    """The TOML file that would be read: explicit, LEADFLOW_CONFIG, or ./leadflow.toml if present."""
+    explicit = path or os.environ.get("LEADFLOW_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path("leadflow.toml")
+    return default if default.exists() else None
+
+
+def settings_from_toml(text: str, *, source: str) -> Settings:
+    """Settings from TOML text; a problem names ``source`` and each setting that is wrong."""
     try:
-        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        return Settings.model_validate(data)
+        return Settings.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{candidate}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"{candidate}: {problems}") from exc
+        raise ConfigError(f"{source}: {problems}") from exc
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """The settings as TOML, only what differs from the defaults (TOML has no null, and a
+    reviewer wants to see what this team chose): reading it back gives the same settings."""
+    body = _without_none(settings.model_dump(mode="json", exclude_defaults=True))
+    text = tomlkit.dumps(body)
+    if settings_from_toml(text, source="export") != settings:
+        raise ConfigError("these settings cannot be written as TOML without changing them")
+    return text
 
 
 def write_profile(path: str | Path, criteria: list[Criterion]) -> tuple[int, int]:

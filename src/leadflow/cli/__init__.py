@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from leadflow.cli import admin, coaching, imports, leads, reports, score, simulate, work
+from leadflow.cli import admin, coaching, config, imports, leads, reports, score, simulate, work
 from leadflow.cli.common import errors, state
 from leadflow.settings import ConfigError, database_url
 
@@ -35,9 +35,10 @@ def main(
     state.db_url = database_url(db)
     state.config = config
     state.actor = actor
+    state.told = False
 
 
-for module in (leads, imports, score, work, reports, coaching, simulate, admin):
+for module in (leads, imports, score, work, reports, coaching, simulate, admin, config):
     module.register(app)
 
 

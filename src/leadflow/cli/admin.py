@@ -169,7 +169,7 @@ def serve(
     from leadflow.logs import logging_config
     from leadflow.migrations.admin import upgrade
 
-    settings = state.settings()
+    settings = state.bootstrap()  # the ledger's settings, once it keeps any, are read per request
     upgrade(state.engine(schema=False))
     if workers > 1:  # each worker process builds its app from the environment
         os.environ["LEADFLOW_DATABASE_URL"] = state.db_url

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from leadflow.errors import InvalidRequest, LeadflowError
-from leadflow.settings import Settings, load_settings
+from leadflow.settings import Settings, load_settings, settings_file
 
 if TYPE_CHECKING:
     import polars as pl
@@ -42,6 +42,7 @@ class State:
     db_url: str = ""
     config: Path | None = None
     actor: str = "cli"
+    told: bool = False  # the note that leadflow.toml is not in force was printed
 
     def engine(self, *, schema: bool = True) -> Engine:
         """The chosen database; first (unless ``schema`` is False: the commands that create or
@@ -79,10 +80,48 @@ class State:
         with session_scope(self.engine(), write=write) as session:
             yield session
 
-    def settings(self) -> Settings:
+    def bootstrap(self) -> Settings:
         """leadflow.toml as chosen by --config or the environment; a bad file is a message."""
         with reported():
             return load_settings(self.config)
+        raise AssertionError("unreachable: reported() exits on error")
+
+    def settings(self) -> Settings:
+        """The settings in force: the ledger's newest version once it keeps one, else leadflow.toml.
+        A TOML file that differs from the ledger's is said, so that an edit to it is not believed
+        to be in force."""
+        from sqlalchemy import make_url
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from leadflow.db import make_engine, session_scope
+        from leadflow.ledger.settings_versions import current_version, settings_in_force
+
+        bootstrap = self.bootstrap()
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or
+                                                   not Path(url.database).exists()):  # fmt: skip
+            return bootstrap
+        engine = make_engine(self.db_url)
+        try:
+            with reported(), session_scope(engine, write=False) as session:
+                version = current_version(session)
+                if version is None:
+                    return bootstrap
+                in_force = settings_in_force(session, bootstrap=bootstrap)
+                if settings_file(self.config) is not None and in_force != bootstrap and not self.told:
+                    self.told = True
+                    errors.print(
+                        f"[yellow]note:[/yellow] the settings in force are the ledger's (version "
+                        f"{version.id}, by {version.changed_by} on {version.changed_at:%Y-%m-%d %H:%M}), "
+                        f"not {settings_file(self.config)}, which differs: `leadflow config import` "
+                        "applies a file, `leadflow config export` writes the ledger's",
+                        highlight=False,
+                    )
+                return in_force
+        except SQLAlchemyError:
+            return bootstrap  # no ledger there yet: the command itself says what is wrong
+        finally:
+            engine.dispose()
         raise AssertionError("unreachable: reported() exits on error")
 
 

@@ -18,6 +18,7 @@ from leadflow.access.scope import can_see_lead
 from leadflow.access.service import record_write
 from leadflow.db import session_factory, session_scope
 from leadflow.intake.capture import capture_leads
+from leadflow.ledger.settings_versions import settings_in_force
 from leadflow.models import IdempotentRequest, Lead, User, utcnow
 from leadflow.schemas import LeadIn
 from leadflow.settings import Settings
@@ -61,7 +62,8 @@ class Answer:
 
 
 def capture_requests(session: Session, *, settings: Settings, requests: list[CaptureRequest]) -> list[Answer]:
-    """Capture the posted leads, in the caller's transaction; one answer per request, in order.
+    """Capture the posted leads, in the caller's transaction, by the settings in force (``settings``
+    is the bootstrap); one answer per request, in order.
 
     A key seen before replays its first answer (or 422 if the body differs); a key repeated in
     the batch is answered like the first request with it."""
@@ -83,6 +85,7 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
         except ValueError as exc:
             answers[position] = Answer(status.HTTP_422_UNPROCESSABLE_CONTENT, {"detail": str(exc)})
     by_channel: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    settings = settings_in_force(session, bootstrap=settings)
     for position, record in todo:
         by_channel.setdefault(f"api:{requests[position].actor}", []).append((position, record))
     now = utcnow()

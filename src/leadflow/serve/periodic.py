@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from leadflow.db import is_sqlite, session_scope
+from leadflow.ledger.settings_versions import settings_in_force
 from leadflow.notify.deliver import DeliveryRound, deliver_due
 from leadflow.routing.upkeep import Upkeep, run_upkeep
 from leadflow.settings import Settings
@@ -27,13 +28,13 @@ def upkeep_once(engine: Engine, settings: Settings, now: datetime | None = None)
     """Run one round unless another process holds the lock (then None)."""
     if is_sqlite(engine):
         with session_scope(engine, write=True) as session:
-            return run_upkeep(session, settings=settings, now=now)
+            return run_upkeep(session, settings=settings_in_force(session, bootstrap=settings), now=now)
     with engine.connect() as lock:
         if not lock.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
             return None
         try:
             with session_scope(engine, write=True) as session:
-                return run_upkeep(session, settings=settings, now=now)
+                return run_upkeep(session, settings=settings_in_force(session, bootstrap=settings), now=now)
         finally:
             lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
             lock.commit()
@@ -57,7 +58,7 @@ async def upkeep_forever(engine: Engine, settings: Settings, every_seconds: floa
 def deliver_once(engine: Engine, settings: Settings) -> DeliveryRound:
     """Send the notifications that are due (rows another process is sending are skipped)."""
     with session_scope(engine, write=True) as session:
-        return deliver_due(session, settings=settings)
+        return deliver_due(session, settings=settings_in_force(session, bootstrap=settings))
 
 
 async def deliver_forever(engine: Engine, settings: Settings, every_seconds: float) -> None:
