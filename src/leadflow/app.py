@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.api import coaching, directory, leads, notifications, reports, routing, users
+from leadflow.api import admin, coaching, directory, leads, notifications, reports, routing, users
 from leadflow.db import make_engine
 from leadflow.deps import SessionDep
 from leadflow.errors import LeadflowError
@@ -174,7 +174,7 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.capturer = GroupCommit(partial(capture_in_own_transaction, engine, settings))
-    api_routers = (leads, reports, routing, directory, coaching, notifications, users)
+    api_routers = (leads, reports, routing, admin, directory, coaching, notifications, users)
     for router in (module.router for module in api_routers):
         app.include_router(router)
     for router in (auth.router, pages.router, work.router, coaching_pages.router, assets.router):

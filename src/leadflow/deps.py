@@ -46,10 +46,13 @@ SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 BootstrapDep = Annotated[Settings, Depends(settings)]
 
 
-def settings_in_force(session: SessionDep, bootstrap: BootstrapDep) -> Settings:
+def settings_in_force(request: Request, bootstrap: BootstrapDep) -> Settings:
     """The settings in force for this request: the ledger's newest version, else leadflow.toml's,
-    so that a change made in the app reaches every server at its next request."""
-    return versions.settings_in_force(session, bootstrap=bootstrap)
+    so that a change made in the app reaches every server at its next request. Read in a
+    transaction of its own, as the user is, so that no write lock is held before the user's
+    token is checked (which writes its last use)."""
+    with session_scope(request.app.state.engine, write=False) as session:
+        return versions.settings_in_force(session, bootstrap=bootstrap)
 
 
 SettingsDep = Annotated[Settings, Depends(settings_in_force)]

@@ -92,11 +92,11 @@ def test_a_manager_changes_their_reps_capacity_and_standing_and_the_change_is_au
     assert api.client.patch("/v1/reps/ann", json={"capacity": -1}, headers=api.as_("east")).status_code == 422
     answer = api.client.patch("/v1/reps/ann", json=body, headers=api.as_("east"))
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {
-        "rep": "ann",
-        "capacity": 30,
-        "active": False,
-        "changed": {"capacity": {"before": 10, "after": 30}, "active": {"before": True, "after": False}},
+    shown = answer.json()
+    assert (shown["rep"], shown["capacity"], shown["active"]) == ("ann", 30, False)
+    assert shown["changed"] == {
+        "capacity": {"before": 10, "after": 30},
+        "active": {"before": True, "after": False},
     }
     again = api.client.patch("/v1/reps/ann", json=body, headers=api.as_("admin")).json()
     assert again["changed"] == {}

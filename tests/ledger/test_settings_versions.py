@@ -7,7 +7,12 @@ import tomllib
 from pathlib import Path
 
 from leadflow.db import session_scope
-from leadflow.ledger.settings_versions import save_settings, settings_history, settings_in_force
+from leadflow.ledger.settings_versions import (
+    editable_settings,
+    save_settings,
+    settings_history,
+    settings_in_force,
+)
 from leadflow.settings import Settings, TeamRouting, TerritoryRule, settings_from_toml
 from tests.conftest import Database
 
@@ -51,15 +56,15 @@ def test_the_bootstrap_rules_until_a_version_is_kept_then_the_newest(db: Databas
         # the same settings again: no new version
         assert save_settings(s, settings=changed, bootstrap=bootstrap, by="ops@example.com") is None
     with session_scope(db.engine) as s:
-        in_force = settings_in_force(s, bootstrap=bootstrap)
-        assert in_force.routing.for_team("East").policy == "merit"
-        in_force.routing.teams["East"].policy = "weighted"  # a copy: the cache is not touched
         assert settings_in_force(s, bootstrap=bootstrap).routing.for_team("East").policy == "merit"
-        again = in_force.model_copy(deep=True)
+        again = editable_settings(s, bootstrap=bootstrap)
+        again.routing.teams["East"].policy = "weighted"  # a copy: what is in force is not touched
+        assert settings_in_force(s, bootstrap=bootstrap).routing.for_team("East").policy == "merit"
+        again.routing.teams["East"].policy = "merit"
         again.routing.territories = [TerritoryRule(name="UK", countries=["GB"])]
         second = save_settings(s, settings=again, bootstrap=bootstrap, by="boss@example.com")
         assert second is not None
-        assert set(second.changes) == {"routing.teams.East.policy", "routing.territories"}
+        assert set(second.changes) == {"routing.territories"}
         assert second.changes["routing.territories"] == [[], [{"name": "UK", "countries": ["GB"]}]]
     with session_scope(db.engine) as s:
         history = settings_history(s)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from leadflow.deps import SessionDep, SettingsDep, allow, rep_or_404
 from leadflow.models import Rep, Source, Team, Territory, User, rep_territories, utcnow
 from leadflow.pipeline.absences import list_absences, set_away, set_back
-from leadflow.pipeline.reps import update_rep
 from leadflow.schemas import Input
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -113,24 +112,3 @@ def back(rep_ref: str, session: SessionDep, user: Worker) -> dict[str, Any]:
     rep = rep_or_404(session, user=user, ref=rep_ref, themself=True)
     set_back(session, rep=rep)
     return _absences(session, rep)
-
-
-class RepChange(Input):
-    """What to change of a rep: their monthly capacity, whether they take new leads."""
-
-    capacity: int | None = Field(default=None, ge=0, le=1_000_000)
-    active: bool | None = None
-
-
-@router.patch("/reps/{rep_ref}")
-def change_rep(rep_ref: str, change: RepChange, session: SessionDep, user: Manager) -> dict[str, Any]:
-    """Change a rep's capacity or standing (admins; managers for their team), audited with the
-    values before and after."""
-    rep = rep_or_404(session, user=user, ref=rep_ref)
-    changed = update_rep(session, rep=rep, by=user.email, capacity=change.capacity, active=change.active)
-    return {
-        "rep": rep.external_id,
-        "capacity": rep.capacity,
-        "active": rep.active,
-        "changed": {field: {"before": b, "after": a} for field, (b, a) in changed.items()},
-    }

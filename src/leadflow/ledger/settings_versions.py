@@ -75,11 +75,17 @@ def _validated(version: SettingsVersion) -> Settings:
         if len(_parsed) >= _KEEP_PARSED:
             _parsed.pop(next(iter(_parsed)))
         _parsed[version.digest] = found
-    return found.model_copy(deep=True)
+    return found
+
+
+def editable_settings(session: Session, *, bootstrap: Settings) -> Settings:
+    """A copy of the settings in force, to change and keep with :func:`save_settings`."""
+    return settings_in_force(session, bootstrap=bootstrap).model_copy(deep=True)
 
 
 def settings_in_force(session: Session, *, bootstrap: Settings) -> Settings:
-    """The ledger's newest settings, else ``bootstrap`` (leadflow.toml); a copy the caller may change."""
+    """The ledger's newest settings, else ``bootstrap`` (leadflow.toml). Shared: read them; to
+    make a new version, start from :func:`editable_settings`."""
     version = session.execute(
         select(SettingsVersion.id, SettingsVersion.digest).order_by(SettingsVersion.id.desc()).limit(1)
     ).first() if _has_versions(session) else None  # fmt: skip
@@ -87,7 +93,7 @@ def settings_in_force(session: Session, *, bootstrap: Settings) -> Settings:
         return bootstrap
     cached = _parsed.get(version.digest)
     if cached is not None:
-        return cached.model_copy(deep=True)
+        return cached
     row = session.get(SettingsVersion, version.id)
     assert row is not None
     return _validated(row)

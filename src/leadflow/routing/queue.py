@@ -27,9 +27,11 @@ def take_queue(
     *,
     stages: Sequence[str],
     order: str = "best_first",
+    lock: bool = True,
 ) -> pl.DataFrame:
     """The unowned leads of the routable ``stages`` (or those of ``lead_ids``): the reserve first,
-    then the best (``order="best_first"``: win probability, else fit score) or the oldest."""
+    then the best (``order="best_first"``: win probability, else fit score) or the oldest. With
+    ``lock`` (routing), rows another worker holds are skipped on PostgreSQL; a preview reads all."""
     reserve_first = case((QueuedLead.kind == "reserve", 0), else_=1)
     best = (
         [Lead.win_probability.desc().nulls_last(), Lead.fit_score.desc().nulls_last()]
@@ -75,7 +77,7 @@ def take_queue(
         query = query.where(Lead.id.in_(lead_ids))
     if limit:
         query = query.limit(limit)
-    if not is_sqlite(session):
+    if lock and not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
     frame = read_frame(session, query)
     extra = pl.col("extra")

@@ -9,6 +9,7 @@ at most ``max_passes`` times; after that it stays with its owner and is marked c
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,7 @@ class Untouched:
     assigned_at: datetime
     timezone: str
     deadline: datetime
+    hours: WorkingHours  # the owner's own working hours, else the SLA's
 
 
 def untouched_leads(
@@ -88,7 +90,15 @@ def untouched_leads(
         .subquery()
     )
     query = (
-        select(Lead.id, Lead.grade, Lead.assigned_at, Lead.owner_id, Rep.timezone, current.c.assignment_id)
+        select(
+            Lead.id,
+            Lead.grade,
+            Lead.assigned_at,
+            Lead.owner_id,
+            Rep.timezone,
+            current.c.assignment_id,
+            Rep.working_hours,
+        )
         .join(Rep, Rep.id == Lead.owner_id)
         .join(current, current.c.lead_id == Lead.id)
         .where(
@@ -106,11 +116,16 @@ def untouched_leads(
     if lock and not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Lead)
     found = []
-    for lead_id, grade, assigned_at, owner_id, timezone, assignment_id in session.execute(query).all():
+    own: dict[str, WorkingHours] = {}
+    for lead_id, grade, assigned_at, owner_id, timezone, assignment_id, rep_hours in session.execute(query):
         hours = sla.first_touch_hours.get(grade or "D", sla.first_touch_hours.get("D", 24))
         zone = timezone or "UTC"
-        deadline = add_working_hours(assigned_at, hours, sla.working_hours, zone)
-        found.append(Untouched(lead_id, owner_id, assignment_id, grade, assigned_at, zone, deadline))
+        working = sla.working_hours
+        if rep_hours:
+            key = json.dumps(rep_hours, sort_keys=True)
+            working = own.get(key) or own.setdefault(key, WorkingHours.model_validate(rep_hours))
+        deadline = add_working_hours(assigned_at, hours, working, zone)
+        found.append(Untouched(lead_id, owner_id, assignment_id, grade, assigned_at, zone, deadline, working))
     return sorted(found, key=lambda u: u.deadline)
 
 
@@ -208,7 +223,7 @@ def sla_sweep(
         if not escalated:
             step = "escalated"
         elif kinds & {"reassigned", "capped"} or now < add_working_hours(
-            max(lead.deadline, escalated[0]), sla.reassign_after_hours, sla.working_hours, lead.timezone
+            max(lead.deadline, escalated[0]), sla.reassign_after_hours, lead.hours, lead.timezone
         ):
             continue  # already dealt with, or still in the grace the escalation gave the owner
         else:
