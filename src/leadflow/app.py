@@ -33,7 +33,8 @@ from leadflow.serve.capturing import capture_in_own_transaction
 from leadflow.serve.group_commit import GroupCommit
 from leadflow.serve.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings, database_url, load_settings
-from leadflow.web import assets, auth, pages, work
+from leadflow.web import admin as admin_pages
+from leadflow.web import assets, auth, pages, records, work
 from leadflow.web import coaching as coaching_pages
 from leadflow.web.render import templates
 
@@ -177,7 +178,8 @@ def create_app(
     api_routers = (leads, reports, routing, admin, directory, coaching, notifications, users)
     for router in (module.router for module in api_routers):
         app.include_router(router)
-    for router in (auth.router, pages.router, work.router, coaching_pages.router, assets.router):
+    web_routers = (auth, pages, records, work, coaching_pages, admin_pages, assets)
+    for router in (module.router for module in web_routers):
         app.include_router(router)
 
     app.add_middleware(LogAndSecure, max_body_bytes=settings.server.max_body_bytes)

@@ -21,10 +21,10 @@ def test_demo_logins_work(db: Database) -> None:
     logins = dict(
         (role, (email, password, token))
         for role, email, password, token in re.findall(
-            r"(manager|rep)\s+(\S+)\s+password (\S+)\s+API token (\S+)", out
+            r"(admin|manager|rep)\s+(\S+)\s+password (\S+)\s+API token (\S+)", out
         )
     )
-    assert set(logins) == {"manager", "rep"}
+    assert set(logins) == {"admin", "manager", "rep"}
     client = TestClient(create_app(engine=db.engine, settings=Settings()))
     email, password, token = logins["rep"]
     with session_scope(db.engine) as s:

@@ -22,7 +22,7 @@ from leadflow.app import create_app
 from leadflow.cli import app as cli_app
 from leadflow.db import make_engine, session_scope
 from leadflow.intake.capture import capture_leads
-from leadflow.models import Lead, Rep, User
+from leadflow.models import Lead, Rep, Team, User
 from leadflow.pipeline.assignments import assign_lead
 from leadflow.settings import Settings
 
@@ -61,7 +61,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     scored = runner.invoke(cli_app, ["--db", url, "score", "--train", "--all"])
     assert scored.exit_code == 0, scored.output
     logins = {role: (email, password) for role, email, password in
-              re.findall(r"(manager|rep)\s+(\S+)\s+password (\S+)", demo.stdout)}  # fmt: skip
+              re.findall(r"(admin|manager|rep)\s+(\S+)\s+password (\S+)", demo.stdout)}  # fmt: skip
     engine = make_engine(url)
     settings = Settings()
     with session_scope(engine) as s:
@@ -77,7 +77,9 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         other = s.scalars(select(Lead.id).where(Lead.owner_id != rep.id)).first()
         assert other is not None
         fresh_id = fresh.id
-        demo_rep = {"rep_name": rep.name, "rep": rep.external_id}
+        team = s.get(Team, rep.team_id)
+        assert team is not None
+        demo_rep = {"rep_name": rep.name, "rep": rep.external_id, "team": team.name, "db_url": url}
     config = uvicorn.Config(
         create_app(engine=engine, settings=settings), host="127.0.0.1", port=_free_port(), log_level="warning"
     )

@@ -24,7 +24,7 @@ from leadflow.models.base import (
 )
 from leadflow.models.catalog import Company, Partner, PartnerReport, Product, ScoreModel, Source
 from leadflow.models.coaching import GOAL_METRICS, CoachingNote, Goal
-from leadflow.models.config import SettingsVersion
+from leadflow.models.config import SavedView, SettingsVersion
 from leadflow.models.lead import Activity, Lead, LeadAlias, LeadChange, StageChange
 from leadflow.models.org import Absence, Rep, Team, Territory, rep_territories
 from leadflow.models.routing import (
@@ -70,6 +70,7 @@ __all__ = [
     "RepLoad",
     "RoutingRun",
     "RoutingState",
+    "SavedView",
     "ScoreModel",
     "SettingsVersion",
     "SlaEvent",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from leadflow.errors import InvalidRequest
 from leadflow.ledger.extras import decode_extras
 from leadflow.models import (
     Activity,
@@ -79,6 +80,17 @@ class LeadFilter:
     after_id: int | None = None  # a page of leads after this id (cursor pagination)
     owner_in: tuple[int, ...] | None = None  # only leads of these reps (a manager's team)
     with_unassigned: bool = False  # with owner_in: unassigned leads too
+    grade: str | None = None
+    territory: str | None = None
+    lead_ids: tuple[int, ...] | None = None  # only these (e.g. those past a deadline)
+    sort: str = "id"  # one of SORTABLE
+    descending: bool = False
+    offset: int = 0  # a numbered page: skip this many
+
+
+# what a list may be sorted by; ties by id, so that pages do not overlap
+SORTABLE = ("id", "created_at", "company", "stage", "owner", "grade", "fit_score", "win_probability",
+            "assigned_at", "follow_up_at")  # fmt: skip
 
 
 def _lead_select(filters: LeadFilter) -> Select[Any]:
@@ -96,8 +108,13 @@ def _lead_select(filters: LeadFilter) -> Select[Any]:
         .outerjoin(Territory, Lead.territory_id == Territory.id)
         .outerjoin(Source, Lead.source_id == Source.id)
         .outerjoin(Product, Lead.product_id == Product.id)
-        .order_by(Lead.id)
     )
+    if filters.sort not in SORTABLE:
+        raise InvalidRequest(f"cannot sort by {filters.sort!r}: by one of {', '.join(SORTABLE)}")
+    key = columns.get(filters.sort, getattr(Lead, filters.sort))
+    if filters.sort != "id":
+        query = query.order_by(key.desc().nulls_last() if filters.descending else key.asc().nulls_last())
+    query = query.order_by(Lead.id.desc() if filters.descending else Lead.id)
     if filters.stage:
         query = query.where(Lead.stage == filters.stage)
     if filters.owner_id is not None:
@@ -116,6 +133,12 @@ def _lead_select(filters: LeadFilter) -> Select[Any]:
                 func.lower(Lead.external_id).like(like),
             )
         )
+    if filters.grade:
+        query = query.where(Lead.grade == filters.grade)
+    if filters.territory:
+        query = query.where(func.lower(Territory.name) == filters.territory.lower())
+    if filters.lead_ids is not None:
+        query = query.where(Lead.id.in_(filters.lead_ids))
     if filters.after_id is not None:
         query = query.where(Lead.id > filters.after_id)
     if filters.owner_in is not None:
@@ -123,7 +146,16 @@ def _lead_select(filters: LeadFilter) -> Select[Any]:
         query = query.where(or_(mine, Lead.owner_id.is_(None)) if filters.with_unassigned else mine)
     if filters.limit:
         query = query.limit(filters.limit)
+    if filters.offset:
+        query = query.offset(filters.offset)
     return query
+
+
+def count_leads(session: Session, *, filters: LeadFilter) -> int:
+    """How many leads match the filters (all pages)."""
+    unpaged = replace(filters, limit=None, offset=0, after_id=None, sort="id")
+    counted = _lead_select(unpaged).order_by(None).with_only_columns(func.count(Lead.id))
+    return int(session.execute(counted).scalar_one())
 
 
 def list_leads(session: Session, *, filters: LeadFilter, with_extras: bool = False) -> pl.DataFrame:

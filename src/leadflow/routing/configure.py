@@ -73,13 +73,15 @@ def set_rep_routing(
     if weight is not ...:
         if team is None:
             raise InvalidChange(f"{rep.name} is on no team: a weight is a share within a team")
-        own = routing.teams.setdefault(team.name, routing.default.model_copy(deep=True))
-        if weight is None:
-            own.weights.pop(rep.external_id, None)
-        elif weight <= 0:
+        if weight is not None and weight <= 0:
             raise InvalidChange(f"a weight is more than 0 (got {weight}); deactivate the rep for none")
-        else:
-            own.weights[rep.external_id] = float(weight)
+        current = routing.for_team(team.name).weights.get(rep.external_id)
+        if weight != current and not (weight == 1.0 and current is None):  # 1 is everyone's default
+            own = routing.teams.setdefault(team.name, routing.default.model_copy(deep=True))
+            if weight is None:
+                own.weights.pop(rep.external_id, None)
+            else:
+                own.weights[rep.external_id] = float(weight)
     return _saved(session, settings=settings, bootstrap=bootstrap, by=by, note=f"routing of {rep.name}")
 
 

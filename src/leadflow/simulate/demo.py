@@ -201,14 +201,15 @@ def _write_partner(session: Session, reports: pl.DataFrame) -> int:
 
 
 def add_demo_logins(session: Session) -> list[tuple[str, str, str, str]]:
-    """A manager of the first team and a rep user for its first rep, each with a fresh password
-    and API token: (role, email, password, token), to print once."""
+    """An admin (sales operations), a manager of the first team and a rep user for its first rep,
+    each with a fresh password and API token: (role, email, password, token), to print once."""
     rep = session.scalars(select(Rep).where(Rep.team_id.is_not(None)).order_by(Rep.id)).first()
     if rep is None:
         return []
     team = session.get(Team, rep.team_id)
     logins = []
     for role, email, name in (
+        ("admin", "admin@demo.leadflow", "Sales operations"),
         ("manager", "manager@demo.leadflow", f"Manager of {team.name if team else 'the team'}"),
         ("rep", "rep@demo.leadflow", rep.name),
     ):

@@ -63,6 +63,7 @@ def _role(*roles: str) -> Callable[[Visitor], Visitor]:
 
 
 ManagerVisitor = Annotated[Visitor, Depends(_role("admin", "manager"))]
+AdminVisitor = Annotated[Visitor, Depends(_role("admin"))]
 RepVisitor = Annotated[Visitor, Depends(_role("rep"))]
 AnyVisitor = Annotated[Visitor, Depends(visitor)]
 

@@ -69,7 +69,11 @@ MANAGER_NAV = [
     ("sla", "SLA queue"),
     ("coaching", "Coaching"),
     ("routing", "Routing"),
+    ("leads", "Leads"),
+    ("team", "Team"),
+    ("territories", "Territories"),
 ]
+ADMIN_NAV = [*MANAGER_NAV, ("users", "Users")]
 REP_NAV = [("my_leads", "My leads")]
 
 
@@ -77,7 +81,7 @@ def page(
     request: Request, name: str, *, user: User, csrf: str, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """A page of the dashboard with the navigation this user's role has."""
-    nav = MANAGER_NAV if user.role in ("admin", "manager") else REP_NAV
+    nav = {"admin": ADMIN_NAV, "manager": MANAGER_NAV}.get(user.role, REP_NAV)
     return templates.TemplateResponse(
         request,
         name,
