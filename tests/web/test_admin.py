@@ -112,8 +112,12 @@ def test_an_admin_changes_how_leads_flow_and_the_next_leads_follow(visit: Any, s
     # the team's own leads are now dealt by merit, with the close rate in the reason
     engine = make_engine(site.extra["db_url"])
     with session_scope(engine) as s:
-        territory = s.scalars(select(Lead.country).join(Rep, Rep.id == Lead.owner_id)
-                              .join(Team, Team.id == Rep.team_id).where(Team.name == team)).first()  # fmt: skip
+        territory = s.scalars(
+            select(Lead.country)
+            .join(Rep, Rep.id == Lead.owner_id)
+            .join(Team, Team.id == Rep.team_id)
+            .where(Team.name == team)
+        ).first()
     engine.dispose()
     merit = _capture(site, token, territory or "US", 3, "merit")
     assert any("close rate last period" in (a["reason"] or "") for a in merit), merit
@@ -144,8 +148,10 @@ def test_a_manager_reassigns_ten_leads_from_the_list(visit: Any, site: Site) -> 
     engine = make_engine(site.extra["db_url"])
     with session_scope(engine) as s:
         team = s.scalars(select(Team).where(Team.name == site.extra["team"])).one()
-        reps = list(s.scalars(select(Rep).where(Rep.team_id == team.id, Rep.active.is_(True),
-                                                Rep.external_id != site.extra["rep"]).order_by(Rep.id)))  # fmt: skip
+        mates = select(Rep).where(
+            Rep.team_id == team.id, Rep.active.is_(True), Rep.external_id != site.extra["rep"]
+        )
+        reps = list(s.scalars(mates.order_by(Rep.id)))
     source, target = reps[0], reps[1]
     v = visit()
     v.login("manager")
@@ -208,12 +214,15 @@ def test_administration_pages_fit_the_screen(visit: Any, site: Site, phone: bool
                 const box = card.getBoundingClientRect();
                 if (box.width === 0) continue;
                 const fields = [...card.querySelectorAll('input:not([type=hidden]), select, button')]
-                  .map(f => f.getBoundingClientRect()).filter(r => r.width > 0);
-                for (const r of fields) if (r.right > box.right + 1 || r.left < box.left - 1) return 'clipped';
+                  .map(f => f.getBoundingClientRect())
+                  .filter(r => r.width > 0);
+                for (const r of fields) {
+                  if (r.right > box.right + 1 || r.left < box.left - 1) return 'clipped';
+                }
                 for (let i = 0; i < fields.length; i++) for (let j = i + 1; j < fields.length; j++) {
                   const a = fields[i], b = fields[j];
-                  if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
-                    return 'overlap';
+                  const across = a.left < b.right - 1 && b.left < a.right - 1;
+                  if (across && a.top < b.bottom - 1 && b.top < a.bottom - 1) return 'overlap';
                 }
               }
               return null;
