@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.api import admin, coaching, directory, leads, notifications, reports, routing, users
+from leadflow.api import admin, coaching, directory, leads, notifications, partners, reports, routing, users
 from leadflow.db import make_engine
 from leadflow.deps import SessionDep
 from leadflow.errors import LeadflowError
@@ -36,6 +36,7 @@ from leadflow.settings import Settings, database_url, load_settings
 from leadflow.web import admin as admin_pages
 from leadflow.web import assets, auth, pages, records, work
 from leadflow.web import coaching as coaching_pages
+from leadflow.web import partners as partner_pages
 from leadflow.web.render import templates
 
 # Pages may load scripts and styles from this server only; Plotly's figures are inline scripts.
@@ -175,10 +176,10 @@ def create_app(
     app.state.engine = engine
     app.state.settings = settings
     app.state.capturer = GroupCommit(partial(capture_in_own_transaction, engine, settings))
-    api_routers = (leads, reports, routing, admin, directory, coaching, notifications, users)
+    api_routers = (leads, reports, partners, routing, admin, directory, coaching, notifications, users)
     for router in (module.router for module in api_routers):
         app.include_router(router)
-    web_routers = (auth, pages, records, work, coaching_pages, admin_pages, assets)
+    web_routers = (auth, pages, records, work, coaching_pages, admin_pages, partner_pages, assets)
     for router in (module.router for module in web_routers):
         app.include_router(router)
 

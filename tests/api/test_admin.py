@@ -53,7 +53,10 @@ def test_a_manager_adds_a_rep_sets_weights_and_the_next_leads_follow(api: Api) -
     )
     answer = api.client.patch("/v1/teams/East team/routing", json=change, headers=api.as_("east"))
     assert answer.status_code == 200, answer.text
-    assert answer.json()["version"]["changes"]["routing.teams.East team.policy"] == [None, "weighted"]
+    assert answer.json()["version"]["changes"]["routing.teams.East team.policy"] == [
+        "round_robin",
+        "weighted",
+    ]
     assert Counter(_capture(api, 8, "US", "w")) == {"ann": 6, "eve": 2}
     # eve away for a week: nothing for her
     until = (utcnow() + timedelta(days=7)).isoformat()

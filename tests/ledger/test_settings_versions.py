@@ -52,7 +52,7 @@ def test_the_bootstrap_rules_until_a_version_is_kept_then_the_newest(db: Databas
             s, settings=changed, bootstrap=bootstrap, by="ops@example.com", note="East on merit"
         )
         assert first is not None
-        assert first.changes["routing.teams.East.policy"] == [None, "merit"]
+        assert first.changes["routing.teams.East.policy"] == ["round_robin", "merit"]
         # the same settings again: no new version
         assert save_settings(s, settings=changed, bootstrap=bootstrap, by="ops@example.com") is None
     with session_scope(db.engine) as s:
@@ -83,7 +83,7 @@ def test_config_export_and_import_round_trip_through_toml(db: Database, tmp_path
     code, out, err = db.cli("--as", "ops@example.com", "config", "import", str(source), "--note", "Q1 map")
     assert code == 0, err
     assert "settings version 1 in force" in out
-    assert 'routing.teams.Inside.policy: null -> "merit"' in out
+    assert 'routing.teams.Inside.policy: "round_robin" -> "merit"' in out
     exported = tmp_path / "exported.toml"
     assert db.cli("config", "export", str(exported))[0] == 0
     assert settings_from_toml(exported.read_text(), source="x") == settings_from_toml(TOML, source="y")

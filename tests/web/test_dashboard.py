@@ -20,6 +20,7 @@ MANAGER_PAGES = [
     ("/web/sla", "SLA queue: leads waiting for their first touch", 0),
     ("/web/coaching", "Coaching", 0),
     ("/web/routing", "Routing", 1),
+    ("/web/partners", "Partners beside the direct reps", 1),
 ]
 
 
@@ -71,11 +72,11 @@ def test_rep_logs_a_call_and_the_lead_moves_on(visit: Any, site: Site) -> None:
     assert stage.locator("option:not([disabled])").all_inner_texts() == [
         "qualified", "opportunity", "nurture", "lost", "won", "disqualified"
     ]  # fmt: skip
-    v.page.get_by_role("button", name="Save").click()  # the browser asks for a stage first
+    v.page.get_by_role("button", name="Save", exact=True).click()  # the browser asks for a stage first
     assert v.page.locator("h1 .stage").inner_text() == "lead"
     v.page.select_option("select[name=stage]", "qualified")
     with v.page.expect_navigation():
-        v.page.get_by_role("button", name="Save").click()
+        v.page.get_by_role("button", name="Save", exact=True).click()
     assert v.page.locator("h1 .stage").inner_text() == "qualified"
     v.shot("rep-lead")
     assert v.errors == []

@@ -2,79 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from leadflow.access.service import add_user
-from leadflow.app import create_app
 from leadflow.db import session_scope
-from leadflow.intake.capture import capture_leads
 from leadflow.ledger.find import find_rep
-from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, Team, utcnow
-from leadflow.pipeline.assignments import assign_lead
-from leadflow.settings import Settings
+from leadflow.models import Activity, AuditEntry, Lead, SlaEvent, utcnow
 from tests.conftest import Database
-
-PASSWORD = "correct horse battery"
-REPS = [
-    ["external_id", "name", "team", "territory", "capacity"],
-    ["ann", "Ann Lee", "East team", "East", "10"],
-    ["eve", "Eve Ng", "East team", "East", "10"],
-    ["wes", "Wes Tern", "West team", "West", "10"],
-]
-
-
-@dataclass
-class Dashboard:
-    client: TestClient
-    ann_lead: int  # Ann's, untouched
-    wes_lead: int  # Wes's, untouched
-
-    def login(self, email: str, password: str = PASSWORD) -> int:
-        self.client.cookies.clear()
-        form = self.client.get("/web/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None
-        answer = self.client.post(
-            "/web/login", data={"email": email, "password": password, "csrf": csrf.group(1)},
-            follow_redirects=False,
-        )  # fmt: skip
-        return answer.status_code
-
-    def csrf(self, path: str) -> str:
-        found = re.search(r'name="csrf" value="([^"]+)"', self.client.get(path).text)
-        assert found is not None
-        return found.group(1)
-
-
-@pytest.fixture
-def dash(db: Database, write_csv) -> Iterator[Dashboard]:  # type: ignore[no-untyped-def]
-    assert db.cli("reps", "import", str(write_csv("reps.csv", REPS)))[0] == 0
-    settings = Settings()
-    with session_scope(db.engine) as s:
-        east = s.scalars(select(Team).where(Team.name == "East team")).one()
-        ann, wes = find_rep(s, ref="ann"), find_rep(s, ref="wes")
-        add_user(s, email="ann@example.com", name="Ann", role="rep", rep=ann, password=PASSWORD)
-        add_user(s, email="east@example.com", name="East", role="manager", team=east, password=PASSWORD)
-        add_user(s, email="forms@example.com", name="Forms", role="intake", password=PASSWORD)
-        records = [
-            {"email": "a@acme.example", "company": "Acme"},
-            {"email": "w@globex.example", "company": "Globex"},
-        ]
-        leads = capture_leads(s, settings=settings, records=records, channel="test", route=False).leads
-        owned = []
-        for captured, rep in zip(leads, (ann, wes), strict=True):
-            lead = s.get(Lead, captured.id)
-            assert lead is not None
-            assign_lead(s, lead=lead, rep=rep, by="test", reason="test")
-            owned.append(lead.id)
-    yield Dashboard(TestClient(create_app(engine=db.engine, settings=settings)), *owned)
+from tests.web.conftest import PASSWORD, Dashboard
 
 
 def test_login_needs_the_right_password_and_a_dashboard_role(dash: Dashboard) -> None:

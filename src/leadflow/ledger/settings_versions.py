@@ -52,10 +52,22 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def changed_settings(before: Settings, after: Settings) -> dict[str, list[Any]]:
     """Each setting that differs, by dotted path (``routing.teams.EMEA.policy``), as [before, after];
-    a list (territory rules, criteria) counts as one setting."""
+    a list (territory rules, criteria) counts as one setting. A team without routing of its own
+    routes by the default, so a team's setting missing on one side is the default's there."""
     old, new = _flat(before.model_dump(mode="json")), _flat(after.model_dump(mode="json"))
-    return {path: [old.get(path), new.get(path)] for path in sorted(old.keys() | new.keys())
-            if old.get(path) != new.get(path)}  # fmt: skip
+
+    def value(flat: dict[str, Any], path: str) -> Any:
+        if path in flat or not path.startswith("routing.teams."):
+            return flat.get(path)
+        field = path.split(".", 3)[-1]
+        return flat.get(f"routing.default.{field}")
+
+    changed = {}
+    for path in sorted(old.keys() | new.keys()):
+        was, now = value(old, path), value(new, path)
+        if was != now:
+            changed[path] = [was, now]
+    return changed
 
 
 def current_version(session: Session) -> SettingsVersion | None:

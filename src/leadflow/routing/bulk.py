@@ -1,6 +1,6 @@
 """Actions on many leads at once from a list: reassign to a rep, route again by the rules in
-force, or close as lost with a reason. Each lead is done or set aside with why; the caller's
-transaction holds them all."""
+force, issue to a partner, or close as lost with a reason. Each lead is done or set aside with
+why; the caller's transaction holds them all."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from leadflow.errors import InvalidChange
 from leadflow.models import CLOSED_STAGES, Lead, Rep, utcnow
 from leadflow.pipeline.assignments import assign_lead, end_assignment
 from leadflow.pipeline.outcomes import record_lost
+from leadflow.pipeline.partners import issue_to_partner
 from leadflow.routing.engine import route_leads
 from leadflow.settings import Settings
 
-BULK_ACTIONS = ("reassign", "requeue", "lose")
+BULK_ACTIONS = ("reassign", "requeue", "partner", "lose")
 
 
 @dataclass
@@ -81,6 +82,21 @@ def requeue_leads(session: Session, *, lead_ids: list[int], by: str, settings: S
             (result.done if decision.rep_id is not None else result.queued).append(decision.lead_id)
         for lead_id in set(todo) - set(result.done) - set(result.queued):
             result.skipped[lead_id] = "not routable in its stage: left unowned"
+    return result
+
+
+def issue_leads_to_partner(
+    session: Session, *, lead_ids: list[int], partner: str, by: str, reason: str
+) -> BulkResult:
+    """Issue each open lead to a distributor: it leaves the reps' queue and counts for the partner."""
+    result = BulkResult()
+    for lead in _leads(session, lead_ids, result):
+        try:
+            issue_to_partner(session, lead=lead, partner=partner, by=by, reason=reason)
+        except InvalidChange as exc:
+            result.skipped[lead.id] = str(exc)
+        else:
+            result.done.append(lead.id)
     return result
 
 

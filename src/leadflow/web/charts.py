@@ -245,3 +245,19 @@ def metric_trends(trend: pl.DataFrame, words: dict[str, str], rep: str) -> Marku
                                showlegend=row == 1, legendgroup=name, row=row, col=1)  # fmt: skip
     figure.update_layout(title=f"{rep} against the team by month (hollow: still maturing)")
     return _html(figure, height=170 * len(metrics) + 80)
+
+
+def channel_conversion(channels: pl.DataFrame) -> Markup:
+    """Each partner's and the direct reps' conversion (won / issued) with its 95% interval."""
+    table = channels.filter(pl.col("conversion").is_not_null()).sort("conversion")
+    figure = go.Figure(
+        go.Scatter(
+            x=table["conversion"].to_list(), y=table["name"].to_list(), mode="markers",
+            error_x=_errors(table, "conversion", "conversion_low", "conversion_high"),
+            marker={"color": [BLUE if c == "direct" else AMBER for c in table["channel"]], "size": 10},
+            name="won / issued",
+        )
+    )  # fmt: skip
+    figure.update_layout(title="Won per lead issued, with 95% interval (amber: partners)")
+    figure.update_xaxes(tickformat=".0%")
+    return _html(figure, height=max(240, 40 * table.height + 100))

@@ -19,10 +19,16 @@ from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.errors import LeadflowError
 from leadflow.intake.capture import capture_leads
 from leadflow.ledger.export import csv_text
-from leadflow.models import LEAD_TYPES, STAGES, Lead, Rep, SavedView, Source, Territory, utcnow
+from leadflow.models import LEAD_TYPES, STAGES, Lead, Partner, Rep, SavedView, Source, Territory, utcnow
 from leadflow.pipeline.edits import edit_lead
 from leadflow.pipeline.queries import SORTABLE, LeadFilter, count_leads, list_leads
-from leadflow.routing.bulk import BULK_ACTIONS, lose_leads, reassign_leads, requeue_leads
+from leadflow.routing.bulk import (
+    BULK_ACTIONS,
+    issue_leads_to_partner,
+    lose_leads,
+    reassign_leads,
+    requeue_leads,
+)
 from leadflow.routing.sla import untouched_leads
 from leadflow.scoring.service import score_leads
 from leadflow.web.auth import AnyVisitor, ManagerVisitor, Visitor, check_csrf
@@ -105,6 +111,7 @@ def _choices(session: Session, who: Visitor) -> dict[str, Any]:
         "reps": list(session.scalars(reps)),
         "sources": list(session.scalars(select(Source.name).order_by(Source.name))),
         "territories": list(session.scalars(select(Territory.name).order_by(Territory.name))),
+        "partners": list(session.scalars(select(Partner.name).order_by(Partner.name))),
         "stages": STAGES, "grades": GRADES, "sortable": SORTABLE, "actions": BULK_ACTIONS,
     }  # fmt: skip
 
@@ -198,10 +205,14 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
         if rep is None or (scope is not None and rep.id not in scope):
             return RedirectResponse(f"{back}&{urlencode({'error': 'Choose a rep of yours to reassign to.'})}",
                                     status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+    partner = " ".join(str(form.get("partner", "")).split())[:200]
+    if action == "partner" and not partner:
+        return RedirectResponse(f"{back}&{urlencode({'error': 'Name the partner to issue the leads to.'})}",
+                                status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
     if form.get("confirm") != "yes":
         return page(
             request, "bulk_confirm.html", user=who.user, csrf=who.csrf, active="leads", action=action,
-            ids=ids, rep=rep, reason=reason, back=str(form.get("back", "")),
+            ids=ids, rep=rep, reason=reason, back=str(form.get("back", "")), partner=partner,
         )  # fmt: skip
     by = who.user.email
     try:
@@ -212,6 +223,10 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
             verb = f"reassigned to {rep.name}"
         elif action == "requeue":
             result, verb = requeue_leads(session, lead_ids=ids, by=by, settings=settings), "routed again"
+        elif action == "partner":
+            result = issue_leads_to_partner(session, lead_ids=ids, partner=partner, by=by,
+                                            reason=reason or f"issued to {partner} in bulk")  # fmt: skip
+            verb = f"issued to {partner}"
         else:
             result, verb = lose_leads(session, lead_ids=ids, by=by, reason=reason), "closed as lost"
     except LeadflowError as exc:
@@ -220,7 +235,7 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
     record_write(
         session, actor=by, action=f"bulk {action}", entity="lead", entity_id=None, before={"leads": ids},
         after={"done": result.done, "queued": result.queued, "skipped": result.skipped,
-               "rep": rep.external_id if rep else None, "reason": reason or None},
+               "rep": rep.external_id if rep else None, "partner": partner or None, "reason": reason or None},
     )  # fmt: skip
     return RedirectResponse(f"{back}&{urlencode({'message': result.summary(verb) + '.'})}",
                             status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip

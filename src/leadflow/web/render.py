@@ -69,6 +69,7 @@ MANAGER_NAV = [
     ("sla", "SLA queue"),
     ("coaching", "Coaching"),
     ("routing", "Routing"),
+    ("partners", "Partners"),
     ("leads", "Leads"),
     ("team", "Team"),
     ("territories", "Territories"),
