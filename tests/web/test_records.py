@@ -149,3 +149,22 @@ def test_the_partner_page_records_a_report_and_shows_the_channel(dash: Dashboard
     assert "Recorded+Northwind+Distribution" in kept.headers["location"]
     page = dash.client.get("/web/partners")
     assert page.status_code == 200 and 'data-channel="Northwind Distribution"' in page.text
+
+
+def test_the_sla_queue_pages_through_every_waiting_lead(dash: Dashboard, db: Database) -> None:
+    from leadflow.ledger.find import find_rep
+    from leadflow.pipeline.assignments import assign_lead
+
+    ids = _leads(db, 120)
+    with session_scope(db.engine) as s:
+        ann = find_rep(s, ref="ann")
+        for lead_id in ids:
+            lead = s.get(Lead, lead_id)
+            assert lead is not None
+            assign_lead(s, lead=lead, rep=ann, by="test", reason="a big day")
+    assert dash.login("east@example.com") == 303
+    first = dash.client.get("/web/sla")
+    assert "122 waiting" in first.text and "1–100 shown" in first.text and "page 1 of 2" in first.text
+    second = dash.client.get("/web/sla?page=2")
+    assert "101–122 shown" in second.text and second.text.count('action="/web/sla/') == 22
+    assert dash.client.get("/web/sla?page=0").status_code == 422

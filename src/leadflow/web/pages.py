@@ -30,6 +30,7 @@ from leadflow.web.auth import ManagerVisitor, check_csrf
 from leadflow.web.render import LeadId, page
 
 router = APIRouter(prefix="/web", include_in_schema=False)
+SLA_PAGE = 100  # leads a page of the SLA queue shows, soonest due first
 
 
 class Period:
@@ -132,7 +133,10 @@ def funnel(request: Request, session: SessionDep, who: ManagerVisitor, period: P
 
 
 @router.get("/sla", response_class=HTMLResponse)
-def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor) -> Response:
+def sla_queue(
+    request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+) -> Response:  # fmt: skip
     """Untouched leads and the time left to their first-touch deadline, soonest first."""
     now = utcnow()
     waiting = untouched_leads(session, settings=settings, owner_in=owners_in_scope(session, user=who.user))
@@ -148,7 +152,9 @@ def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who:
         waiting = [u for u in waiting if u.deadline <= now]
     elif show == "backlog":
         waiting = [u for u in waiting if u.deadline < now - BACKLOG_AFTER]
-    shown = waiting[:200]
+    pages = max(1, -(-len(waiting) // SLA_PAGE))
+    number = min(page_number, pages)
+    shown = waiting[(number - 1) * SLA_PAGE : number * SLA_PAGE]
     leads = {
         lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_([u.lead_id for u in shown])))
     }
@@ -159,7 +165,8 @@ def sla_queue(request: Request, session: SessionDep, settings: SettingsDep, who:
     ]  # fmt: skip
     return page(
         request, "sla.html", user=who.user, csrf=who.csrf, active="sla", rows=rows, total=total,
-        overdue=overdue, matching=len(waiting), show=show, rep_ref=rep_ref,
+        overdue=overdue, matching=len(waiting), show=show, rep_ref=rep_ref, page_number=number, pages=pages,
+        first=(number - 1) * SLA_PAGE + 1,
         owners=sorted(owners.values(), key=lambda r: r.name), message=request.query_params.get("message"),
     )  # fmt: skip
 
