@@ -67,7 +67,7 @@ def test_tour_commands_exist(line: str) -> None:
             break
         command, path = command.commands[word], [*path, word]
     assert path and not hasattr(command, "commands"), line
-    options = {name for param in command.params for name in param.opts}
+    options = {name for param in command.params for name in [*param.opts, *param.secondary_opts]}
     for option in re.findall(r"(?<![\w-])(--[a-z-]+)", line):
         assert option in options, (line, option)
     assert CliRunner().invoke(app, [*path, "--help"]).exit_code == 0
