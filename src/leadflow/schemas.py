@@ -147,6 +147,8 @@ class LeadEdit(Input):
     authority: bool | None = None
     need: str | None = Field(default=None, max_length=300)
     timeline: str | None = Field(default=None, max_length=100)
+    lead_type: str | None = Field(default=None, max_length=40)
+    source: str | None = Field(default=None, max_length=200)  # a known source's name
 
 
 class AssignIn(Input):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from leadflow.db import session_scope
-from leadflow.models import AuditEntry, LeadChange
+from leadflow.models import AuditEntry, Lead, LeadChange
 from tests.api.conftest import Api
 from tests.conftest import Database
 
@@ -105,3 +105,27 @@ def test_a_manager_changes_their_reps_capacity_and_standing_and_the_change_is_au
     assert [(e.actor, e.entity_id, e.after) for e in entries if e.action == "update rep"] == [
         ("east@example.com", "ann", {"capacity": 30, "active": False})
     ]
+
+
+def test_a_leads_type_and_source_are_corrected_with_history(api: Api, db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    sources = write_csv(
+        "s.csv", [["name", "channel", "cost_per_lead"], ["Partner referral", "referral", "0"]]
+    )
+    assert db.cli("sources", "import", str(sources))[0] == 0
+    lead = _capture(api, "East")
+    bad_type = api.client.patch(
+        f"/v1/leads/{lead}", json={"lead_type": "carrier pigeon"}, headers=api.as_("ann")
+    )
+    assert bad_type.status_code == 422 and "not a lead type" in bad_type.text
+    unknown = api.client.patch(f"/v1/leads/{lead}", json={"source": "Billboard"}, headers=api.as_("ann"))
+    assert unknown.status_code == 422 and "Partner referral" in unknown.text
+    fixed = {"lead_type": "referral", "source": "partner  REFERRAL"}
+    answer = api.client.patch(f"/v1/leads/{lead}", json=fixed, headers=api.as_("ann"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["source"] == "Partner referral"
+    with session_scope(db.engine) as s:
+        changes = {
+            c.field: c.new_value for c in s.scalars(select(LeadChange).where(LeadChange.lead_id == lead))
+        }
+        assert changes == {"lead_type": "referral", "source": "Partner referral"}
+        assert s.get(Lead, lead).lead_type == "referral"  # type: ignore[union-attr]

@@ -10,12 +10,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadflow.errors import InvalidChange
-from leadflow.models import Lead, LeadChange, utcnow
+from leadflow.ledger.find import by_name
+from leadflow.models import LEAD_TYPES, Lead, LeadChange, Source, utcnow
 
-EDITABLE = ("title", "industry", "company_size", "annual_revenue", "budget", "authority", "need", "timeline")
+EDITABLE = ("title", "industry", "company_size", "annual_revenue", "budget", "authority", "need", "timeline",
+            "lead_type", "source")  # fmt: skip
+
+
+def _source_name(session: Session, source_id: int | None) -> str | None:
+    source = session.get(Source, source_id) if source_id is not None else None
+    return source.name if source else None
 
 
 def edit_lead(
@@ -28,10 +36,23 @@ def edit_lead(
     at = at or utcnow()
     made: dict[str, tuple[Any, Any]] = {}
     for field, value in changes.items():
-        old = getattr(lead, field)
-        if old == value:
-            continue
-        setattr(lead, field, value)
+        if field == "lead_type" and value is not None and value not in LEAD_TYPES:
+            raise InvalidChange(f"{value!r} is not a lead type; one of {', '.join(LEAD_TYPES)}")
+        if field == "source":
+            old = _source_name(session, lead.source_id)
+            found = by_name(session, Source, value) if value else None
+            if value and found is None:
+                known = ", ".join(session.scalars(select(Source.name).order_by(Source.name))) or "none yet"
+                raise InvalidChange(f"there is no source {value!r} (sources: {known})")
+            value = found.name if found else None
+            if old == value:
+                continue
+            lead.source_id = found.id if found else None
+        else:
+            old = getattr(lead, field)
+            if old == value:
+                continue
+            setattr(lead, field, value)
         made[field] = (old, value)
         session.add(
             LeadChange(

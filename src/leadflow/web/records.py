@@ -298,11 +298,16 @@ def _number(text: str, field: str) -> float | None:
 async def edit(
     request: Request, lead_id: LeadId, session: SessionDep, settings: SettingsDep, who: AnyVisitor
 ) -> Response:
-    """Record what was learned (BANT, title, industry, size, revenue); the lead is scored again."""
+    """Record what was learned (BANT, title, industry, size, revenue, source, type); the lead is
+    scored again."""
     form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     lead = lead_or_404(session, user=who.user, ref=lead_id)
-    text = {k: str(form.get(k, "")).strip()[:300] for k in ("title", "industry", "need", "timeline")}
+    text = {
+        k: str(form.get(k, "")).strip()[:300]
+        for k in ("title", "industry", "need", "timeline", "lead_type", "source")
+        if k in form
+    }
     try:
         size = _number(str(form.get("company_size", "")), "company size")
         changes: dict[str, Any] = {

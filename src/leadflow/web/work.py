@@ -16,7 +16,7 @@ from leadflow.access.service import record_write
 from leadflow.analytics.scorecard import METRIC_WORDS, RATES, scorecard
 from leadflow.deps import SessionDep, SettingsDep, lead_or_404
 from leadflow.ledger.find import find_product
-from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, Product, Rep, utcnow
+from leadflow.models import ACTIVITY_KINDS, ACTIVITY_OUTCOMES, LEAD_TYPES, Product, Rep, Source, utcnow
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.coaching import notes_of
 from leadflow.pipeline.outcomes import set_stage
@@ -65,6 +65,7 @@ def lead_page(request: Request, lead_id: LeadId, session: SessionDep, who: AnyVi
         owner=owner,
         kinds=ACTIVITY_KINDS, outcomes=ACTIVITY_OUTCOMES, next_stages=next_stages,
         products=list(session.scalars(select(Product.name).order_by(Product.name))),
+        sources=list(session.scalars(select(Source.name).order_by(Source.name))), lead_types=LEAD_TYPES,
         message=request.query_params.get("message"),
     )  # fmt: skip
 
