@@ -180,19 +180,36 @@ def test_a_manager_reassigns_ten_leads_from_the_list(visit: Any, site: Site) -> 
     assert v.errors == []
 
 
-def test_a_manager_sees_their_team_and_a_rep_none_of_it(visit: Any, site: Site) -> None:
+def test_a_manager_runs_their_team_and_a_rep_none_of_it(visit: Any, site: Site) -> None:
     v = visit()
     v.login("manager")
     page = v.page
     page.goto(f"{site.url}/web/team")
     assert page.locator("form.team-routing").count() == 1  # their own team only
     assert page.locator("form.add-team").count() == 0
+    # another rep of theirs away until tomorrow, then back at once
+    mate = page.locator("tr[data-rep]").nth(1).get_attribute("data-rep")
+    away = page.locator("form.away-form")
+    away.locator("[name=rep]").select_option(mate)
+    away.locator("[name=until]").fill((utcnow() + timedelta(days=1)).date().isoformat())
+    with page.expect_navigation():
+        away.locator("button").click()
+    row = page.locator(f"tr[data-rep='{mate}']")
+    assert "away until" in row.inner_text()
+    with page.expect_navigation():
+        row.locator("button", has_text="Back now").click()
+    assert "gets leads again" in _message(v)
+    assert "taking leads" in page.locator(f"tr[data-rep='{mate}']").inner_text()
+    # territory rules: a preview, not a save
     page.goto(f"{site.url}/web/territories")
-    assert page.locator("button[value=save]").count() == 0  # a preview, not a save
+    assert page.locator("button[value=save]").count() == 0
+    with page.expect_navigation():
+        page.click("button[value=preview]")
+    assert "leads are waiting to be routed" in page.locator(".preview").inner_text()
     assert page.goto(f"{site.url}/web/users").status == 403  # type: ignore[union-attr]
     r = visit()
     r.login("rep")
-    for path in ("/web/team", "/web/territories", "/web/leads", "/web/users"):
+    for path in ("/web/team", "/web/territories", "/web/leads", "/web/users", "/web/partners"):
         answer = r.page.goto(f"{site.url}{path}")
         assert answer is not None and answer.status == 403, path
 

@@ -88,7 +88,10 @@ def import_(
 def history(
     limit: Annotated[int, typer.Option("--limit", help="How many versions, newest first.")] = 20,
 ) -> None:
-    """Each version of the settings: who, when, why and what changed (before -> after)."""
+    """Each version of the settings: who, when, why and what changed (before -> after).
+
+    Example: leadflow config history --limit 5
+    """
     from leadflow.ledger.settings_versions import settings_history
 
     with reported(), state.session(write=False) as session:
