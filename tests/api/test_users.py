@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leadflow.db import session_scope
 from tests.api.conftest import Api
 from tests.conftest import Database
 
@@ -36,3 +37,21 @@ def test_an_admin_disables_enables_and_changes_users(api: Api, db: Database) -> 
     itself = api.client.patch("/v1/users/boss@example.com", json={"active": False}, headers=api.as_("admin"))
     assert itself.status_code == 409
     assert api.client.patch("/v1/users/nobody@x.com", json={}, headers=api.as_("admin")).status_code == 422
+
+
+def test_an_admin_invites_a_user_who_signs_in_with_the_one_time_password(api: Api, db: Database) -> None:
+    from leadflow.access.service import check_password
+
+    body = {"email": "Nia@Example.com", "name": "Nia", "role": "rep", "rep": "ann"}
+    assert api.client.post("/v1/users", json=body, headers=api.as_("east")).status_code == 403
+    answer = api.client.post("/v1/users", json=body, headers=api.as_("admin"))
+    assert answer.status_code == 201, answer.text
+    invited = answer.json()
+    assert (invited["email"], invited["role"]) == ("nia@example.com", "rep")
+    with session_scope(db.engine) as s:
+        assert check_password(s, email="nia@example.com", password=invited["password"]) is not None
+    assert api.client.post("/v1/users", json=body, headers=api.as_("admin")).status_code == 422  # twice
+    no_rep = api.client.post(
+        "/v1/users", json=body | {"email": "x@example.com", "rep": None}, headers=api.as_("admin")
+    )
+    assert no_rep.status_code == 422

@@ -1,7 +1,8 @@
-"""Users for admins: list them, disable or enable, change a role, set a password."""
+"""Users for admins: invite, list them, disable or enable, change a role, set a password."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -9,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from leadflow.access import accounts
-from leadflow.access.service import find_user, record_write
+from leadflow.access.service import add_user, find_user, record_write
 from leadflow.deps import SessionDep, allow
 from leadflow.ledger.find import find_rep, find_team
 from leadflow.models import User
@@ -31,6 +32,32 @@ class UserChange(Input):
 
 def _shown(user: User) -> dict[str, Any]:
     return {"email": user.email, "name": user.name, "role": user.role, "active": user.active}
+
+
+class UserIn(Input):
+    """A user to invite: a rep user names their rep, a manager their team."""
+
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=20)
+    rep: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def invite(new: UserIn, session: SessionDep, admin: Admin) -> dict[str, Any]:
+    """Invite a user: answered once with a one-time password to pass on (kept only hashed)."""
+    password = secrets.token_urlsafe(12)
+    user = add_user(
+        session, email=new.email, name=new.name, role=new.role, password=password,
+        rep=find_rep(session, ref=new.rep) if new.rep else None,
+        team=find_team(session, ref=new.team) if new.team else None,
+    )  # fmt: skip
+    record_write(
+        session, actor=admin.email, action="add user", entity="user", entity_id=user.email, before=None,
+        after={"role": user.role, "rep": new.rep, "team": new.team},
+    )  # fmt: skip
+    return _shown(user) | {"password": password}
 
 
 @router.get("")
