@@ -1,19 +1,28 @@
 """Benchmark: post new leads through capture-score-route against `leadflow serve` on SQLite.
 
 Builds a demo company (reps, territories, a trained model), starts `leadflow serve` on
-loopback, and posts distinct new leads from an async HTTP client with a bounded number in flight,
-for a bounded count and time. Prints sustained leads/s, p50 and p99 latency and the CPU time
-each server process spent per lead, and checks that every posted lead is stored exactly once.
+loopback, and posts distinct new leads from an async HTTP client, for a bounded count and time:
+
+- closed loop (the default): a fixed number in flight, each sending its next lead when the last
+  is answered; it measures throughput, but a slow server slows its own load;
+- open loop (``--rate R``): lead i is sent at start + i/R whatever came back, and its latency
+  counts from that moment, so queueing shows: the honest measure of latency at a given load.
+
+Prints sustained leads/s, p50 and p99 latency and the CPU time each server process spent per
+lead, and checks that every posted lead is stored exactly once. With ``--json`` the last line is
+one JSON object: mode, rate, concurrency, leads_per_s, p50_ms, p99_ms, stored_once, routed.
 Target: at least 300 leads/s with p99 under 100 ms.
 
     .venv/bin/python bench/api.py                    # 3,000 leads, 16 in flight
     .venv/bin/python bench/api.py --leads 500 --concurrency 4
+    .venv/bin/python bench/api.py --rate 300 --leads 6000 --json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import socket
@@ -40,6 +49,54 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def lead_body(i: int) -> dict[str, object]:
+    return {
+        "external_id": f"bench-{i}",
+        "email": f"buyer{i}@company{i}.example",
+        "first_name": "Buyer",
+        "last_name": f"No{i}",
+        "company": f"Company {i}",
+        "region": REGIONS[i % len(REGIONS)],
+        "industry": "software",
+        "company_size": 50 + i % 500,
+        "source": "Web form",
+        "lead_type": "web form",
+    }
+
+
+async def post_one(
+    client: aiohttp.ClientSession, url: str, headers: dict[str, str], i: int, since: float
+) -> tuple[float, bool]:
+    """Post lead i; its latency counted from ``since`` (when it was due to be sent)."""
+    async with client.post(f"{url}/v1/leads", json=lead_body(i), headers=headers) as response:
+        answer = await response.json(content_type=None)
+    if response.status != 201:
+        raise SystemExit(f"lead {i}: {response.status} {answer}")
+    return time.perf_counter() - since, answer["owner"] is not None
+
+
+async def post_at_rate(
+    url: str, token: str, count: int, rate: float, limit_s: float
+) -> tuple[list[float], list[bool]]:
+    """Open loop: lead i is due at start + i / rate, sent then whatever is still in flight."""
+    headers = {"Authorization": f"Bearer {token}"}
+    connector = aiohttp.TCPConnector(limit=0)  # as many connections as the schedule needs
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        start = time.perf_counter()
+        tasks = []
+        for i in range(count):
+            due = start + i / rate
+            if due - start > limit_s:
+                break
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(post_one(client, url, headers, i, due)))
+        done = await asyncio.gather(*tasks)
+    return [latency for latency, _ in done], [routed for _, routed in done]
+
+
 async def post_all(
     url: str, token: str, count: int, concurrency: int, limit_s: float
 ) -> tuple[list[float], list[bool]]:
@@ -54,25 +111,9 @@ async def post_all(
     async def worker(client: aiohttp.ClientSession) -> None:
         while not queue.empty() and time.perf_counter() < deadline:
             i = queue.get_nowait()
-            body = {
-                "external_id": f"bench-{i}",
-                "email": f"buyer{i}@company{i}.example",
-                "first_name": "Buyer",
-                "last_name": f"No{i}",
-                "company": f"Company {i}",
-                "region": REGIONS[i % len(REGIONS)],
-                "industry": "software",
-                "company_size": 50 + i % 500,
-                "source": "Web form",
-                "lead_type": "web form",
-            }
-            started = time.perf_counter()
-            async with client.post(f"{url}/v1/leads", json=body, headers=headers) as response:
-                answer = await response.json(content_type=None)
-            latencies.append(time.perf_counter() - started)
-            if response.status != 201:
-                raise SystemExit(f"lead {i}: {response.status} {answer}")
-            routed.append(answer["owner"] is not None)
+            latency, owned = await post_one(client, url, headers, i, time.perf_counter())
+            latencies.append(latency)
+            routed.append(owned)
 
     # One connection per worker, kept alive. aiohttp rather than httpx: against a server that
     # does nothing but parse the body and check the token, httpx's client used 3.7 ms of CPU per
@@ -109,6 +150,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=120, help="stop posting after this long")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: send this many leads a second")
+    parser.add_argument("--json", action="store_true", help="end with one line of JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{Path(tmp) / 'api.db'}"
@@ -140,7 +183,9 @@ def main() -> None:
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             started, client_cpu = time.perf_counter(), time.process_time()
             latencies, routed = asyncio.run(
-                post_all(url, token.group(1), args.leads, args.concurrency, args.seconds)
+                post_at_rate(url, token.group(1), args.leads, args.rate, args.seconds)
+                if args.rate
+                else post_all(url, token.group(1), args.leads, args.concurrency, args.seconds)
             )
             elapsed = time.perf_counter() - started
             client_cpu = time.process_time() - client_cpu
@@ -160,7 +205,8 @@ def main() -> None:
         rate = len(latencies) / elapsed
         p50 = statistics.median(latencies) * 1000
         p99 = float(np.percentile(latencies, 99)) * 1000
-        print(f"posted {len(latencies):,} leads with {args.concurrency} in flight in {elapsed:.1f} s")
+        how = f"at {args.rate:g} a second (open loop)" if args.rate else f"with {args.concurrency} in flight"
+        print(f"posted {len(latencies):,} leads {how} in {elapsed:.1f} s")
         print(f"throughput : {rate:,.0f} leads/s (target at least 300)")
         print(f"latency    : p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 under 100 ms)")
         twice = len(ids) - len(set(ids))
@@ -175,6 +221,14 @@ def main() -> None:
         print(f"CPU a lead : {per_lead}")
         generator = client_cpu / len(latencies) * 1000
         print(f"             this load generator {generator:.2f} ms ({client_cpu / elapsed:.0%} of a core)")
+        if args.json:
+            figures = {
+                "mode": "open" if args.rate else "closed", "rate": args.rate,
+                "concurrency": None if args.rate else args.concurrency, "leads_per_s": round(rate, 1),
+                "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+                "stored_once": twice == 0 and len(set(ids)) == len(latencies), "routed": sum(routed),
+            }  # fmt: skip
+            print(json.dumps(figures))
 
 
 if __name__ == "__main__":
