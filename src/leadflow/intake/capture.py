@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.rejects import Reject, shorten
-from leadflow.intake.validate import clean
+from leadflow.intake.validate import clean_batch
 from leadflow.models import Lead, QueuedLead, Rep, utcnow
 from leadflow.routing.engine import route_leads
 from leadflow.schemas import CapturedLead
@@ -99,8 +99,7 @@ def capture_leads(
         },
         schema={"_line": pl.Int64, **{columns[n]: pl.String for n in names}},
     )
-    formats = settings.imports.date_formats
-    cleaned = clean(raw, SPECS["leads"], FileMapping(), formats=formats, file=channel)
+    cleaned = clean_batch(raw, SPECS["leads"], FileMapping(), settings=settings, file=channel)
     result = CaptureResult(rejects=list(cleaned.rejects))
     if cleaned.frame.is_empty():
         return result

@@ -25,7 +25,7 @@ from leadflow.intake.leads import LeadWriter
 from leadflow.intake.readers import Batch, CsvBatches, ReadError
 from leadflow.intake.reference import write_companies, write_products, write_reps, write_sources
 from leadflow.intake.rejects import Reject
-from leadflow.intake.validate import clean, raw_frame
+from leadflow.intake.validate import clean_batch, raw_frame
 from leadflow.migrations.admin import indexes_deferred, restore_indexes
 from leadflow.models import Lead
 from leadflow.settings import Settings
@@ -103,9 +103,7 @@ def import_batch(session: Session, *, job: FileImport, batch: Batch) -> None:
     summary.rows += len(batch.rows) + len({r.line for r in batch.rejects})
     summary.rejects.extend(batch.rejects)
     raw = raw_frame(batch, job.header.positions, job.mapping)
-    formats = [*job.mapping.date_formats, *job.settings.imports.date_formats]
-    words = job.settings.imports.size_words
-    cleaned = clean(raw, SPECS[job.kind], job.mapping, formats=formats, file=name, size_words=words)
+    cleaned = clean_batch(raw, SPECS[job.kind], job.mapping, settings=job.settings, file=name)
     summary.rejects.extend(cleaned.rejects)
     if cleaned.frame.is_empty():
         return

@@ -17,6 +17,7 @@ from leadflow.intake.columns import Column, FileMapping, KindSpec
 from leadflow.intake.readers import Batch
 from leadflow.intake.rejects import Reject, shorten
 from leadflow.ledger.keys import domain_key_expr, email_key_expr, phone_key_expr, text_expr
+from leadflow.settings import Settings
 
 TRUE_WORDS = ("yes", "y", "true", "t", "1", "active", "x", "ja", "j", "oui", "si", "sí", "on")
 FALSE_WORDS = ("no", "n", "false", "f", "0", "inactive", "archived", "left", "nein", "non", "off")
@@ -158,6 +159,15 @@ def _reason(column: Column) -> str:
         "domain": "not a domain name",
         "enum": f"not one of: {', '.join(column.choices)}",
     }.get(column.type, "unreadable")
+
+
+def clean_batch(
+    raw: pl.DataFrame, spec: KindSpec, mapping: FileMapping, *, settings: Settings, file: str
+) -> Cleaned:
+    """:func:`clean` with the settings' date formats (after the mapping's own) and size words: the
+    one way a batch is typed, whether it came from a file or a capture."""
+    formats = [*mapping.date_formats, *settings.imports.date_formats]
+    return clean(raw, spec, mapping, formats=formats, file=file, size_words=settings.imports.size_words)
 
 
 def clean(
