@@ -11,17 +11,39 @@ so guessing costs time whatever the guesses.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from leadflow.access.service import WEB_SESSION, check_role, hash_password
+from leadflow.access.service import WEB_SESSION, add_user, check_role, hash_password, record_write
+from leadflow.ledger.find import find_rep, find_team
 from leadflow.models import ApiToken, LoginFailure, Rep, Team, User, utcnow
 from leadflow.settings import Server
 
 log = logging.getLogger("leadflow.auth")
 ADDRESS_FACTOR = 4  # an address may fail this many times as often as one account
+
+
+def one_time_password() -> str:
+    """A password to pass on once (an invitation, a reset), for its holder to change."""
+    return secrets.token_urlsafe(12)
+
+
+def invite_user(
+    session: Session, *, email: str, name: str, role: str, rep: str | None, team: str | None, by: str
+) -> tuple[User, str]:
+    """Add a user (a rep user tied to the rep named, a manager to the team named) with a one-time
+    password, audited; the user and the password, to show once (only its hash is kept)."""
+    password = one_time_password()
+    user = add_user(
+        session, email=email, name=name, role=role, password=password,
+        rep=find_rep(session, ref=rep) if rep else None, team=find_team(session, ref=team) if team else None,
+    )  # fmt: skip
+    record_write(session, actor=by, action="add user", entity="user", entity_id=user.email, before=None,
+                 after={"role": user.role, "rep": rep, "team": team})  # fmt: skip
+    return user, password
 
 
 def revoke_all(session: Session, *, user: User, sessions_only: bool = False) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -10,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from leadflow.access import accounts
-from leadflow.access.service import add_user, find_user, record_write
+from leadflow.access.service import find_user, record_write
 from leadflow.deps import SessionDep, allow
 from leadflow.ledger.find import find_rep, find_team
 from leadflow.models import User
@@ -47,16 +46,9 @@ class UserIn(Input):
 @router.post("", status_code=status.HTTP_201_CREATED)
 def invite(new: UserIn, session: SessionDep, admin: Admin) -> dict[str, Any]:
     """Invite a user: answered once with a one-time password to pass on (kept only hashed)."""
-    password = secrets.token_urlsafe(12)
-    user = add_user(
-        session, email=new.email, name=new.name, role=new.role, password=password,
-        rep=find_rep(session, ref=new.rep) if new.rep else None,
-        team=find_team(session, ref=new.team) if new.team else None,
-    )  # fmt: skip
-    record_write(
-        session, actor=admin.email, action="add user", entity="user", entity_id=user.email, before=None,
-        after={"role": user.role, "rep": new.rep, "team": new.team},
-    )  # fmt: skip
+    user, password = accounts.invite_user(
+        session, email=new.email, name=new.name, role=new.role, rep=new.rep, team=new.team, by=admin.email
+    )
     return _shown(user) | {"password": password}
 
 

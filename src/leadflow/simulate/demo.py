@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,6 +9,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadflow.access.accounts import one_time_password
 from leadflow.access.service import add_user, issue_token
 from leadflow.db import bulk_insert, driver_rows, reserve_ids
 from leadflow.intake.lead_frame import DATA, KEYS, with_keys
@@ -213,7 +213,7 @@ def add_demo_logins(session: Session) -> list[tuple[str, str, str, str]]:
         ("manager", "manager@demo.leadflow", f"Manager of {team.name if team else 'the team'}"),
         ("rep", "rep@demo.leadflow", rep.name),
     ):
-        password = secrets.token_urlsafe(12)
+        password = one_time_password()
         user = add_user(
             session, email=email, name=name, role=role, password=password,
             rep=rep if role == "rep" else None, team=team if role == "manager" else None,

@@ -5,7 +5,6 @@ admins the users. The same services as the API; every change audited or versione
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.access import accounts
 from leadflow.access.scope import owners_in_scope
-from leadflow.access.service import ROLES, add_user, find_user, record_write
+from leadflow.access.service import ROLES, find_user, record_write
 from leadflow.deps import BootstrapDep, SessionDep, SettingsDep, rep_or_404
 from leadflow.errors import LeadflowError
 from leadflow.ledger.find import find_rep, find_team
@@ -348,10 +347,6 @@ def _users_page(request: Request, session: Session, who: Visitor, *, message: st
     )  # fmt: skip
 
 
-def _new_password() -> str:
-    return secrets.token_urlsafe(12)
-
-
 @router.post("/users", response_class=HTMLResponse)
 def post_user(
     request: Request, session: SessionDep, who: AdminVisitor, csrf: Csrf,
@@ -363,17 +358,13 @@ def post_user(
 ) -> Response:  # fmt: skip
     """Invite a user with a one-time password shown once to the admin, to pass on."""
     check_csrf(who, csrf)
-    password = _new_password()
-    try:
-        user = add_user(
-            session, email=email, name=name, role=role, password=password,
-            rep=find_rep(session, ref=rep) if rep and role == "rep" else None,
-            team=find_team(session, ref=team) if team and role == "manager" else None,
+    try:  # the form sends a rep and a team whatever the role: each counts for its own role only
+        user, password = accounts.invite_user(
+            session, email=email, name=name, role=role, rep=rep if rep and role == "rep" else None,
+            team=team if team and role == "manager" else None, by=who.user.email,
         )  # fmt: skip
     except LeadflowError as exc:
         return _back("/web/users", f"Not invited: {exc}.", error=True)
-    record_write(session, actor=who.user.email, action="add user", entity="user", entity_id=user.email,
-                 before=None, after={"role": role, "rep": rep or None, "team": team or None})  # fmt: skip
     said = f"{user.email} invited as {role}; pass on this password, shown once, and ask them to change it:"
     return _users_page(request, session, who, message=said, password=password)
 
@@ -405,7 +396,7 @@ def post_user_change(
                 team=find_team(session, ref=team) if team else None,
             )  # fmt: skip
         elif do == "password":
-            password = _new_password()
+            password = accounts.one_time_password()
             accounts.set_password(session, user=user, password=password)
         else:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown change")
