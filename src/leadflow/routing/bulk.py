@@ -4,6 +4,7 @@ why; the caller's transaction holds them all."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -47,19 +48,28 @@ def _leads(session: Session, lead_ids: list[int], result: BulkResult) -> list[Le
     return [found[i] for i in lead_ids if i in found]
 
 
-def reassign_leads(
-    session: Session, *, lead_ids: list[int], rep: Rep, by: str, reason: str, settings: Settings
-) -> BulkResult:
-    """Give each lead to ``rep``, as a manual assignment with the reason on record."""
+def _each(session: Session, lead_ids: list[int], act: Callable[[Lead], object]) -> BulkResult:
+    """``act`` on each lead; one it refuses (InvalidChange) is set aside with its reason."""
     result = BulkResult()
     for lead in _leads(session, lead_ids, result):
         try:
-            assign_lead(session, lead=lead, rep=rep, by=by, reason=reason, settings=settings)
+            act(lead)
         except InvalidChange as exc:
             result.skipped[lead.id] = str(exc)
         else:
             result.done.append(lead.id)
     return result
+
+
+def reassign_leads(
+    session: Session, *, lead_ids: list[int], rep: Rep, by: str, reason: str, settings: Settings
+) -> BulkResult:
+    """Give each lead to ``rep``, as a manual assignment with the reason on record."""
+    return _each(
+        session,
+        lead_ids,
+        lambda lead: assign_lead(session, lead=lead, rep=rep, by=by, reason=reason, settings=settings),
+    )
 
 
 def requeue_leads(session: Session, *, lead_ids: list[int], by: str, settings: Settings) -> BulkResult:
@@ -89,30 +99,21 @@ def issue_leads_to_partner(
     session: Session, *, lead_ids: list[int], partner: str, by: str, reason: str
 ) -> BulkResult:
     """Issue each open lead to a distributor: it leaves the reps' queue and counts for the partner."""
-    result = BulkResult()
-    for lead in _leads(session, lead_ids, result):
-        try:
-            issue_to_partner(session, lead=lead, partner=partner, by=by, reason=reason)
-        except InvalidChange as exc:
-            result.skipped[lead.id] = str(exc)
-        else:
-            result.done.append(lead.id)
-    return result
+    return _each(
+        session,
+        lead_ids,
+        lambda lead: issue_to_partner(session, lead=lead, partner=partner, by=by, reason=reason),
+    )
 
 
 def lose_leads(session: Session, *, lead_ids: list[int], by: str, reason: str) -> BulkResult:
     """Close each open lead as lost with the reason."""
     if not reason.strip():
         raise InvalidChange("a lost lead needs a reason")
-    result = BulkResult()
-    for lead in _leads(session, lead_ids, result):
+
+    def lose(lead: Lead) -> None:
         if lead.stage in CLOSED_STAGES:
-            result.skipped[lead.id] = f"it is already {lead.stage}"
-            continue
-        try:
-            record_lost(session, lead=lead, reason=reason, by=by)
-        except InvalidChange as exc:
-            result.skipped[lead.id] = str(exc)
-        else:
-            result.done.append(lead.id)
-    return result
+            raise InvalidChange(f"it is already {lead.stage}")
+        record_lost(session, lead=lead, reason=reason, by=by)
+
+    return _each(session, lead_ids, lose)
