@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +32,7 @@ from leadflow.routing.configure import (
 from leadflow.routing.roster import territory_rules
 from leadflow.settings import PolicyName, Settings, WorkingHours
 from leadflow.web.auth import AdminVisitor, ManagerVisitor, Visitor, check_csrf
-from leadflow.web.render import page
+from leadflow.web.render import page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
@@ -43,8 +42,7 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _back(path: str, text: str, *, error: bool = False) -> Response:
-    return RedirectResponse(f"{path}?{urlencode({'error' if error else 'message': text})}",
-                            status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+    return see_other(path, **{"error" if error else "message": text})
 
 
 def _teams_in_reach(session: Session, who: Visitor) -> list[Team]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from leadflow.access.scope import own_team
@@ -20,14 +19,13 @@ from leadflow.models import CoachingNote, Rep, utcnow
 from leadflow.pipeline.coaching import add_note, close_follow_up, follow_ups_due, month_of, set_goal
 from leadflow.web import charts
 from leadflow.web.auth import ManagerVisitor, check_csrf
-from leadflow.web.render import RowId, page
+from leadflow.web.render import RowId, page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 
 
 def _back(text: str, *, error: bool = False) -> Response:
-    key = "error" if error else "message"
-    return RedirectResponse(f"/web/coaching?{urlencode({key: text})}", status_code=status.HTTP_303_SEE_OTHER)
+    return see_other("/web/coaching", **{"error" if error else "message": text})
 
 
 @router.get("/coaching", response_class=HTMLResponse)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Annotated
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from leadflow.access.service import record_write
@@ -20,7 +19,7 @@ from leadflow.pipeline.partners import record_partner_report
 from leadflow.web import charts
 from leadflow.web.auth import ManagerVisitor, check_csrf
 from leadflow.web.pages import PeriodDep
-from leadflow.web.render import page
+from leadflow.web.render import page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 
@@ -67,4 +66,4 @@ def post_report(
                                 "revenue": revenue},
         )  # fmt: skip
         text = {"message": f"Recorded {name}: {worked} worked, {won} won, ${revenue:,.0f}."}
-    return RedirectResponse(f"/web/partners?{urlencode(text)}", status_code=status.HTTP_303_SEE_OTHER)
+    return see_other("/web/partners", **text)

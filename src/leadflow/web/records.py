@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from leadflow.routing.bulk import (
 from leadflow.routing.sla import untouched_leads
 from leadflow.scoring.service import score_leads
 from leadflow.web.auth import AnyVisitor, ManagerVisitor, Visitor, check_csrf
-from leadflow.web.render import LeadId, page
+from leadflow.web.render import LeadId, page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 Csrf = Annotated[str, Form(max_length=100)]
@@ -158,7 +158,7 @@ def save_view(
     check_csrf(who, csrf)
     session.execute(delete(SavedView).where(SavedView.user_id == who.user.id, SavedView.name == name.strip()))
     session.add(SavedView(user_id=who.user.id, name=name.strip(), query=query.lstrip("?")))
-    return RedirectResponse(f"/web/leads?{query.lstrip('?')}", status_code=status.HTTP_303_SEE_OTHER)
+    return see_other(f"/web/leads?{query.lstrip('?')}")
 
 
 @router.post("/leads/views/{view_id}/delete")
@@ -166,7 +166,7 @@ def delete_view(view_id: int, session: SessionDep, who: ManagerVisitor, csrf: Cs
     """Forget one of the user's saved views."""
     check_csrf(who, csrf)
     session.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == who.user.id))
-    return RedirectResponse("/web/leads", status_code=status.HTTP_303_SEE_OTHER)
+    return see_other("/web/leads")
 
 
 def _in_reach(session: Session, who: Visitor, lead_ids: list[int]) -> list[int]:
@@ -195,7 +195,7 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
             if not ids
             else f"At most {BULK_MAX} leads at once."
         )
-        return RedirectResponse(f"{back}&{urlencode({'error': text})}", status_code=status.HTTP_303_SEE_OTHER)
+        return see_other(back, error=text)
     ids = _in_reach(session, who, ids)
     reason = str(form.get("reason", "")).strip()[:500]
     rep = None
@@ -203,12 +203,10 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
         scope = owners_in_scope(session, user=who.user)
         rep = session.scalars(select(Rep).where(Rep.external_id == str(form.get("rep", "")))).first()
         if rep is None or (scope is not None and rep.id not in scope):
-            return RedirectResponse(f"{back}&{urlencode({'error': 'Choose a rep of yours to reassign to.'})}",
-                                    status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+            return see_other(back, error="Choose a rep of yours to reassign to.")
     partner = " ".join(str(form.get("partner", "")).split())[:200]
     if action == "partner" and not partner:
-        return RedirectResponse(f"{back}&{urlencode({'error': 'Name the partner to issue the leads to.'})}",
-                                status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+        return see_other(back, error="Name the partner to issue the leads to.")
     if form.get("confirm") != "yes":
         return page(
             request, "bulk_confirm.html", user=who.user, csrf=who.csrf, active="leads", action=action,
@@ -230,15 +228,13 @@ async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who
         else:
             result, verb = lose_leads(session, lead_ids=ids, by=by, reason=reason), "closed as lost"
     except LeadflowError as exc:
-        return RedirectResponse(f"{back}&{urlencode({'error': f'Nothing done: {exc}.'})}",
-                                status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+        return see_other(back, error=f"Nothing done: {exc}.")
     record_write(
         session, actor=by, action=f"bulk {action}", entity="lead", entity_id=None, before={"leads": ids},
         after={"done": result.done, "queued": result.queued, "skipped": result.skipped,
                "rep": rep.external_id if rep else None, "partner": partner or None, "reason": reason or None},
     )  # fmt: skip
-    return RedirectResponse(f"{back}&{urlencode({'message': result.summary(verb) + '.'})}",
-                            status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+    return see_other(back, message=result.summary(verb) + ".")
 
 
 @router.get("/leads/new", response_class=HTMLResponse)
@@ -277,8 +273,7 @@ async def create_lead(
                  before=None, after=record)  # fmt: skip
     said = "Added" if captured.new else "Already known: merged into this lead"
     owner = f", routed to {captured.owner}" if captured.owner else f", waiting ({captured.reason})"
-    return RedirectResponse(f"/web/leads/{captured.id}?{urlencode({'message': said + owner + '.'})}",
-                            status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+    return see_other(f"/web/leads/{captured.id}", message=said + owner + ".")
 
 
 def _number(text: str, field: str) -> float | None:
@@ -320,8 +315,7 @@ async def edit(
         before_score = lead.fit_score
         made = edit_lead(session, lead=lead, changes=changes, by=who.user.email)
     except LeadflowError as exc:
-        return RedirectResponse(f"/web/leads/{lead_id}?{urlencode({'message': f'Not saved: {exc}.'})}",
-                                status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+        return see_other(f"/web/leads/{lead_id}", message=f"Not saved: {exc}.")
     if not made:
         said = "Nothing changed."
     else:
@@ -334,5 +328,4 @@ async def edit(
         )  # fmt: skip
         fit = lambda v: "–" if v is None else f"{v:.0f}"  # noqa: E731
         said = f"Saved {', '.join(made)}; fit score {fit(before_score)} → {fit(lead.fit_score)}."
-    return RedirectResponse(f"/web/leads/{lead_id}?{urlencode({'message': said})}",
-                            status_code=status.HTTP_303_SEE_OTHER)  # fmt: skip
+    return see_other(f"/web/leads/{lead_id}", message=said)

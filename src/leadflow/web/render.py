@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Path as FastApiPath
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from leadflow.models import MAX_ID, User
@@ -89,3 +90,11 @@ def page(
         {"user": user, "csrf": csrf, "nav": nav, **context},
         status_code=status_code,
     )
+
+
+def see_other(target: str, **said: str) -> RedirectResponse:
+    """After a form: on to ``target`` (a path, perhaps with its query) with ``said`` (a message or
+    an error to show there) added to its query string."""
+    if said:
+        target += ("&" if "?" in target else "?") + urlencode(said)
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
