@@ -206,6 +206,10 @@ class TeamRouting(_Section):
     segment_by: SegmentName | None = None
     daily_cap: int | None = Field(default=None, ge=1)
 
+    def weight_of(self, rep_external_id: str) -> float:
+        """A rep's weight in weighted routing: their own, else 1 (an equal share)."""
+        return self.weights.get(rep_external_id, 1.0)
+
 
 class Routing(_Section):
     """Who gets which lead: territory rules, each team's policy, and the capacity period."""

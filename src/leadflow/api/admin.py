@@ -85,7 +85,7 @@ def rep_view(session: Session, rep: Rep, settings: Any) -> dict[str, Any]:
         "rep": rep.external_id, "name": rep.name, "email": rep.email, "team": team.name if team else None,
         "capacity": rep.capacity, "active": rep.active, "timezone": rep.timezone,
         "working_hours": rep.working_hours, "daily_cap": routing.daily_caps.get(rep.external_id),
-        "weight": routing.for_team(team.name if team else None).weights.get(rep.external_id, 1.0),
+        "weight": routing.for_team(team.name if team else None).weight_of(rep.external_id),
     }  # fmt: skip
 
 

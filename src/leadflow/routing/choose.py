@@ -112,7 +112,7 @@ def run_policy(
         state[state_key] = {"last": ids[pointer] if pointer >= 0 else None}
         return choice, _per_rep([f"next in rotation ({x})" for x in ids])
     if name == "weighted":
-        weights = np.array([config.weights.get(x, 1.0) for x in ids])
+        weights = np.array([config.weight_of(x) for x in ids])
         current = np.array([saved.get("current", {}).get(x, 0.0) for x in ids])
         choice, current = weighted(eligible, capacity, weights=weights, current=current)
         state[state_key] = {"current": {x: float(v) for x, v in zip(ids, current, strict=True)}}

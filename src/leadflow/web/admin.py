@@ -85,8 +85,8 @@ def team_page(request: Request, session: SessionDep, settings: SettingsDep, who:
     rows = [
         {"rep": r, "team": teams[r.team_id].name if r.team_id in teams else None,
          "territories": covered.get(r.id, []), "daily_cap": routing.daily_caps.get(r.external_id),
-         "weight": routing.for_team(teams[r.team_id].name if r.team_id in teams else None).weights.get(
-             r.external_id, 1.0), "away_until": away_now.get(r.id),
+         "weight": routing.for_team(teams[r.team_id].name if r.team_id in teams else None).weight_of(
+             r.external_id), "away_until": away_now.get(r.id),
          "hours": WorkingHours.model_validate(r.working_hours) if r.working_hours else None}
         for r in reps
     ]  # fmt: skip
