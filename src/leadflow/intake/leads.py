@@ -53,6 +53,14 @@ class LeadBatchResult:
     )
 
 
+# What each named column of a lead refers to (an owner is a rep: rep_lookup).
+NAMED: dict[str, type[Product] | type[Source] | type[Territory]] = {
+    "product": Product,
+    "source": Source,
+    "territory": Territory,
+}
+
+
 class LeadWriter:
     """Writes batches of one lead import; holds the lookups and dedupe index across batches.
 
@@ -80,10 +88,7 @@ class LeadWriter:
         self.mapping = mapping
         self.settings = settings
         self.model = latest_model(session)
-        self.reps = rep_lookup(session)
-        self.products = keyed_lookup(session, Product)
-        self.sources = keyed_lookup(session, Source)
-        self.territories = keyed_lookup(session, Territory)
+        self._named: dict[str, dict[str, int]] = {}
         self.scoped = scope is not None
         if scope is None:
             self.companies = company_lookup(session)
@@ -151,6 +156,17 @@ class LeadWriter:
             result.leads = pl.concat([result.leads, written.cast(result.leads.schema)])
         return result
 
+    def _lookup(self, session: Session, column: str, frame: pl.DataFrame) -> dict[str, int]:
+        """Name to id for the reps, products, sources or territories ``column`` names, read on the
+        first batch that names one and kept for the import's next batches."""
+        if column not in self._named:
+            if frame.get_column(column).null_count() == frame.height:
+                return {}  # nothing named: nothing to read
+            self._named[column] = (
+                rep_lookup(session) if column == "owner" else keyed_lookup(session, NAMED[column])
+            )
+        return self._named[column]
+
     def _resolve(self, session: Session, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         """Map names to ids, derive stage, dates and keys; set aside rows naming unknown things."""
         frame = frame.with_columns(
@@ -166,13 +182,13 @@ class LeadWriter:
             rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
             return frame.filter(~mask)
 
-        frame = resolve_reps(frame, "owner", self.reps, "owner_id")
+        frame = resolve_reps(frame, "owner", self._lookup(session, "owner", frame), "owner_id")
         frame = set_aside(
             frame["owner"].is_not_null() & frame["owner_id"].is_null(),
             "owner",
             "no such rep (by external id, name or email); import the reps first",
         )
-        frame = resolve_keyed(frame, "product", self.products, "product_id")
+        frame = resolve_keyed(frame, "product", self._lookup(session, "product", frame), "product_id")
         frame = set_aside(
             frame["product"].is_not_null() & frame["product_id"].is_null(),
             "product",
@@ -187,12 +203,11 @@ class LeadWriter:
                 "company",
                 "no such account; import the accounts first",
             )
-        for model, column, lookup in (
-            (Source, "source", self.sources),
-            (Territory, "territory", self.territories),
-        ):
-            names = frame.get_column(column).drop_nulls().unique(maintain_order=True).to_list()
-            ensure_named(session, model, names, lookup)
+        for column in ("source", "territory"):
+            lookup = self._lookup(session, column, frame)
+            if lookup or column in self._named:  # a batch naming none has nothing to create
+                names = frame.get_column(column).drop_nulls().unique(maintain_order=True).to_list()
+                ensure_named(session, NAMED[column], names, lookup)
             frame = resolve_keyed(frame, column, lookup, f"{column}_id")
 
         stage = pl.col("stage")

@@ -28,9 +28,17 @@ def rep_lookup(session: Session) -> dict[str, int]:
 
 def resolve_reps(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (rep id) for the rep named in ``column``; null where unknown or blank."""
+    if _unnamed(frame, column):
+        return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))
     as_written = _replaced(pl.col(column).str.to_lowercase().str.strip_chars(), lookup)
     by_key = _replaced(name_key_expr(pl.col(column)), lookup)
     return frame.with_columns(pl.coalesce(as_written, by_key).alias(target))
+
+
+def _unnamed(frame: pl.DataFrame, column: str) -> bool:
+    """Whether no row names anything in ``column`` (a capture never names an owner or product):
+    then there is nothing to look up, and no frame work is done for it."""
+    return column not in frame.columns or frame.get_column(column).null_count() == frame.height
 
 
 def _replaced(keys: pl.Expr, lookup: dict[str, int]) -> pl.Expr:
@@ -74,7 +82,7 @@ def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.Dat
 
 def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (id) for the name in ``column`` by its normalised key; null where unknown."""
-    if column not in frame.columns:
+    if _unnamed(frame, column):
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))
     return frame.with_columns(_replaced(name_key_expr(pl.col(column)), lookup).alias(target))
 

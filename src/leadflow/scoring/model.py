@@ -240,16 +240,17 @@ class WinModel(ClassifierMixin, BaseEstimator):
             self.tables_ = self._contribution_tables()
         tables: ContributionTables = self.tables_
         logit = np.full(X.height, tables.intercept)
-        if tables.categorical:
-            looked_up = X.select(
-                pl.col(column).replace_strict(weights, default=other, return_dtype=pl.Float64)
-                for column, weights, other in tables.categorical
-            )
-            logit += looked_up.to_numpy().sum(axis=1)
+        for column, weights, other in tables.categorical:
+            # a dict lookup a value: as fast per lead for 8 leads as for a million (about 0.1 s a
+            # million a column), where a frame expression costs ~50 µs whatever its length
+            values = X.get_column(column).to_list()
+            logit += np.fromiter((weights.get(v, other) for v in values), dtype=float, count=len(values))
         if tables.numeric:
-            values = X.select(tables.numeric).to_numpy().astype(float)
+            values = np.column_stack([X.get_column(c).to_numpy().astype(float) for c in tables.numeric])
             num = self.prep_.named_transformers_["num"]
-            imputed = num.named_steps["impute"].transform(_log_scale(values))
+            logged = _log_scale(values)
+            # the imputer's medians, as its transform would fill them in
+            imputed = np.where(np.isnan(logged), num.named_steps["impute"].statistics_, logged)
             logit += num.named_steps["spline"].transform(imputed) @ tables.spline_weights
             logit += np.isnan(values) @ tables.missing_weights
         return logit
