@@ -89,7 +89,7 @@ def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], targ
 
 def ensure_named(
     session: Session,
-    model: type[Source] | type[Territory],
+    model: type[Product] | type[Source] | type[Territory],
     names: list[str],
     lookup: dict[str, int],
 ) -> int:

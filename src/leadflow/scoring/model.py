@@ -243,8 +243,8 @@ class WinModel(ClassifierMixin, BaseEstimator):
         for column, weights, other in tables.categorical:
             # a dict lookup a value: as fast per lead for 8 leads as for a million (about 0.1 s a
             # million a column), where a frame expression costs ~50 µs whatever its length
-            values = X.get_column(column).to_list()
-            logit += np.fromiter((weights.get(v, other) for v in values), dtype=float, count=len(values))
+            seen = X.get_column(column).to_list()
+            logit += np.fromiter((weights.get(v, other) for v in seen), dtype=float, count=len(seen))
         if tables.numeric:
             values = np.column_stack([X.get_column(c).to_numpy().astype(float) for c in tables.numeric])
             num = self.prep_.named_transformers_["num"]
