@@ -7,6 +7,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,20 @@ def driver_rows(session: Session, frame: pl.DataFrame) -> list[tuple[Any, ...]]:
         )
     # Column lists zipped in C are several times faster than building row tuples one by one.
     return list(zip(*(column.to_list() for column in frame.iter_columns()), strict=True))
+
+
+def driver_value(session: Session, value: Any) -> Any:
+    """One value in the form :func:`bulk_insert` needs (see :func:`driver_rows`): for the values
+    a whole batch shares, such as the moment it was written."""
+    if not is_sqlite(session):
+        return value
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLITE_DATETIME_FORMAT, in Python's words
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def frame_schema(query: Select[*tuple[Any, ...]]) -> dict[str, pl.DataType]:

@@ -9,10 +9,14 @@ reads. Writes are ``executemany`` over plain tuples; the caller owns the transac
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
 import polars as pl
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_increment, bulk_insert, driver_rows
+from leadflow.db import bulk_increment, bulk_insert, driver_rows, driver_value
 from leadflow.ledger.numbers import NUMBERS, numbers
 
 
@@ -37,11 +41,29 @@ def insert_assignments(session: Session, *, rows: pl.DataFrame) -> None:
     record_issued(session, issued=owners.select("rep_id", "at"))
 
 
+def insert_assignments_at(
+    session: Session, *, at: datetime, columns: list[str], rows: list[tuple[Any, ...]], owners: list[int]
+) -> None:
+    """Insert assignments all made at one moment ``at`` (a routing run), given as driver rows of
+    ``columns``, and count ``owners`` (the rep of each owner assignment) into that day's load."""
+    if not rows:
+        return
+    bulk_insert(session, "assignments", columns, rows)
+    day = driver_value(session, at.date())
+    per_rep = sorted(Counter(owners).items())
+    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", [(rep, day, n) for rep, n in per_rep])
+
+
 def insert_stage_changes(session: Session, *, rows: pl.DataFrame) -> None:
     """Insert stage changes (lead_id, from_stage, to_stage, at, by[, reason])."""
     if rows.is_empty():
         return
-    bulk_insert(session, "stage_changes", rows.columns, driver_rows(session, rows))
+    insert_stage_change_rows(session, columns=rows.columns, rows=driver_rows(session, rows))
+
+
+def insert_stage_change_rows(session: Session, *, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert stage changes given as driver rows of ``columns``."""
+    bulk_insert(session, "stage_changes", columns, rows)
 
 
 def record_issued(session: Session, *, issued: pl.DataFrame) -> None:

@@ -3,17 +3,17 @@ policies' state."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import polars as pl
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_update, bulk_upsert, driver_rows, is_sqlite
-from leadflow.ledger.write import insert_assignments, insert_stage_changes
+from leadflow.db import bulk_insert, bulk_update, bulk_upsert, driver_value, reserve_ids
+from leadflow.ledger.write import insert_assignments_at, insert_stage_change_rows
 from leadflow.models import (
     QueuedLead,
     RoutingRun,
@@ -24,99 +24,136 @@ from leadflow.routing.plan import RoutePlan
 
 
 def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | None = None) -> None:
-    """Write a plan: assignments with their reasons, owners, first stage, queue and policy state."""
+    """Write a plan: assignments with their reasons, owners, first stage, queue and policy state.
+
+    The plan's columns are taken once as lists and the rows built from them, so writing the plan
+    of one captured lead costs a few statements, and a million leads stay one executemany each."""
     now = now or utcnow()
-    at = pl.lit(now, dtype=pl.Datetime("us")).alias("at")
-    # in lead order: the leads' rows and index entries are then written in one pass, not one per group
-    assigned = plan.table.filter(pl.col("rep_id").is_not_null()).sort("lead_id")
-    if not assigned.is_empty():
+    at = driver_value(session, now)
+    table = plan.table
+    if table.get_column("rep_id").null_count() < table.height:
+        # in lead order: the leads' rows and index entries are then written in one pass, not one per group
+        assigned = table.filter(pl.col("rep_id").is_not_null()).sort("lead_id")
+        lead, rep, stage, queued = (
+            assigned.get_column(c).to_list() for c in ("lead_id", "rep_id", "from_stage", "queued")
+        )
         # what a group's leads share is written once, with the run; each assignment keeps its own
-        groups = assigned["group"].unique(maintain_order=True).to_list()
-        run = RoutingRun(at=now, by=by, context={g: plan.shared[g] for g in groups})
-        session.add(run)
-        session.flush()
-        owners = assigned.select(
+        groups = dict.fromkeys(assigned.get_column("group").to_list())
+        (run,) = reserve_ids(session, RoutingRun.__tablename__, 1)
+        context = json.dumps({g: plan.shared[g] for g in groups})
+        bulk_insert(
+            session, RoutingRun.__tablename__, ["id", "at", "by", "context"], [(run, at, by, context)]
+        )
+        shares = assigned.get_column("credit_share").to_list()
+        owners = list(
+            zip(
+                lead,
+                rep,
+                repeat(at),
+                assigned.get_column("policy").to_list(),
+                assigned.get_column("reason").to_list(),
+                assigned.get_column("inputs").to_list(),
+                repeat(run),
+                [1.0 - (share or 0.0) for share in shares],
+                repeat("owner"),
+                repeat(by),
+                strict=False,  # the repeats are endless
+            )
+        )
+        credited = assigned.get_column("credit_rep_id").to_list()
+        credits = [
+            (
+                lead_id,
+                credit_rep,
+                at,
+                "split credit",
+                f"company headquarters in another territory: {int(share * 100 + 0.5)}% of the credit",
+                json.dumps({"owner": owner}, separators=(",", ":")),
+                run,
+                share,
+                "credit",
+                by,
+            )
+            for lead_id, credit_rep, share, owner in zip(
+                lead, credited, shares, assigned.get_column("rep_external_id").to_list(), strict=True
+            )
+            if credit_rep is not None
+        ]
+        columns = [
             "lead_id",
             "rep_id",
-            at,
+            "at",
             "policy",
             "reason",
             "inputs",
-            pl.lit(run.id).alias("run_id"),
-            (1.0 - pl.col("credit_share").fill_null(0.0)).alias("credit_share"),
-            pl.lit("owner").alias("role"),
-            pl.lit(by).alias("by"),
-        )
-        credits = assigned.filter(pl.col("credit_rep_id").is_not_null()).select(
-            "lead_id",
-            pl.col("credit_rep_id").alias("rep_id"),
-            at,
-            pl.lit("split credit").alias("policy"),
-            pl.format(
-                "company headquarters in another territory: {}% of the credit",
-                (pl.col("credit_share") * 100).round(0).cast(pl.Int64),
-            ).alias("reason"),
-            pl.struct(pl.col("rep_external_id").alias("owner")).struct.json_encode().alias("inputs"),
-            pl.lit(run.id).alias("run_id"),
+            "run_id",
             "credit_share",
-            pl.lit("credit").alias("role"),
-            pl.lit(by).alias("by"),
+            "role",
+            "by",
+        ]
+        insert_assignments_at(session, at=now, columns=columns, rows=owners + credits, owners=rep)
+        # an inquiry becomes a lead when it has an owner; a qualified lead or opportunity stays as it is
+        moved = [
+            (lead_id, "inquiry", "lead", at, by, "routed")
+            for lead_id, s in zip(lead, stage, strict=True)
+            if s == "inquiry"
+        ]
+        insert_stage_change_rows(
+            session, columns=["lead_id", "from_stage", "to_stage", "at", "by", "reason"], rows=moved
         )
-        rows = pl.concat([owners, credits])
-        insert_assignments(session, rows=rows)
-        moved = assigned.filter(pl.col("from_stage") == "inquiry").select(
-            "lead_id",
-            pl.col("from_stage"),
-            pl.lit("lead").alias("to_stage"),
-            at,
-            pl.lit(by).alias("by"),
-            pl.lit("routed").alias("reason"),
-        )
-        insert_stage_changes(session, rows=moved)
-        waited = assigned.filter(pl.col("queued").is_not_null())["lead_id"].to_list()
+        waited = [lead_id for lead_id, q in zip(lead, queued, strict=True) if q is not None]
         for start in range(0, len(waited), 5000):
             session.execute(delete(QueuedLead).where(QueuedLead.lead_id.in_(waited[start : start + 5000])))
-        # an inquiry becomes a lead when it has an owner; a qualified lead or opportunity stays as it is
-        stage = pl.when(pl.col("from_stage") == "inquiry").then(pl.lit("lead")).otherwise("from_stage")
-        owned = assigned.select("rep_id", at.alias("assigned_at"), stage.alias("stage"), "lead_id")
-        bulk_update(session, "leads", ["owner_id", "assigned_at", "stage"], driver_rows(session, owned))
-    queued = plan.table.filter(pl.col("queue").is_not_null())
-    if not queued.is_empty():
-        fresh = queued.filter(pl.col("queued").is_null()).select(
-            "lead_id", pl.col("queue").alias("kind"), "reason", at.alias("since"), pl.lit(1).alias("attempts")
+        owned = [
+            (rep_id, at, "lead" if s == "inquiry" else s, lead_id)
+            for rep_id, s, lead_id in zip(rep, stage, lead, strict=True)
+        ]
+        bulk_update(session, "leads", ["owner_id", "assigned_at", "stage"], owned)
+    if table.get_column("queue").null_count() < table.height:
+        waiting = table.filter(pl.col("queue").is_not_null())
+        lead, kind, reason, queued, attempts = (
+            waiting.get_column(c).to_list()
+            for c in ("lead_id", "queue", "reason", "queued", "queued_attempts")
         )
+        fresh = [
+            (lead_id, k, why, at, 1)
+            for lead_id, k, why, q in zip(lead, kind, reason, queued, strict=True)
+            if q is None
+        ]
         # On PostgreSQL a lead read as not queued may have been queued by a worker that committed
         # after this read began: the lead's row was free to lock, but the queue row that worker
         # wrote is not in this read's snapshot. Then it counts as one more attempt.
-        table = QueuedLead.__tablename__
+        table_name = QueuedLead.__tablename__
         again_by_now = {
             "kind": "excluded.kind",
             "reason": "excluded.reason",
-            "attempts": f"{table}.attempts + 1",
+            "attempts": f"{table_name}.attempts + 1",
         }
         bulk_upsert(
-            session, table, fresh.columns, driver_rows(session, fresh), key=["lead_id"], updates=again_by_now
+            session,
+            table_name,
+            ["lead_id", "kind", "reason", "since", "attempts"],
+            fresh,
+            key=["lead_id"],
+            updates=again_by_now,
         )
-        again = queued.filter(pl.col("queued").is_not_null()).select(
-            pl.col("queue").alias("kind"), "reason", pl.col("queued_attempts") + 1, "lead_id"
-        )
-        bulk_update(
-            session, QueuedLead.__tablename__, ["kind", "reason", "attempts"], driver_rows(session, again),
-            key="lead_id",
-        )  # fmt: skip
+        again = [
+            (k, why, n + 1, lead_id)
+            for lead_id, k, why, q, n in zip(lead, kind, reason, queued, attempts, strict=True)
+            if q is not None
+        ]
+        bulk_update(session, table_name, ["kind", "reason", "attempts"], again, key="lead_id")
     changed = plan.changed_state()
     if changed:
         # an upsert: workers routing to different reps do not wait for each other, and may both
         # be the first to save a key (the estimates)
-        insert = sqlite_insert if is_sqlite(session) else postgresql_insert
-        statement = insert(RoutingState).values(
-            [{"key": key, "state": value, "updated_at": now} for key, value in changed.items()]
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[RoutingState.key],
-                set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-            )
+        bulk_upsert(
+            session,
+            RoutingState.__tablename__,
+            ["key", "state", "updated_at"],
+            [(key, json.dumps(value), at) for key, value in changed.items()],
+            key=["key"],
+            updates={"state": "excluded.state", "updated_at": "excluded.updated_at"},
         )
 
 

@@ -43,7 +43,7 @@ from leadflow.routing.roster import (
     rep_pool,
     territory_rules,
 )
-from leadflow.routing.territories import match_territory
+from leadflow.routing.territories import match_territories
 from leadflow.settings import PolicyName, Settings
 from leadflow.stats import Array
 from leadflow.stats.close_rates import close_rates, team_prior
@@ -77,15 +77,8 @@ def plan_routes(
         return plan
     rules = territory_rules(session, settings=settings)
     pooled = one_pool(session, settings=settings, rules=rules)
-    matched = match_territory(leads, rules)
-    headquarters = leads.with_columns(
-        pl.col("hq_country").alias("country"),
-        *(pl.lit(None, dtype=pl.String).alias(c) for c in ("region", "state", "postal_code")),
-    )
-    leads = leads.with_columns(
-        pl.coalesce("lead_territory", matched).alias("territory"),
-        match_territory(headquarters, rules).alias("hq_territory"),
-    )
+    matched, headquarters = match_territories(leads, rules)
+    leads = leads.with_columns(pl.coalesce(leads["lead_territory"], matched).alias("territory"), headquarters)
     batch = lead_ids is None
     territories = (
         None

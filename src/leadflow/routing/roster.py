@@ -106,32 +106,33 @@ def rep_pool(
     if candidates is not None:
         load = load.where(RepLoad.rep_id.in_(candidates))
     used = {rep_id: int(n) for rep_id, n in session.execute(load.group_by(RepLoad.rep_id)).all()}
-    frame = roster.with_columns(
-        pl.col("id").replace_strict(used, default=0, return_dtype=pl.Int64).alias("used")
-    ).with_columns(
-        pl.when(pl.col("capacity").is_null())
-        .then(UNLIMITED)
-        .otherwise((pl.col("capacity") - pl.col("used")).clip(lower_bound=0))
-        .alias("capacity_left")
+    # A roster is a few reps to a few thousand, in a capture and a batch alike: its columns are
+    # worked as lists, and the frame is built once at the end.
+    ids: list[int] = roster["id"].to_list()
+    capacities: list[int | None] = roster["capacity"].to_list()
+    spent = [used.get(rep_id, 0) for rep_id in ids]
+    left = [UNLIMITED if c is None else max(c - u, 0) for c, u in zip(capacities, spent, strict=True)]
+    caps = (
+        daily_caps(ids, roster["external_id"].to_list(), roster["team"].to_list(), settings)
+        if settings is not None
+        else {}
     )
-    caps = daily_caps(frame, settings) if settings is not None else {}
-    frame = frame.with_columns(
-        pl.col("id").replace_strict(caps, default=None, return_dtype=pl.Int64).alias("daily_cap"),
-        pl.lit(0, dtype=pl.Int64).alias("today"),
-    )
+    issued: dict[int, int] = {}
     if caps:
         today = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(
             RepLoad.day == now.date(), RepLoad.rep_id.in_(sorted(caps))
         )
         issued = {rep_id: int(n) for rep_id, n in session.execute(today.group_by(RepLoad.rep_id)).all()}
-        frame = frame.with_columns(
-            pl.col("id").replace_strict(issued, default=0, return_dtype=pl.Int64).alias("today")
-        ).with_columns(
-            pl.min_horizontal(
-                "capacity_left",
-                (pl.col("daily_cap") - pl.col("today")).clip(lower_bound=0).fill_null(UNLIMITED),
-            ).alias("capacity_left")
-        )
+        left = [
+            min(room, max(caps[rep_id] - issued.get(rep_id, 0), 0)) if rep_id in caps else room
+            for rep_id, room in zip(ids, left, strict=True)
+        ]
+    frame = roster.with_columns(
+        pl.Series("used", spent, dtype=pl.Int64),
+        pl.Series("capacity_left", left, dtype=pl.Int64),
+        pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
+        pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
+    )
     absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
         Absence.starts_at <= now, Absence.ends_at > now
     )
@@ -165,11 +166,13 @@ def capacity_now(session: Session, *, settings: Settings, now: datetime) -> tupl
     return frame, counts
 
 
-def daily_caps(reps: pl.DataFrame, settings: Settings) -> dict[int, int]:
+def daily_caps(
+    ids: list[int], external_ids: list[str], teams: list[str | None], settings: Settings
+) -> dict[int, int]:
     """Each rep's daily cap, by id: their own (routing.daily_caps), else their team's."""
     routing = settings.routing
     found = {}
-    for rep_id, external_id, team in reps.select("id", "external_id", "team").iter_rows():
+    for rep_id, external_id, team in zip(ids, external_ids, teams, strict=True):
         cap = routing.daily_caps.get(external_id) or routing.for_team(team).daily_cap
         if cap:
             found[rep_id] = cap
