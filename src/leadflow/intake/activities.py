@@ -31,8 +31,7 @@ class ActivityWriter:
         self.file = file
         self.settings = settings
         self.reps = rep_lookup(session)
-        frames = LeadIndex.load(session).frames  # a lead by its external id or a merged duplicate's
-        self.leads = pl.concat([frames["external_id"], frames["alias"]])
+        self.leads = LeadIndex.load(session).by_external_id()  # its own or a merged duplicate's
 
     def write(self, session: Session, frame: pl.DataFrame) -> RefBatchResult:
         """Insert the batch's new activities and update the leads' first touch."""

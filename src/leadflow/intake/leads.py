@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_insert, bulk_update, driver_rows, reserve_ids
+from leadflow.db import bulk_insert, bulk_update, driver_rows, driver_value, reserve_ids
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.dedupe import LeadIndex, first_in_batch
 from leadflow.intake.lead_frame import CANONICAL_ONLY, DATA, DATA_SCHEMA, KEYS, fetch_leads, with_keys
@@ -385,24 +386,19 @@ class LeadWriter:
         self, session: Session, rows: pl.DataFrame, leads: pl.DataFrame, now: datetime
     ) -> None:
         """Keep the external ids of merged duplicates, so a re-import finds them by id."""
-        frames = self.index.frames
-        known = pl.concat([frames["external_id"], frames["alias"]]).rename(
-            {"key": "external_id", "id": "_known"}
+        lead_ext = dict(
+            zip(leads.get_column("_target").to_list(), leads.get_column("external_id").to_list(), strict=True)
         )
-        fresh = (
-            rows.join(leads.rename({"external_id": "_lead_ext"}), on="_target")
-            .filter(pl.col("external_id") != pl.col("_lead_ext").fill_null(""))
-            .join(known, on="external_id", how="anti")
-            .unique(subset="external_id", keep="first", maintain_order=True)
-        )
-        if fresh.is_empty():
+        at = driver_value(session, now)
+        out: dict[str, tuple[str, int, Any, str]] = {}
+        for target, external_id, line in rows.select("_target", "external_id", "_line").iter_rows():
+            if target not in lead_ext or external_id == (lead_ext[target] or ""):
+                continue  # the lead's own id
+            if external_id in out or self.index.find(external_id) is not None:
+                continue  # known already
+            out[external_id] = (external_id, target, at, f"merged by import {self.file}:{line}")
+        if not out:
             return
-        out = fresh.select(
-            "external_id",
-            pl.col("_target").alias("lead_id"),
-            pl.lit(now).alias("at"),
-            pl.format(f"merged by import {self.file}:{{}}", pl.col("_line")).alias("by"),
-        )
-        bulk_insert(session, "lead_aliases", out.columns, driver_rows(session, out))
+        bulk_insert(session, "lead_aliases", ["external_id", "lead_id", "at", "by"], list(out.values()))
         if not self.scoped:
-            self.index.add_aliases(out["external_id"].to_list(), out["lead_id"].to_list())
+            self.index.add_aliases(list(out), [row[1] for row in out.values()])
