@@ -31,6 +31,7 @@ from leadflow.intake.rejects import shorten
 from leadflow.serve.capture_worker import CaptureWorker
 from leadflow.serve.capturing import capture_in_own_transaction
 from leadflow.serve.group_commit import GroupCommit
+from leadflow.serve.heap import freeze_startup_heap
 from leadflow.serve.periodic import deliver_forever, upkeep_forever
 from leadflow.settings import Settings, database_url, load_settings
 from leadflow.web import admin as admin_pages
@@ -161,6 +162,8 @@ def create_app(
         if upkeep and settings.notify.enabled and settings.notify.deliver_every_seconds:
             every = settings.notify.deliver_every_seconds
             tasks.append(asyncio.create_task(deliver_forever(engine, settings, every)))
+        if capture_worker or upkeep:  # `leadflow serve`: a long-lived process under load
+            freeze_startup_heap()
         yield
         for task in tasks:
             task.cancel()

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from leadflow.db import make_engine
 from leadflow.serve.capturing import Answer, CaptureRequest, capture_in_own_transaction, rehearse
+from leadflow.serve.heap import freeze_startup_heap
 from leadflow.settings import Settings
 
 _engine: Engine | None = None
@@ -38,6 +39,7 @@ def _ready() -> tuple[Engine, Settings]:
 
 def _rehearse() -> None:
     rehearse(*_ready())
+    freeze_startup_heap()  # what the rehearsal loaded (the model, compiled statements) too
 
 
 def _capture(requests: list[CaptureRequest]) -> list[Answer]:
