@@ -38,7 +38,7 @@ def _interval(low: Array, high: Array) -> pl.Expr:
 
 def _rounded(values: Array, shown: Array) -> pl.Series:
     """Probabilities to 4 places, null where there is no honest one to show."""
-    return pl.Series(np.where(shown, np.round(values, 4), np.nan)).fill_nan(None)
+    return pl.Series(np.where(shown, np.round(values, 4), np.nan), nan_to_null=True)
 
 
 def assigned_rows(
@@ -75,27 +75,33 @@ def assigned_rows(
         )
         estimate_fields.append(pl.when(pl.lit(value).is_not_null()).then(segment).alias("segment"))
     taken = take_rows(leads, picked["position"])
+    # the group's name and policy by its number, and the reason, from lists: no join, no second pass
+    names, policies = group_table.get_column("group").to_list(), group_table.get_column("policy").to_list()
+    numbers = picked["group"].tolist()
+    group = [names[n] for n in numbers]
+    policy = [policies[n] for n in numbers]
+    reasons = [f"{p} in {g}: {note}" for p, g, note in zip(policy, group, notes.tolist(), strict=True)]
     frame = taken.select(
-        pl.Series("_number", picked["group"]),
+        pl.Series("_number", picked["group"], dtype=pl.Int64),
         pl.Series("_position", picked["position"]),
         *_lead_fields(),
         reps.frame["id"].gather(rep).alias("rep_id"),
         reps.frame["external_id"].gather(rep).alias("rep_external_id"),
-        pl.Series("note", notes, dtype=pl.String),
+        pl.Series("policy", policy, dtype=pl.String),
+        pl.Series("reason", reasons, dtype=pl.String),
         p_win.alias("win_probability"),
-        pl.Series("capacity_left_before", picked["left_before"].astype(np.int64)),
-    ).join(group_table.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
-    return frame.with_columns(
-        pl.format("{} in {}: {}", "policy", "group", "note").alias("reason"),
         pl.lit(None, dtype=pl.String).alias("queue"),
+        pl.Series("group", group, dtype=pl.String),
         pl.struct(
-            "group",
+            pl.lit(pl.Series("group", group, dtype=pl.String)),
             pl.struct(*estimate_fields).alias("estimates"),
-            "capacity_left_before",
+            pl.lit(pl.Series("capacity_left_before", picked["left_before"].astype(np.int64))),
         )
         .struct.json_encode()
         .alias("inputs"),
-    ).hstack(_credits(plan, taken, by_territory, rep_rows, reps.away, share))
+        *_credits(plan, taken, by_territory, rep_rows, reps.away, share),
+    )
+    return frame
 
 
 def _credits(
@@ -105,21 +111,22 @@ def _credits(
     rep_rows: list[dict[str, Any]],
     away: dict[int, datetime],
     share: float,
-) -> pl.DataFrame:
+) -> list[pl.Series]:
     """For each lead, the headquarters' rep and share when the company's headquarters lie in
     another territory (else nulls).
 
     Reps of that territory take turns (their own rotation, kept with the policies' state);
     inactive and away reps are skipped; capacity does not apply to a share of credit.
     """
-    rep_id = np.full(leads.height, -1, dtype=np.int64)
-    external = np.full(leads.height, None, dtype=object)
+    rep_id: list[int | None] = [None] * leads.height
+    external: list[str | None] = [None] * leads.height
     if share > 0:
-        headquarters, territory = leads["hq_territory"], leads["territory"]
-        elsewhere = (
-            headquarters.is_not_null() & (territory.is_null() | (headquarters != territory))
-        ).fill_null(False)
-        for place in headquarters.filter(elsewhere).unique(maintain_order=True).to_list():
+        places: dict[str, list[int]] = {}  # each other territory, in order of its first lead
+        own = leads.get_column("territory").to_list()
+        for row, place in enumerate(leads.get_column("hq_territory").to_list()):
+            if place is not None and place != own[row]:
+                places.setdefault(place, []).append(row)
+        for place, rows in places.items():
             members = [
                 i
                 for i in by_territory.get(place, [])
@@ -127,22 +134,19 @@ def _credits(
             ]
             if not members:
                 continue
-            at = np.flatnonzero((elsewhere & (headquarters == place)).fill_null(False).to_numpy())
             key = f"credit:territory {place}"
             ids = [rep_rows[i]["external_id"] for i in members]
             last = plan.state.get(key, {}).get("last")
-            turns = ((ids.index(last) + 1 if last in ids else 0) + np.arange(at.size)) % len(ids)
-            plan.state[key] = {"last": ids[turns[-1]]}
-            rep_id[at] = np.array([rep_rows[i]["id"] for i in members])[turns]
-            external[at] = np.array(ids, dtype=object)[turns]
-    credited = rep_id >= 0
-    return pl.DataFrame(
-        {
-            "credit_rep_id": pl.Series(rep_id).set(pl.Series(~credited), None),
-            "credit_rep_external_id": pl.Series(external.tolist(), dtype=pl.String),
-            "credit_share": pl.Series(np.where(credited, share, np.nan)).fill_nan(None),
-        }
-    )
+            first = ids.index(last) + 1 if last in ids else 0
+            for turn, row in enumerate(rows, start=first):
+                rep_id[row] = rep_rows[members[turn % len(ids)]]["id"]
+                external[row] = ids[turn % len(ids)]
+            plan.state[key] = {"last": ids[(first + len(rows) - 1) % len(ids)]}
+    return [
+        pl.Series("credit_rep_id", rep_id, dtype=pl.Int64),
+        pl.Series("credit_rep_external_id", external, dtype=pl.String),
+        pl.Series("credit_share", [None if r is None else share for r in rep_id], dtype=pl.Float64),
+    ]
 
 
 def queued_rows(
