@@ -152,9 +152,8 @@ def plan_routes(
     fallback = routing.fallback_team if routing.fallback_team and by_team.get(routing.fallback_team) else None
     at_work = {i for i, rep in enumerate(rep_rows) if present(rep, reps.away, exclude or {})}
     members_of: dict[str, list[int]] = {}
-    territories_seen = leads["territory"].unique(maintain_order=True).to_list()
-    keys: list[str | None] = []
-    for territory in territories_seen:
+    group_of: dict[str | None, str | None] = {}  # each territory's group of reps (None: nobody's)
+    for territory in dict.fromkeys(leads.get_column("territory").to_list()):
         own = by_territory.get(territory, []) if territory is not None else []
         if own and (at_work & set(own) or not fallback or not at_work & set(by_team[fallback])):
             key, members = f"territory {territory}", own
@@ -163,25 +162,19 @@ def plan_routes(
         elif pooled and rep_rows:
             key, members = "every rep (no territory rules)", list(range(len(rep_rows)))
         else:
-            keys.append(None)
+            group_of[territory] = None
             continue
         members_of[key] = members
-        keys.append(key)
-    lead_groups = (
-        leads.select("territory")
-        .with_row_index("position")
-        .join(
-            pl.DataFrame(
-                {"territory": territories_seen, "group": keys},
-                schema={"territory": pl.String, "group": pl.String},
-            ),
-            on="territory",
-            how="left",
-            nulls_equal=True,
-            maintain_order="left",
-        )
-    )
-    unrouted = lead_groups.filter(pl.col("group").is_null())["position"]
+        group_of[territory] = key
+    # each group's leads by position, in order of its first lead; the leads no group covers
+    grouped: dict[str, list[int]] = {}
+    nowhere_positions: list[int] = []
+    for position, territory in enumerate(leads.get_column("territory").to_list()):
+        found = group_of[territory]
+        if found is None:
+            nowhere_positions.append(position)
+        else:
+            grouped.setdefault(found, []).append(position)
     nowhere = (
         f"; fallback team {routing.fallback_team} has no reps"
         if routing.fallback_team
@@ -198,15 +191,10 @@ def plan_routes(
     notes: list[Array] = []
     segmented = False
 
-    grouped = (
-        lead_groups.filter(pl.col("group").is_not_null())
-        .group_by("group", maintain_order=True)
-        .agg("position")
-    )
     p_lead_all = leads["win_probability"].fill_null(base_rate).to_numpy()
     # Without a lead probability or any closed history there is no honest P(win) to show.
     known_all = leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
-    for key, group_positions in grouped.iter_rows():
+    for key, group_positions in grouped.items():
         positions = np.asarray(group_positions, dtype=np.int64)
         members = members_of[key]
         team_of_group = Counter(rep_rows[i]["team"] for i in members).most_common(1)[0][0]
@@ -318,11 +306,9 @@ def plan_routes(
         schema={"number": pl.Int64, "group": pl.String, "policy": pl.String},
     )
     parts = [queued_rows(leads, left_over, group_table)]
-    if not unrouted.is_empty() and team is None:
-        nowhere_positions = unrouted.to_numpy()
-        parts.append(
-            unrouted_rows(take_rows(leads, nowhere_positions), nowhere_positions, reason=unrouted_reason)
-        )
+    if nowhere_positions and team is None:
+        unplaced = np.asarray(nowhere_positions, dtype=np.int64)
+        parts.append(unrouted_rows(take_rows(leads, unplaced), unplaced, reason=unrouted_reason))
     if picked:
         arrays = {k: np.concatenate(v) for k, v in picked.items()}
         parts.append(
