@@ -7,6 +7,7 @@ normalised (keys.py), so 'Ann.Lee@ACME.com ' and 'ann.lee@acme.com' are one pers
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -101,9 +102,9 @@ class LeadIndex:
         }
         return cls(keys)
 
-    def match(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """For each row, the id of the existing lead it duplicates (``_target``, or null) and the
-        key that found it (``_match``): a row found by its external id is that lead's record again."""
+    def match(self, frame: pl.DataFrame) -> tuple[list[int | None], list[str | None]]:
+        """For each row, the id of the existing lead it duplicates (or None) and the index that
+        found it: a row found by its external id is that lead's record again."""
         target: list[int | None] = [None] * frame.height
         found_by: list[str | None] = [None] * frame.height
         left: list[int] | range = range(frame.height)
@@ -117,9 +118,7 @@ class LeadIndex:
                 else:
                     target[row], found_by[row] = lead, index
             left = unmatched
-        return pl.DataFrame(
-            {"_target": target, "_match": found_by}, schema={"_target": pl.Int64, "_match": pl.String}
-        )
+        return target, found_by
 
     def find(self, external_id: str) -> int | None:
         """The lead known by this external id, its own or a merged duplicate's."""
@@ -151,23 +150,25 @@ class LeadIndex:
             merged.setdefault(external_id, lead)
 
 
-def first_in_batch(frame: pl.DataFrame) -> pl.Series:
+def first_in_batch(frame: pl.DataFrame) -> np.ndarray:
     """For each row, the position of the earliest row of the batch it duplicates (itself if none).
 
     Chains are followed: if row 3 shares a phone with row 2 and row 2 an email with row 1, all
     three resolve to row 1.
     """
     n = frame.height
-    position = pl.col("_pos")
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    position = pl.col("_pos").cast(pl.Int64)
     firsts = [
         pl.when(pl.col(key).is_not_null()).then(position.min().over(key)).otherwise(position)
         for key in MATCH_KEYS
     ]
-    indexed = frame.select(*MATCH_KEYS).with_row_index("_pos").with_columns(position.cast(pl.Int64))
+    indexed = frame.select(*MATCH_KEYS).with_row_index("_pos")
     root = indexed.select(pl.min_horizontal(firsts)).to_series().to_numpy().copy()
     for _ in range(n):
         parent = root[root]
         if (parent == root).all():
             break
         root = parent
-    return pl.Series("_root", root, dtype=pl.Int64)
+    return root

@@ -107,40 +107,40 @@ class LeadWriter:
             return result
         if self.scoped:
             self.index = LeadIndex.load(session, matching=frame)
-        frame = pl.concat([frame, self.index.match(frame)], how="horizontal")
-        fresh = frame.filter(pl.col("_target").is_null())
-        known = frame.filter(pl.col("_target").is_not_null())
-        if not fresh.is_empty():
-            fresh = fresh.with_columns(
-                first_in_batch(fresh), pl.int_range(pl.len(), dtype=pl.Int64).alias("_pos")
-            )
-            is_first = pl.col("_root") == pl.col("_pos")
-            firsts = fresh.filter(is_first)
+        targets, found_by = self.index.match(frame)
+        # positions of the rows that duplicate a known lead, with it and the key that found it
+        known_at = [row for row, target in enumerate(targets) if target is not None]
+        known_target = [targets[row] for row in known_at]
+        known_by = [found_by[row] for row in known_at]
+        fresh_at = [row for row, target in enumerate(targets) if target is None]
+        if fresh_at:
+            fresh = frame if len(fresh_at) == frame.height else frame[fresh_at]
+            root = first_in_batch(fresh).tolist()
+            first_at = [row for row, r in enumerate(root) if r == row]
+            firsts = fresh if len(first_at) == fresh.height else fresh[first_at]
             ids = self._insert(session, firsts)
             result.new = len(ids)
             result.leads = pl.DataFrame(
                 {"_line": firsts["_line"], "id": ids, "new": [True] * len(ids)},
                 schema=result.leads.schema,
             )
-            id_of_root = pl.DataFrame(
-                {"_root": firsts["_pos"], "_id": ids}, schema_overrides={"_id": pl.Int64}
-            )
-            root_ids = firsts.select(pl.col("_pos").alias("_root"), pl.col("external_id").alias("_root_ext"))
-            rest = (
-                fresh.filter(~is_first)
-                .join(id_of_root, on="_root")
-                .join(root_ids, on="_root")
-                .with_columns(
-                    pl.col("_id").alias("_target"),
+            id_of_root = dict(zip(first_at, ids, strict=True))
+            external = fresh.get_column("external_id").to_list()
+            for row, r in enumerate(root):
+                if r != row:  # a later row of the batch with a lead of its own in the batch
+                    known_at.append(fresh_at[row])
+                    known_target.append(id_of_root[r])
                     # the same record again in one file is an update of it; else a duplicate
-                    pl.when(pl.col("external_id") == pl.col("_root_ext"))
-                    .then(pl.lit("external_id"))
-                    .otherwise(pl.lit("batch"))
-                    .alias("_match"),
-                )
-                .drop("_root", "_pos", "_id", "_root_ext")
+                    same = external[row] is not None and external[row] == external[r]
+                    known_by.append("external_id" if same else "batch")
+        known = (
+            frame[known_at].with_columns(
+                pl.Series("_target", known_target, dtype=pl.Int64),
+                pl.Series("_match", known_by, dtype=pl.String),
             )
-            known = pl.concat([known, rest])
+            if known_at
+            else frame.clear()
+        )
         if not known.is_empty():
             known, conflicts = identity_conflicts(session, known, file=self.file)
             result.rejects.extend(conflicts)
