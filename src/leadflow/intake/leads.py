@@ -260,7 +260,7 @@ class LeadWriter:
             pl.col("self_sourced").fill_null(False),
             pl.col("created_at").fill_null(self.arrived) if self.arrived else pl.col("created_at"),
         )
-        rows = rows.join(score_frame(rows, self.settings, self.model), on="id", maintain_order="left")
+        rows = rows.hstack(score_frame(rows, self.settings, self.model).drop("id"))  # in the rows' order
         # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
         scores = ["fit_score", "grade", "win_probability", "score_model_id"]
         insert_leads(
@@ -279,8 +279,9 @@ class LeadWriter:
             by.alias("by"),
         )
         insert_stage_changes(session, rows=stages)
-        owned = rows.filter(pl.col("owner_id").is_not_null())
-        self._assign(session, owned, now)
+        owners = rows.get_column("owner_id")
+        if owners.null_count() < rows.height:
+            self._assign(session, rows.filter(owners.is_not_null()), now)
         if not self.scoped:  # a scoped writer reads its index afresh for each batch
             self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
         return ids

@@ -25,10 +25,9 @@ def insert_leads(
 ) -> None:
     """Insert new leads: ``columns`` of ``rows`` (those it has), with their report numbers and
     ``was_opportunity`` (whether a stage change written with them reaches the opportunity stage)."""
-    rows = rows.with_columns(*numbers(), was_opportunity.alias("was_opportunity"))
-    wanted = dict.fromkeys([*columns, *NUMBERS, "was_opportunity"])
-    present = [c for c in wanted if c in rows.columns]
-    bulk_insert(session, "leads", present, driver_rows(session, rows.select(present)))
+    given = [c for c in dict.fromkeys(columns) if c in rows.columns and c not in NUMBERS]
+    rows = rows.select(*given, *numbers(), was_opportunity.alias("was_opportunity"))
+    bulk_insert(session, "leads", rows.columns, driver_rows(session, rows))
 
 
 def insert_assignments(session: Session, *, rows: pl.DataFrame) -> None:

@@ -95,12 +95,8 @@ def engagement(activities: pl.DataFrame, behaviour: Behaviour, *, now: datetime)
     )
 
 
-def fit_breakdown(leads: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    """Points per criterion and for engagement, and the clipped total ``fit_score``.
-
-    ``leads`` has the attributes the criteria name, plus ``engagement`` (0 where none).
-    Returns one row per lead: ``id``, one column per criterion name, ``behaviour``, ``fit_score``.
-    """
+def _points(profile: Profile) -> tuple[list[pl.Expr], pl.Expr]:
+    """Each criterion's points (named as the criterion) and engagement's (named ``behaviour``)."""
     points = [
         pl.when(criterion_expr(c)).then(pl.lit(c.points)).otherwise(0.0).alias(c.name)
         for c in profile.criteria
@@ -109,10 +105,28 @@ def fit_breakdown(leads: pl.DataFrame, profile: Profile) -> pl.DataFrame:
     engaged = (pl.col(ENGAGEMENT).fill_null(0.0) * behaviour.points_per_contact).clip(
         upper_bound=behaviour.cap
     )
+    return points, engaged.alias(BEHAVIOUR)
+
+
+def _total(parts: list[pl.Expr]) -> pl.Expr:
+    return pl.sum_horizontal(*parts).clip(0.0, 100.0).round(1).alias("fit_score")
+
+
+def fit_breakdown(leads: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """Points per criterion and for engagement, and the clipped total ``fit_score``.
+
+    ``leads`` has the attributes the criteria name, plus ``engagement`` (0 where none).
+    Returns one row per lead: ``id``, one column per criterion name, ``behaviour``, ``fit_score``.
+    """
+    points, engaged = _points(profile)
     names = [c.name for c in profile.criteria]
-    return leads.select("id", *points, engaged.alias(BEHAVIOUR)).with_columns(
-        pl.sum_horizontal(*names, BEHAVIOUR).clip(0.0, 100.0).round(1).alias("fit_score")
-    )
+    return leads.select("id", *points, engaged).with_columns(_total([pl.col(n) for n in [*names, BEHAVIOUR]]))
+
+
+def fit_score_expr(profile: Profile) -> pl.Expr:
+    """The total of :func:`fit_breakdown` as one expression (``fit_score``), for scoring in bulk."""
+    points, engaged = _points(profile)
+    return _total([*points, engaged])
 
 
 def grade(scores: pl.Expr, grades: Grades) -> pl.Expr:

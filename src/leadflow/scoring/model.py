@@ -77,31 +77,35 @@ def feature_frame(
     extra attributes to use (those seen in training); None takes every key present.
     ``expected`` (categorical, numeric) gives a trained model's columns when predicting.
     """
-    frame = leads
     unnested = decode_extras(leads["extra"]) if "extra" in leads.columns else pl.DataFrame()
     keys = extra_keys if extra_keys is not None else [k for k in unnested.columns if usable_extra(k)]
     extras = [f"extra.{k}" for k in keys]
-    frame = frame.with_columns(
-        (unnested[k] if k in unnested.columns else pl.Series(k, [None] * len(leads), dtype=pl.String)).alias(
-            f"extra.{k}"
+    # every input column, by name: the leads' own, the extra attributes, and (predicting) the
+    # columns a trained model knows but these leads lack, as unknown
+    source: dict[str, pl.Expr | pl.Series] = {c: pl.col(c) for c in leads.columns}
+    for k in keys:
+        source[f"extra.{k}"] = (
+            unnested[k] if k in unnested.columns else pl.Series(k, [None] * len(leads), dtype=pl.String)
         )
-        for k in keys
-    )
     if expected is not None:
         # Predicting: exactly the columns the model was trained on, absent ones unknown.
         categorical, numeric = expected
-        frame = frame.with_columns(
-            pl.lit(None, dtype=pl.String).alias(c) for c in [*categorical, *numeric] if c not in frame.columns
-        )
     else:
-        categorical = [c for c in CATEGORICAL if c in frame.columns] + extras
-        numeric = [c for c in NUMERIC if c in frame.columns]
+        categorical = [c for c in CATEGORICAL if c in leads.columns] + extras
+        numeric = [c for c in NUMERIC if c in leads.columns]
     leaked = FORBIDDEN.intersection(categorical + numeric)
     if leaked:
         raise AssertionError(f"outcome fields must never be features: {sorted(leaked)}")
-    out = frame.select(
-        *[pl.col(c).cast(pl.String).fill_null(MISSING).str.to_lowercase().alias(c) for c in categorical],
-        *[pl.col(c).cast(pl.Float64) for c in numeric],
+
+    def column(name: str) -> pl.Expr:
+        given = source.get(name)
+        if given is None:
+            return pl.lit(None, dtype=pl.String)
+        return given if isinstance(given, pl.Expr) else pl.lit(given)
+
+    out = leads.select(
+        *[column(c).cast(pl.String).fill_null(MISSING).str.to_lowercase().alias(c) for c in categorical],
+        *[column(c).cast(pl.Float64).alias(c) for c in numeric],
     )
     return out, categorical, numeric
 

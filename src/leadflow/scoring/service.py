@@ -22,7 +22,15 @@ from leadflow.scoring.evaluate import (
     source_baseline,
     summary,
 )
-from leadflow.scoring.fit import ENGAGEMENT, check_profile, engagement, factors, fit_breakdown, grade
+from leadflow.scoring.fit import (
+    ENGAGEMENT,
+    check_profile,
+    engagement,
+    factors,
+    fit_breakdown,
+    fit_score_expr,
+    grade,
+)
 from leadflow.scoring.learned_from import learned_from
 from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_frame
 from leadflow.scoring.storage import UntrustedModel, dump_model, load_model
@@ -59,8 +67,8 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
     check_profile(settings.profile, [*leads.columns, "source"])
     if ENGAGEMENT not in leads.columns:
         leads = leads.with_columns(pl.lit(0.0).alias(ENGAGEMENT))
-    scores = fit_breakdown(leads, settings.profile).select("id", "fit_score")
-    scores = scores.with_columns(grade(pl.col("fit_score"), settings.grades).alias("grade"))
+    fit = fit_score_expr(settings.profile)
+    scores = leads.select("id", fit, grade(fit, settings.grades).alias("grade"))
     if model is None:
         return scores.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("win_probability"),
