@@ -67,8 +67,9 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
     check_profile(settings.profile, [*leads.columns, "source"])
     if ENGAGEMENT not in leads.columns:
         leads = leads.with_columns(pl.lit(0.0).alias(ENGAGEMENT))
-    fit = fit_score_expr(settings.profile)
-    scores = leads.select("id", fit, grade(fit, settings.grades).alias("grade"))
+    # the grade reads the score computed, not its expression again (which would be run per grade)
+    scores = leads.select("id", fit_score_expr(settings.profile))
+    scores = scores.with_columns(grade(pl.col("fit_score"), settings.grades).alias("grade"))
     if model is None:
         return scores.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("win_probability"),
