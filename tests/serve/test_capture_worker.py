@@ -7,7 +7,9 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +31,11 @@ def test_leads_posted_to_a_capture_worker_are_stored_once_and_answered(api: Api,
         assert len(multiprocessing.active_children()) == 1
         # what the server started with is out of the collector's reach: no pauses to scan it
         assert gc.get_freeze_count() > 10_000
+        # the capture process runs Polars on one thread; the server's own environment is as it was
+        (child,) = multiprocessing.active_children()
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+        assert b"POLARS_MAX_THREADS=1" in environ
+        assert os.environ.get("POLARS_MAX_THREADS") != "1"
 
         def post(i: int) -> tuple[int, dict[str, object]]:
             body = {"email": f"buyer{i % 12}@firm{i % 12}.example", "territory": "East" if i % 2 else "West"}
