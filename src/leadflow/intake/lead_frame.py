@@ -60,15 +60,24 @@ CANONICAL_ONLY: dict[str, pl.DataType] = {
 }
 
 
-def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add the dedupe keys derived from a lead's email, phone, domain and name."""
+def key_columns(domain: pl.Expr) -> list[pl.Expr]:
+    """The dedupe keys derived from a lead's email, phone, ``domain`` and name, and the domain
+    and person together (``domain_person``): all from those columns, for one context."""
     person = pl.concat_str(pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null(""))
-    return frame.with_columns(
+    domain_key = company_domain_expr(domain, pl.col("email"))
+    person_key = name_key_expr(person)
+    return [
         pl.col("email").alias("email_key"),
         phone_key_expr(pl.col("phone")).alias("phone_key"),
-        company_domain_expr(pl.col("domain"), pl.col("email")).alias("domain_key"),
-        name_key_expr(person).alias("person_key"),
-    ).with_columns(domain_person_expr().alias("domain_person"))
+        domain_key.alias("domain_key"),
+        person_key.alias("person_key"),
+        domain_person_expr(domain_key, person_key).alias("domain_person"),
+    ]
+
+
+def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the dedupe keys derived from a lead's email, phone, domain and name."""
+    return frame.with_columns(key_columns(pl.col("domain")))
 
 
 def fetch_leads(session: Session, ids: list[int]) -> pl.DataFrame:

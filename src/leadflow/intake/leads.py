@@ -21,10 +21,19 @@ from sqlalchemy.orm import Session
 from leadflow.db import bulk_insert, bulk_update, driver_rows, driver_value, reserve_ids
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.dedupe import LeadIndex, first_in_batch
-from leadflow.intake.lead_frame import CANONICAL_ONLY, DATA, DATA_SCHEMA, KEYS, fetch_leads, with_keys
+from leadflow.intake.lead_frame import (
+    CANONICAL_ONLY,
+    DATA,
+    DATA_SCHEMA,
+    KEYS,
+    fetch_leads,
+    key_columns,
+    with_keys,
+)
 from leadflow.intake.lookups import (
     company_lookup,
     ensure_named,
+    keyed_expr,
     keyed_lookup,
     rep_lookup,
     resolve_keyed,
@@ -195,50 +204,57 @@ class LeadWriter:
             "product",
             "no such product; import the products first",
         )
-        frame = frame.with_columns(name_key_expr(pl.col("company")).alias("_company_key")).join(
-            self.companies, on="_company_key", how="left", maintain_order="left"
-        )
+        if self.companies.is_empty():  # no account named is known: nothing to join
+            frame = frame.with_columns(
+                pl.lit(None, dtype=dtype).alias(name) for name, dtype in self.companies.schema.items()
+            )
+        else:
+            frame = frame.with_columns(name_key_expr(pl.col("company")).alias("_company_key")).join(
+                self.companies, on="_company_key", how="left", maintain_order="left"
+            )
         if self.mapping.require_known_company:
             frame = set_aside(
                 frame["company"].is_not_null() & frame["company_id"].is_null(),
                 "company",
                 "no such account; import the accounts first",
             )
+        named: list[pl.Expr] = []
         for column in ("source", "territory"):
             lookup = self._lookup(session, column, frame)
             if lookup or column in self._named:  # a batch naming none has nothing to create
                 names = frame.get_column(column).drop_nulls().unique(maintain_order=True).to_list()
                 ensure_named(session, NAMED[column], names, lookup)
-            frame = resolve_keyed(frame, column, lookup, f"{column}_id")
-
-        stage = pl.col("stage")
-        # Row by row, so in one context; the rows set aside below are dropped after it.
-        derived = [
-            pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")).alias("won_at"),
-            pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")).alias("lost_at"),
-            (pl.col("lead_type") == "self-sourced").alias("self_sourced"),
-            pl.coalesce("industry", "_c_industry").alias("industry"),
-            pl.coalesce("company_size", "_c_size").alias("company_size"),
-            pl.coalesce("annual_revenue", "_c_revenue").alias("annual_revenue"),
-            pl.coalesce("country", "_c_country").alias("country"),
-            pl.coalesce("domain", "_c_domain").alias("domain"),
-        ]
-        if self.mapping.amount_only_when_won:
-            derived.append(pl.when(stage == "won").then("amount").alias("amount"))
-        frame = frame.with_columns(derived)
+            named.append(keyed_expr(frame, column, lookup).alias(f"{column}_id"))
+        frame = frame.with_columns(named)
         frame = set_aside(
             frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
             "closed_at",
             "a close date on a lead whose stage is not won or lost",
         )
         frame = set_aside(
-            frame["self_sourced"].fill_null(False) & frame["owner_id"].is_null(),
+            (frame["lead_type"] == "self-sourced").fill_null(False) & frame["owner_id"].is_null(),
             "owner",
             "a self-sourced lead needs the rep who found it as owner",
         )
-        frame = with_keys(frame)
+        stage = pl.col("stage")
+        # Row by row, in the one context that also types the columns and derives the keys.
+        derived = {
+            "won_at": pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")),
+            "lost_at": pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")),
+            "self_sourced": pl.col("lead_type") == "self-sourced",
+            "industry": pl.coalesce("industry", "_c_industry"),
+            "company_size": pl.coalesce("company_size", "_c_size"),
+            "annual_revenue": pl.coalesce("annual_revenue", "_c_revenue"),
+            "country": pl.coalesce("country", "_c_country"),
+            "domain": pl.coalesce("domain", "_c_domain"),
+        }
+        if self.mapping.amount_only_when_won:
+            derived["amount"] = pl.when(stage == "won").then("amount")
         frame = frame.select(
-            "_line", *[pl.col(c).cast(t) for c, t in DATA_SCHEMA.items()], *KEYS, "domain_person", "source"
+            "_line",
+            *[derived.get(c, pl.col(c)).cast(t).alias(c) for c, t in DATA_SCHEMA.items()],
+            *key_columns(derived["domain"]),
+            "source",
         )
         return frame, rejects
 

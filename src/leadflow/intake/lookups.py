@@ -82,9 +82,14 @@ def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.Dat
 
 def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (id) for the name in ``column`` by its normalised key; null where unknown."""
+    return frame.with_columns(keyed_expr(frame, column, lookup).alias(target))
+
+
+def keyed_expr(frame: pl.DataFrame, column: str, lookup: dict[str, int]) -> pl.Expr:
+    """The id of the name in ``column`` of ``frame`` by its normalised key; null where unknown."""
     if _unnamed(frame, column):
-        return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))
-    return frame.with_columns(_replaced(name_key_expr(pl.col(column)), lookup).alias(target))
+        return pl.lit(None, dtype=pl.Int64)
+    return _replaced(name_key_expr(pl.col(column)), lookup)
 
 
 def ensure_named(
