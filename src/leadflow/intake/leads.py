@@ -192,18 +192,24 @@ class LeadWriter:
             rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
             return frame.filter(~mask)
 
+        def given(column: str) -> bool:
+            """Whether any row has a value in ``column`` (else no check on it can fail)."""
+            return frame.get_column(column).null_count() < frame.height
+
         frame = resolve_reps(frame, "owner", self._lookup(session, "owner", frame), "owner_id")
-        frame = set_aside(
-            frame["owner"].is_not_null() & frame["owner_id"].is_null(),
-            "owner",
-            "no such rep (by external id, name or email); import the reps first",
-        )
+        if given("owner"):
+            frame = set_aside(
+                frame["owner"].is_not_null() & frame["owner_id"].is_null(),
+                "owner",
+                "no such rep (by external id, name or email); import the reps first",
+            )
         frame = resolve_keyed(frame, "product", self._lookup(session, "product", frame), "product_id")
-        frame = set_aside(
-            frame["product"].is_not_null() & frame["product_id"].is_null(),
-            "product",
-            "no such product; import the products first",
-        )
+        if given("product"):
+            frame = set_aside(
+                frame["product"].is_not_null() & frame["product_id"].is_null(),
+                "product",
+                "no such product; import the products first",
+            )
         if self.companies.is_empty():  # no account named is known: nothing to join
             frame = frame.with_columns(
                 pl.lit(None, dtype=dtype).alias(name) for name, dtype in self.companies.schema.items()
@@ -226,16 +232,18 @@ class LeadWriter:
                 ensure_named(session, NAMED[column], names, lookup)
             named.append(keyed_expr(frame, column, lookup).alias(f"{column}_id"))
         frame = frame.with_columns(named)
-        frame = set_aside(
-            frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
-            "closed_at",
-            "a close date on a lead whose stage is not won or lost",
-        )
-        frame = set_aside(
-            (frame["lead_type"] == "self-sourced").fill_null(False) & frame["owner_id"].is_null(),
-            "owner",
-            "a self-sourced lead needs the rep who found it as owner",
-        )
+        if given("closed_at"):
+            frame = set_aside(
+                frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
+                "closed_at",
+                "a close date on a lead whose stage is not won or lost",
+            )
+        if given("lead_type"):
+            frame = set_aside(
+                (frame["lead_type"] == "self-sourced").fill_null(False) & frame["owner_id"].is_null(),
+                "owner",
+                "a self-sourced lead needs the rep who found it as owner",
+            )
         stage = pl.col("stage")
         # Row by row, in the one context that also types the columns and derives the keys.
         derived = {

@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.ledger.keys import name_key, name_key_expr
+from leadflow.ledger.keys import name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Territory
 
 
@@ -100,8 +100,10 @@ def ensure_named(
 ) -> int:
     """Create the sources or territories a file names that do not exist yet; return how many."""
     created = 0
-    for name in names:
-        key = name_key(name)
+    if not names:
+        return 0
+    keys = pl.Series(names, dtype=pl.String).to_frame("v").select(name_key_expr(pl.col("v"))).to_series()
+    for name, key in zip(names, keys.to_list(), strict=True):
         if key and key not in lookup:
             row = model(name=name, key=key)
             session.add(row)
