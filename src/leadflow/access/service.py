@@ -8,6 +8,7 @@ when issued, and never again.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadflow.db import bulk_insert, driver_value
 from leadflow.errors import InvalidChange, NotFound
 from leadflow.models import ApiToken, AuditEntry, Rep, Team, User, utcnow
 
@@ -199,3 +201,18 @@ def record_write(
     )
     session.add(entry)
     return entry
+
+
+Write = tuple[str, str, str, str | None, dict[str, Any] | None, dict[str, Any] | None]
+
+
+def record_writes(session: Session, *, writes: list[Write]) -> None:
+    """Add many writes (actor, action, entity, entity id, before, after) to the audit log in one
+    executemany, in the same transaction as the writes: a capture batch's leads, one row each."""
+    at = driver_value(session, utcnow())
+    rows = [
+        (at, actor, action, entity, entity_id, json.dumps(before), json.dumps(after))
+        for actor, action, entity, entity_id, before, after in writes
+    ]
+    columns = ["at", "actor", "action", "entity", "entity_id", "before", "after"]
+    bulk_insert(session, AuditEntry.__tablename__, columns, rows)

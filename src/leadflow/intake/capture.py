@@ -114,11 +114,16 @@ def capture_leads(
     )
     written = writer.write(session, cleaned.frame)
     result.rejects.extend(written.rejects)
-    decisions = {}
+    reasons: dict[int, str] = {}  # why each routed lead went where it went
     if route:
-        fresh = written.leads.filter("new")["id"].to_list()
-        plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel) if fresh else None
-        decisions = {d.lead_id: d for d in plan.decisions} if plan else {}
+        fresh = [
+            i
+            for i, new in zip(written.leads["id"].to_list(), written.leads["new"].to_list(), strict=True)
+            if new
+        ]
+        if fresh:
+            plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel)
+            reasons = dict(zip(plan.table["lead_id"].to_list(), plan.table["reason"].to_list(), strict=True))
     ids = written.leads["id"].to_list()
     rows = {
         row.id: row
@@ -141,7 +146,6 @@ def capture_leads(
     }
     for line, lead_id, new in written.leads.sort("_line").iter_rows():
         row = rows[lead_id]
-        decision = decisions.get(lead_id)
         result.leads.append(
             CapturedLead(
                 record=line,
@@ -154,7 +158,7 @@ def capture_leads(
                 win_probability=row.win_probability,
                 owner=row.owner,
                 queue=row.queue if row.owner is None else None,
-                reason=decision.reason if decision else (row.queued_why if row.owner is None else None),
+                reason=reasons.get(lead_id, row.queued_why if row.owner is None else None),
             )
         )
     return result

@@ -376,10 +376,11 @@ def route_leads(
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
     if not dry_run and settings.notify.enabled:  # no event objects for a batch nobody hears of
+        columns = (plan.table.get_column(c).to_list() for c in ("lead_id", "rep_id", "policy", "reason"))
         events = [
-            LeadEvent("lead.assigned", d.lead_id, d.rep_id, {"policy": d.policy, "reason": d.reason})
-            for d in plan.decisions
-            if d.rep_id is not None
+            LeadEvent("lead.assigned", lead, rep, {"policy": policy, "reason": reason})
+            for lead, rep, policy, reason in zip(*columns, strict=True)
+            if rep is not None
         ]
         queue_notifications(session, settings=settings, events=events, now=now)
     return plan

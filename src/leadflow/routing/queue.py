@@ -4,9 +4,11 @@ routing could not place: the reserve (reps at capacity) and the unassigned, with
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Text, case, cast, exists, select
+from sqlalchemy import Select, Text, bindparam, case, cast, exists, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite, read_frame
@@ -32,6 +34,32 @@ def take_queue(
     """The unowned leads of the routable ``stages`` (or those of ``lead_ids``): the reserve first,
     then the best (``order="best_first"``: win probability, else fit score) or the oldest. With
     ``lock`` (routing), rows another worker holds are skipped on PostgreSQL; a preview reads all."""
+    query = _queue_query(
+        tuple(stages),
+        order,
+        by_id=lead_ids is not None,
+        limited=bool(limit),
+        lock=lock and not is_sqlite(session),
+    )
+    parameters: dict[str, Any] = {}
+    if lead_ids is not None:
+        parameters["lead_ids"] = lead_ids
+    if limit:
+        parameters["limit"] = limit
+    frame = read_frame(session, query, parameters)
+    extra = pl.col("extra")
+    return frame.with_columns(
+        extra.str.json_path_match("$.state").alias("state"),
+        extra.str.json_path_match("$.postal_code").alias("postal_code"),
+    )
+
+
+@lru_cache(maxsize=32)
+def _queue_query(
+    stages: tuple[str, ...], order: str, *, by_id: bool, limited: bool, lock: bool
+) -> Select[*tuple[Any, ...]]:
+    """The queue's select, built once per shape (a capture routes a few leads many times a
+    second; building the statement cost as much as running it)."""
     reserve_first = case((QueuedLead.kind == "reserve", 0), else_=1)
     best = (
         [Lead.win_probability.desc().nulls_last(), Lead.fit_score.desc().nulls_last()]
@@ -73,18 +101,13 @@ def take_queue(
         )
         .order_by(reserve_first, *best, Lead.created_at, Lead.id)
     )
-    if lead_ids is not None:
-        query = query.where(Lead.id.in_(lead_ids))
-    if limit:
-        query = query.limit(limit)
-    if lock and not is_sqlite(session):
+    if by_id:
+        query = query.where(Lead.id.in_(bindparam("lead_ids", expanding=True)))
+    if limited:
+        query = query.limit(bindparam("limit"))
+    if lock:
         query = query.with_for_update(skip_locked=True, of=Lead)
-    frame = read_frame(session, query)
-    extra = pl.col("extra")
-    return frame.with_columns(
-        extra.str.json_path_match("$.state").alias("state"),
-        extra.str.json_path_match("$.postal_code").alias("postal_code"),
-    )
+    return query
 
 
 def routing_queue(session: Session, *, routable_stages: Sequence[str] | None = None) -> pl.DataFrame:

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import status
-from fastapi.encoders import jsonable_encoder
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from leadflow.access.scope import can_see_lead
-from leadflow.access.service import record_write
+from leadflow.access.service import Write, record_writes
 from leadflow.db import session_factory, session_scope
 from leadflow.intake.capture import capture_leads
 from leadflow.ledger.settings_versions import settings_in_force
@@ -89,6 +88,7 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
     for position, record in todo:
         by_channel.setdefault(f"api:{requests[position].actor}", []).append((position, record))
     now = utcnow()
+    audit: list[Write] = []
     for channel, items in by_channel.items():
         result = capture_leads(session, settings=settings, records=[r for _, r in items], channel=channel)
         captured = {c.record: c for c in result.leads}
@@ -107,14 +107,20 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
             lead = captured[index]
             if not lead.new and not _may_read(session, user_id=request.user_id, lead_id=lead.id):
                 lead = lead.model_copy(update=dict.fromkeys(HIDDEN_ON_MERGE) | {"reason": MERGED})
-            payload: dict[str, Any] = jsonable_encoder(lead)
+            payload: dict[str, Any] = lead.model_dump(mode="json")
             code = status.HTTP_201_CREATED if lead.new else status.HTTP_200_OK
             answers[position] = Answer(code, payload)
-            record_write(
-                session, actor=request.actor, action="capture lead" if lead.new else "merge captured lead",
-                entity="lead", entity_id=str(lead.id), before=None,
-                after={"posted": request.body, "result": payload},
-            )  # fmt: skip
+            action = "capture lead" if lead.new else "merge captured lead"
+            audit.append(
+                (
+                    request.actor,
+                    action,
+                    "lead",
+                    str(lead.id),
+                    None,
+                    {"posted": request.body, "result": payload},
+                )
+            )
             if request.key:
                 session.add(
                     IdempotentRequest(
@@ -122,6 +128,7 @@ def capture_requests(session: Session, *, settings: Settings, requests: list[Cap
                         status_code=code, response=payload, created_at=now,
                     )
                 )  # fmt: skip
+    record_writes(session, writes=audit)
     for position, request in enumerate(requests):
         if position not in answers and request.key:
             first = first_with_key[(request.user_id, request.key)]
