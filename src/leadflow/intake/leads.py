@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -61,6 +62,31 @@ class LeadBatchResult:
     leads: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={"_line": pl.Int64, "id": pl.Int64, "new": pl.Boolean})
     )
+
+
+@lru_cache(maxsize=2)
+def _typed_with_keys(*, amount_only_when_won: bool) -> list[pl.Expr | str]:
+    """A resolved batch's columns, derived row by row (dates from the stage, account defaults),
+    typed, with the dedupe keys: one context, built once."""
+    stage = pl.col("stage")
+    derived = {
+        "won_at": pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")),
+        "lost_at": pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")),
+        "self_sourced": pl.col("lead_type") == "self-sourced",
+        "industry": pl.coalesce("industry", "_c_industry"),
+        "company_size": pl.coalesce("company_size", "_c_size"),
+        "annual_revenue": pl.coalesce("annual_revenue", "_c_revenue"),
+        "country": pl.coalesce("country", "_c_country"),
+        "domain": pl.coalesce("domain", "_c_domain"),
+    }
+    if amount_only_when_won:
+        derived["amount"] = pl.when(stage == "won").then("amount")
+    return [
+        "_line",
+        *[derived.get(c, pl.col(c)).cast(t).alias(c) for c, t in DATA_SCHEMA.items()],
+        *key_columns(derived["domain"]),
+        "source",
+    ]
 
 
 # What each named column of a lead refers to (an owner is a rep: rep_lookup).
@@ -244,26 +270,7 @@ class LeadWriter:
                 "owner",
                 "a self-sourced lead needs the rep who found it as owner",
             )
-        stage = pl.col("stage")
-        # Row by row, in the one context that also types the columns and derives the keys.
-        derived = {
-            "won_at": pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")),
-            "lost_at": pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")),
-            "self_sourced": pl.col("lead_type") == "self-sourced",
-            "industry": pl.coalesce("industry", "_c_industry"),
-            "company_size": pl.coalesce("company_size", "_c_size"),
-            "annual_revenue": pl.coalesce("annual_revenue", "_c_revenue"),
-            "country": pl.coalesce("country", "_c_country"),
-            "domain": pl.coalesce("domain", "_c_domain"),
-        }
-        if self.mapping.amount_only_when_won:
-            derived["amount"] = pl.when(stage == "won").then("amount")
-        frame = frame.select(
-            "_line",
-            *[derived.get(c, pl.col(c)).cast(t).alias(c) for c, t in DATA_SCHEMA.items()],
-            *key_columns(derived["domain"]),
-            "source",
-        )
+        frame = frame.select(_typed_with_keys(amount_only_when_won=self.mapping.amount_only_when_won))
         return frame, rejects
 
     def _insert(self, session: Session, rows: pl.DataFrame) -> list[int]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import polars as pl
 
-from leadflow.intake.columns import Column, FileMapping, KindSpec
+from leadflow.intake.columns import SPECS, Column, FileMapping, Kind, KindSpec
 from leadflow.intake.readers import Batch
 from leadflow.intake.rejects import Reject, shorten
 from leadflow.ledger.keys import domain_key_expr, email_key_expr, phone_key_expr, text_expr
@@ -149,6 +150,58 @@ def _clean_column(
     raise AssertionError(column.type)
 
 
+@lru_cache(maxsize=64)
+def _expressions(
+    kind: Kind,
+    names: tuple[str, ...],
+    formats: tuple[str, ...],
+    scale: tuple[tuple[str, float], ...],
+    words: tuple[tuple[str, int], ...],
+) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
+    """The expressions that validate a batch of ``kind`` with these columns present, built once
+    per shape (a capture of a few records is validated many times a second): what a band or size
+    word said, kept beside the number; each column typed; each cell's error; the values kept."""
+    present = [c for c in SPECS[kind].columns if c.name in names]
+    by_name, size_words = dict(scale), dict(words)
+    banded = [
+        pl.when(_number_text(pl.col(c.name)).cast(pl.Float64, strict=False).is_null())
+        .then(pl.col(c.name))
+        .alias(f"extra:{c.name}{GIVEN_SUFFIX}")
+        for c in present
+        if c.bands
+    ]
+    typing = [
+        _clean_column(
+            column, pl.col(column.name), list(formats), by_name.get(column.name, 1.0), size_words
+        ).alias(VALUE_PREFIX + column.name)
+        for column in present
+    ]
+    checking: list[pl.Expr] = []
+    for column in present:
+        source, value = pl.col(column.name), pl.col(VALUE_PREFIX + column.name)
+        blank = source.is_null()
+        error: pl.Expr = (
+            pl.when(~blank & value.is_null())
+            .then(pl.lit(_reason(column)))
+            .when(source.str.len_chars() > column.max_len)
+            .then(pl.lit(f"longer than {column.max_len} characters"))
+        )
+        if column.minimum is not None:
+            error = error.when(value < column.minimum).then(pl.lit(f"less than {column.minimum:g}"))  # type: ignore[attr-defined]
+        if column.required:
+            error = error.when(blank).then(pl.lit("required, but blank"))  # type: ignore[attr-defined]
+        checking.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))  # type: ignore[attr-defined]
+    keeping = [
+        (
+            pl.when(pl.col(ERROR_PREFIX + column.name).is_null()).then(pl.col(VALUE_PREFIX + column.name))
+            if column.optional  # the field is dropped, the row stays
+            else pl.col(VALUE_PREFIX + column.name)
+        ).alias(column.name)
+        for column in present
+    ]
+    return banded, typing, checking, keeping
+
+
 def _reason(column: Column) -> str:
     return {
         "int": "not a whole number" + (", a band (51-200, 1000+) or a size word" if column.bands else ""),
@@ -203,48 +256,17 @@ def clean(
         for c in present
         if c.type == "datetime"
     )
-    # what a band or size word said, kept beside the number read from it
     given = [c for c in present if c.bands]
-    text = text.with_columns(
-        pl.when(_number_text(pl.col(c.name)).cast(pl.Float64, strict=False).is_null())
-        .then(pl.col(c.name))
-        .alias(f"extra:{c.name}{GIVEN_SUFFIX}")
-        for c in given
+    scale = tuple(sorted((k, v) for k, v in mapping.scale.items()))
+    banded, typing, checking, keeping = _expressions(
+        spec.kind, tuple(c.name for c in present), tuple(formats), scale, tuple(sorted(words.items()))
     )
+    text = text.with_columns(banded)
     extras += [f"extra:{c.name}{GIVEN_SUFFIX}" for c in given]
     # Three small contexts, each expression evaluated once: each column typed from its trimmed
     # text; each cell's error from the text and the typed value; the values kept. (In one
     # context, with the typed value repeated inside its error, Polars spent longer on the plan.)
-    typed = text.with_columns(
-        _clean_column(column, pl.col(column.name), formats, mapping.scale.get(column.name, 1.0), words).alias(
-            VALUE_PREFIX + column.name
-        )
-        for column in present
-    )
-    errors: list[pl.Expr] = []
-    for column in present:
-        source, value = pl.col(column.name), pl.col(VALUE_PREFIX + column.name)
-        blank = source.is_null()
-        error: pl.Expr = (
-            pl.when(~blank & value.is_null())
-            .then(pl.lit(_reason(column)))
-            .when(source.str.len_chars() > column.max_len)
-            .then(pl.lit(f"longer than {column.max_len} characters"))
-        )
-        if column.minimum is not None:
-            error = error.when(value < column.minimum).then(pl.lit(f"less than {column.minimum:g}"))  # type: ignore[attr-defined]
-        if column.required:
-            error = error.when(blank).then(pl.lit("required, but blank"))  # type: ignore[attr-defined]
-        errors.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))  # type: ignore[attr-defined]
-    checked = typed.with_columns(errors)
-    frame = checked.with_columns(
-        (
-            pl.when(pl.col(ERROR_PREFIX + column.name).is_null()).then(pl.col(VALUE_PREFIX + column.name))
-            if column.optional  # the field is dropped, the row stays
-            else pl.col(VALUE_PREFIX + column.name)
-        ).alias(column.name)
-        for column in present
-    )
+    frame = text.with_columns(typing).with_columns(checking).with_columns(keeping)
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
     optional = {ERROR_PREFIX + c.name for c in present if c.optional}
     fatal = [c for c in error_columns if c not in optional]

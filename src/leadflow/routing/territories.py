@@ -51,6 +51,20 @@ def rule_expr(rule: TerritoryRule, columns: dict[str, str | None] | None = None)
 
 
 def _chain(rules: list[TerritoryRule], columns: dict[str, str | None] | None = None) -> pl.Expr:
+    """The first matching rule's name, built once per set of rules (a capture matches a few
+    leads many times a second)."""
+    key = (tuple(rule.model_dump_json() for rule in rules), tuple(sorted((columns or {}).items())))
+    if key not in _chains:
+        if len(_chains) > 16:
+            _chains.clear()
+        _chains[key] = _build_chain(rules, columns)
+    return _chains[key]
+
+
+_chains: dict[tuple[tuple[str, ...], tuple[tuple[str, str | None], ...]], pl.Expr] = {}
+
+
+def _build_chain(rules: list[TerritoryRule], columns: dict[str, str | None] | None) -> pl.Expr:
     chain: Any = pl.when(rule_expr(rules[0], columns)).then(pl.lit(rules[0].name))
     for rule in rules[1:]:
         chain = chain.when(rule_expr(rule, columns)).then(pl.lit(rule.name))

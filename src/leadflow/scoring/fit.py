@@ -124,9 +124,17 @@ def fit_breakdown(leads: pl.DataFrame, profile: Profile) -> pl.DataFrame:
 
 
 def fit_score_expr(profile: Profile) -> pl.Expr:
-    """The total of :func:`fit_breakdown` as one expression (``fit_score``), for scoring in bulk."""
-    points, engaged = _points(profile)
-    return _total([*points, engaged])
+    """The total of :func:`fit_breakdown` as one expression (``fit_score``), for scoring in bulk;
+    built once per profile (a capture scores a few leads many times a second)."""
+    key = profile.model_dump_json()
+    if key not in _built:
+        points, engaged = _points(profile)
+        _built.clear()  # one profile is in force at a time
+        _built[key] = _total([*points, engaged])
+    return _built[key]
+
+
+_built: dict[str, pl.Expr] = {}
 
 
 def grade(scores: pl.Expr, grades: Grades) -> pl.Expr:
