@@ -3,6 +3,7 @@ leads queued within a group, and leads no group could take."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -155,33 +156,28 @@ def queued_rows(
     """The plan's rows for leads of a group that no rep of it could take, with the reason."""
     if not left_over:
         return pl.DataFrame()
+    names, policies = group_table.get_column("group").to_list(), group_table.get_column("policy").to_list()
     numbers = np.concatenate([np.full(p.size, n) for n, p, _, _ in left_over])
     positions = np.concatenate([p for _, p, _, _ in left_over])
-    reasons = pl.DataFrame(
-        {
-            "_number": [n for n, *_ in left_over],
-            "queue": [q for *_, q, _ in left_over],
-            "reason": [r for *_, r in left_over],
-        },
-        schema={"_number": pl.Int64, "queue": pl.String, "reason": pl.String},
-    )
-    frame = take_rows(leads, positions).with_columns(
-        pl.Series("_number", numbers, dtype=pl.Int64), pl.Series("_position", positions)
-    )
-    return (
-        frame.join(reasons, on="_number", how="left", maintain_order="left")
-        .join(group_table.rename({"number": "_number"}), on="_number", how="left", maintain_order="left")
-        .select(
-            "_number",
-            "_position",
-            *_lead_fields(),
-            "policy",
-            "reason",
-            "win_probability",
-            "queue",
-            "group",
-            pl.struct("group").struct.json_encode().alias("inputs"),
-        )
+    # what a group's leads share, repeated for each of them: no join
+    columns: dict[str, list[str]] = {"policy": [], "reason": [], "queue": [], "group": [], "inputs": []}
+    for number, at, queue, reason in left_over:
+        shared = {
+            "policy": policies[number],
+            "reason": reason,
+            "queue": queue,
+            "group": names[number],
+            "inputs": json.dumps({"group": names[number]}, separators=(",", ":"), ensure_ascii=False),
+        }
+        for name, value in shared.items():
+            columns[name] += [value] * at.size
+    return take_rows(leads, positions).select(
+        pl.Series("_number", numbers, dtype=pl.Int64),
+        pl.Series("_position", positions, dtype=pl.Int64),
+        *_lead_fields(),
+        *(pl.Series(name, values, dtype=pl.String) for name, values in columns.items() if name != "inputs"),
+        "win_probability",
+        pl.Series("inputs", columns["inputs"], dtype=pl.String),
     )
 
 
