@@ -1,4 +1,5 @@
-"""Benchmark: post new leads through capture-score-route against `leadflow serve` on SQLite.
+"""Benchmark: post new leads through capture-score-route against `leadflow serve` on SQLite
+(or, with ``--postgres``, on a new PostgreSQL database).
 
 Builds a demo company (reps, territories, a trained model), starts `leadflow serve` on
 loopback, and posts distinct new leads from an async HTTP client, for a bounded count and time:
@@ -16,12 +17,14 @@ Target: at least 300 leads/s with p99 under 100 ms.
     .venv/bin/python bench/api.py                    # 3,000 leads, 16 in flight
     .venv/bin/python bench/api.py --leads 500 --concurrency 4
     .venv/bin/python bench/api.py --rate 300 --leads 6000 --json
+    .venv/bin/python bench/api.py --rate 300 --workers 2 --postgres postgresql://user@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -31,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -41,6 +45,26 @@ BIN = Path(sys.executable).parent / "leadflow"
 REGIONS = ["North America", "EMEA", "APAC", "LATAM"]  # the demo's territories
 # Territory rules as a company would write them, so that every posted lead is really routed
 CONFIG = "".join(f'[[routing.territories]]\nname = "{r}"\nregions = ["{r}"]\n\n' for r in REGIONS)
+
+
+@contextlib.contextmanager
+def ledger(server: str | None, folder: Path) -> Iterator[str]:
+    """The ledger's URL: a SQLite file in ``folder``, or a new database on the PostgreSQL
+    ``server``, dropped afterwards."""
+    if server is None:
+        yield f"sqlite:///{folder / 'api.db'}"
+        return
+    import psycopg
+
+    name = f"leadflow_bench_{os.getpid()}"
+    admin = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -133,14 +157,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 def server_processes(pid: int) -> dict[str, int]:
-    """The server's process and its children, by role: the capture process, and multiprocessing's
-    resource tracker."""
+    """The server's process and its descendants, by role: with ``--workers N`` the server's
+    workers and each one's capture process; multiprocessing's resource trackers are left out."""
     found = {"server": pid}
-    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
-        command = Path(f"/proc/{child}/cmdline").read_bytes()
-        found["resource tracker" if b"resource_tracker" in command else f"capture process {child}"] = int(
-            child
-        )
+
+    def children(parent: int) -> list[int]:
+        listed = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout
+        return [int(child) for child in listed.split()]
+
+    def walk(parent: int, depth: int) -> None:
+        for child in children(parent):
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"resource_tracker" in command:
+                continue
+            # a child that has children of its own is a server worker; a leaf is a capture process
+            role = "server worker" if children(child) else "capture process"
+            found[f"{role} {child}"] = child
+            walk(child, depth + 1)
+
+    walk(pid, 1)
     return found
 
 
@@ -152,9 +187,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--rate", type=float, default=None, help="open loop: send this many leads a second")
     parser.add_argument("--json", action="store_true", help="end with one line of JSON")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://user@host:port/postgres): the ledger is a new database "
+        "there, dropped at the end, instead of a SQLite file",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{Path(tmp) / 'api.db'}"
+    with tempfile.TemporaryDirectory() as tmp, ledger(args.postgres, Path(tmp)) as db:
         config = Path(tmp) / "leadflow.toml"
         config.write_text(CONFIG)
         env = {**os.environ, "LEADFLOW_DATABASE_URL": db, "LEADFLOW_CONFIG": str(config)}
