@@ -159,15 +159,15 @@ def first_in_batch(frame: pl.DataFrame) -> np.ndarray:
     three resolve to row 1.
     """
     n = frame.height
-    if n < 2:
-        return np.arange(n, dtype=np.int64)
-    position = pl.col("_pos").cast(pl.Int64)
-    firsts = [
-        pl.when(pl.col(key).is_not_null()).then(position.min().over(key)).otherwise(position)
-        for key in MATCH_KEYS
-    ]
-    indexed = frame.select(*MATCH_KEYS).with_row_index("_pos")
-    root = indexed.select(pl.min_horizontal(firsts)).to_series().to_numpy().copy()
+    earliest = list(range(n))  # the first row sharing any key with each row
+    for key in MATCH_KEYS:
+        first: dict[str, int] = {}
+        for row, value in enumerate(frame.get_column(key).to_list()):
+            if value is not None:
+                found = first.setdefault(value, row)
+                if found < earliest[row]:
+                    earliest[row] = found
+    root = np.asarray(earliest, dtype=np.int64)
     for _ in range(n):
         parent = root[root]
         if (parent == root).all():
