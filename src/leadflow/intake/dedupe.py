@@ -7,9 +7,12 @@ normalised (keys.py), so 'Ann.Lee@ACME.com ' and 'ann.lee@acme.com' are one pers
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import numpy as np
 import polars as pl
-from sqlalchemy import and_, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from leadflow.models import Lead, LeadAlias
@@ -35,6 +38,32 @@ def _firsts(keys: list[str | None], ids: list[int]) -> dict[str, int]:
     return {key: id_ for key, id_ in zip(reversed(keys), reversed(ids), strict=True) if key is not None}
 
 
+@lru_cache(maxsize=2)
+def _key_queries(*, scoped: bool) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
+    """The leads' keys and the merged aliases: all, or (``scoped``) those a few rows could match,
+    by the expanding parameters external_ids, emails, phones, domains and persons. Every domain
+    with every name is a superset of the pairs that match() narrows; one shape, built once."""
+    query = select(
+        Lead.id, Lead.external_id, Lead.email_key, Lead.phone_key, Lead.domain_key, Lead.person_key
+    )
+    alias_query = select(LeadAlias.external_id, LeadAlias.lead_id)
+    if not scoped:
+        return query, alias_query
+    external_ids: BindParameter[list[str]] = bindparam("external_ids", expanding=True)
+    query = query.where(
+        or_(
+            Lead.external_id.in_(external_ids),
+            Lead.email_key.in_(bindparam("emails", expanding=True)),
+            Lead.phone_key.in_(bindparam("phones", expanding=True)),
+            and_(
+                Lead.domain_key.in_(bindparam("domains", expanding=True)),
+                Lead.person_key.in_(bindparam("persons", expanding=True)),
+            ),
+        )
+    )
+    return query, alias_query.where(LeadAlias.external_id.in_(external_ids))
+
+
 class LeadIndex:
     """The existing leads' keys, each mapped to its first lead: loaded once per import and kept up
     to date (or, for a capture, only the keys of the leads its rows could duplicate).
@@ -49,15 +78,8 @@ class LeadIndex:
     def load(cls, session: Session, *, matching: pl.DataFrame | None = None) -> LeadIndex:
         """Read every lead's keys (and merged aliases) from the database; or, for a few incoming
         rows (``matching``, with the key columns), only the leads those rows could duplicate."""
-        query = select(
-            Lead.id,
-            Lead.external_id,
-            Lead.email_key,
-            Lead.phone_key,
-            Lead.domain_key,
-            Lead.person_key,
-        )
-        alias_query = select(LeadAlias.external_id, LeadAlias.lead_id)
+        query, alias_query = _key_queries(scoped=matching is not None)
+        parameters: dict[str, list[str]] = {}
         if matching is not None:
 
             def values(column: str) -> list[str]:
@@ -70,25 +92,18 @@ class LeadIndex:
             paired = [
                 (d, p) for d, p in zip(domains, persons, strict=True) if d is not None and p is not None
             ]
-            # Every domain with every name: a superset of the pairs that match() narrows, in a
-            # statement of one shape whatever the batch (compiled once, cached; still indexed).
-            query = query.where(
-                or_(
-                    Lead.external_id.in_(values("external_id")),
-                    Lead.email_key.in_(values("email_key")),
-                    Lead.phone_key.in_(values("phone_key")),
-                    and_(
-                        Lead.domain_key.in_(sorted({d for d, _ in paired})),
-                        Lead.person_key.in_(sorted({p for _, p in paired})),
-                    ),
-                )
-            )
-            alias_query = alias_query.where(LeadAlias.external_id.in_(values("external_id")))
-        rows = session.execute(query).all()
+            parameters = {
+                "external_ids": values("external_id"),
+                "emails": values("email_key"),
+                "phones": values("phone_key"),
+                "domains": sorted({d for d, _ in paired}),
+                "persons": sorted({p for _, p in paired}),
+            }
+        rows = session.execute(query, parameters).all()
+        aliases = session.execute(alias_query, parameters).all()
         ids, external, email, phone, domain, person = (
             (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
         )
-        aliases = session.execute(alias_query).all()
         keys = {
             "external_id": _firsts(external, ids),
             "email_key": _firsts(email, ids),

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite
@@ -48,24 +49,14 @@ def read_roster(
     All reps when ``territories`` is None (a batch); else those covering one of ``territories``
     and the members of ``team`` (the fallback team, when some lead has no territory with reps).
     """
-    covering = select(rep_territories.c.rep_id, Territory.name).join(
-        Territory, Territory.id == rep_territories.c.territory_id
-    )
-    if territories is not None:
-        covering = covering.where(Territory.name.in_(sorted(territories)))
     covers: dict[int, set[str]] = defaultdict(set)
-    for rep_id, name in session.execute(covering).all():
+    named = {"names": sorted(territories)} if territories is not None else {}
+    for rep_id, name in session.execute(_covering(scoped=territories is not None), named).all():
         covers[rep_id].add(name)
-    query = (
-        select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity)
-        .outerjoin(Team, Rep.team_id == Team.id)
-        .order_by(Rep.id)
-    )
-    if territories is not None:
-        in_reach = Rep.id.in_(sorted(covers))
-        query = query.where(in_reach if team is None else in_reach | (Team.name == team))
+    query = _roster(scoped=territories is not None, team=team is not None)
+    parameters = {"ids": sorted(covers), "team": team} if territories is not None else {}
     frame = pl.DataFrame(
-        session.execute(query).all(),
+        session.execute(query, parameters).all(),
         schema={
             "id": pl.Int64,
             "external_id": pl.String,
@@ -77,6 +68,48 @@ def read_roster(
         orient="row",
     )
     return frame, covers
+
+
+# The roster's statements, built once per shape: a capture reads a few reps many times a second.
+@lru_cache(maxsize=2)
+def _covering(*, scoped: bool) -> Select[*tuple[Any, ...]]:
+    covering = select(rep_territories.c.rep_id, Territory.name).join(
+        Territory, Territory.id == rep_territories.c.territory_id
+    )
+    return covering.where(Territory.name.in_(bindparam("names", expanding=True))) if scoped else covering
+
+
+@lru_cache(maxsize=4)
+def _roster(*, scoped: bool, team: bool) -> Select[*tuple[Any, ...]]:
+    query = (
+        select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity)
+        .outerjoin(Team, Rep.team_id == Team.id)
+        .order_by(Rep.id)
+    )
+    if not scoped:
+        return query
+    in_reach = Rep.id.in_(bindparam("ids", expanding=True))
+    return query.where(in_reach | (Team.name == bindparam("team")) if team else in_reach)
+
+
+@lru_cache(maxsize=2)
+def _issued_since(*, scoped: bool) -> Select[*tuple[Any, ...]]:
+    """Each rep's leads issued since a day (``start``), of the reps ``ids`` when ``scoped``."""
+    load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= bindparam("start"))
+    if scoped:
+        load = load.where(RepLoad.rep_id.in_(bindparam("ids", expanding=True)))
+    return load.group_by(RepLoad.rep_id)
+
+
+@lru_cache(maxsize=2)
+def _away(*, scoped: bool) -> Select[*tuple[Any, ...]]:
+    """Each rep away at ``now`` and until when, of the reps ``ids`` when ``scoped``."""
+    absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
+        Absence.starts_at <= bindparam("now"), Absence.ends_at > bindparam("now")
+    )
+    if scoped:
+        absent = absent.where(Absence.rep_id.in_(bindparam("ids", expanding=True)))
+    return absent.group_by(Absence.rep_id)
 
 
 def rep_pool(
@@ -102,10 +135,11 @@ def rep_pool(
         if candidates is not None:
             locking = locking.where(Rep.id.in_(candidates))
         session.execute(locking).all()
-    load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= start.date())
-    if candidates is not None:
-        load = load.where(RepLoad.rep_id.in_(candidates))
-    used = {rep_id: int(n) for rep_id, n in session.execute(load.group_by(RepLoad.rep_id)).all()}
+    scoped = {"ids": candidates} if candidates is not None else {}
+    issued_since = _issued_since(scoped=candidates is not None)
+    used = {
+        rep_id: int(n) for rep_id, n in session.execute(issued_since, {"start": start.date(), **scoped}).all()
+    }
     # A roster is a few reps to a few thousand, in a capture and a batch alike: its columns are
     # worked as lists, and the frame is built once at the end.
     ids: list[int] = roster["id"].to_list()
@@ -133,12 +167,9 @@ def rep_pool(
         pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
         pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
     )
-    absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
-        Absence.starts_at <= now, Absence.ends_at > now
+    away: dict[int, datetime] = dict(
+        session.execute(_away(scoped=candidates is not None), {"now": now, **scoped}).all()
     )
-    if candidates is not None:
-        absent = absent.where(Absence.rep_id.in_(candidates))
-    away = dict(session.execute(absent.group_by(Absence.rep_id)).all())
     return RepPool(frame, away)
 
 
