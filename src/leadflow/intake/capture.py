@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from leadflow.intake.columns import SPECS, FileMapping
@@ -35,6 +35,25 @@ LIFECYCLE = frozenset(
 LIFECYCLE_REASON = (
     "a capture may not set a lead's owner, stage, outcome or amount; assign it and move it on "
     "with `leadflow assign` and `leadflow stage set` (or the API's /assign and /stage)"
+)
+
+
+# What a capture answers of each lead it stored or merged into, read back as the ledger has it.
+_ANSWERS = (
+    select(
+        Lead.id,
+        Lead.external_id,
+        Lead.stage,
+        Lead.fit_score,
+        Lead.grade,
+        Lead.win_probability,
+        Rep.external_id.label("owner"),
+        QueuedLead.kind.label("queue"),
+        QueuedLead.reason.label("queued_why"),
+    )
+    .outerjoin(Rep, Rep.id == Lead.owner_id)
+    .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
+    .where(Lead.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -125,25 +144,7 @@ def capture_leads(
             plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel)
             reasons = dict(zip(plan.table["lead_id"].to_list(), plan.table["reason"].to_list(), strict=True))
     ids = written.leads["id"].to_list()
-    rows = {
-        row.id: row
-        for row in session.execute(
-            select(
-                Lead.id,
-                Lead.external_id,
-                Lead.stage,
-                Lead.fit_score,
-                Lead.grade,
-                Lead.win_probability,
-                Rep.external_id.label("owner"),
-                QueuedLead.kind.label("queue"),
-                QueuedLead.reason.label("queued_why"),
-            )
-            .outerjoin(Rep, Rep.id == Lead.owner_id)
-            .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
-            .where(Lead.id.in_(ids))
-        ).all()
-    }
+    rows = {row.id: row for row in session.execute(_ANSWERS, {"ids": ids}).all()}
     for line, lead_id, new in written.leads.sort("_line").iter_rows():
         row = rows[lead_id]
         result.leads.append(

@@ -7,8 +7,11 @@ looked up in.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from leadflow.ledger.keys import name_key_expr
@@ -48,23 +51,18 @@ def _replaced(keys: pl.Expr, lookup: dict[str, int]) -> pl.Expr:
 
 def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Territory]) -> dict[str, int]:
     """Name key to id for products, sources or territories."""
-    return {key: id_ for id_, key in session.execute(select(model.id, model.key)).all()}
+    return {key: id_ for id_, key in session.execute(_keyed(model)).all()}
+
+
+@lru_cache(maxsize=4)
+def _keyed(model: type[Product] | type[Source] | type[Territory]) -> Select[*tuple[Any, ...]]:
+    return select(model.id, model.key)
 
 
 def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.DataFrame:
     """Companies by name key (all, or those of ``keys``), with what a lead inherits from its account."""
-    query = select(
-        Company.key,
-        Company.id,
-        Company.domain,
-        Company.industry,
-        Company.employees,
-        Company.annual_revenue,
-        Company.country,
-    )
-    if keys is not None:
-        query = query.where(Company.key.in_(keys))
-    rows = session.execute(query).all()
+    query = _companies(scoped=keys is not None)
+    rows = session.execute(query, {"keys": keys} if keys is not None else {}).all()
     return pl.DataFrame(
         rows,
         schema={
@@ -78,6 +76,20 @@ def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.Dat
         },
         orient="row",
     )
+
+
+@lru_cache(maxsize=2)
+def _companies(*, scoped: bool) -> Select[*tuple[Any, ...]]:
+    query = select(
+        Company.key,
+        Company.id,
+        Company.domain,
+        Company.industry,
+        Company.employees,
+        Company.annual_revenue,
+        Company.country,
+    )
+    return query.where(Company.key.in_(bindparam("keys", expanding=True))) if scoped else query
 
 
 def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:

@@ -157,7 +157,10 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
         )
 
 
+_STATE = select(RoutingState.key, RoutingState.state)
+
+
 def load_state(session: Session) -> dict[str, dict[str, Any]]:
     """The policies' saved state (round-robin pointers, weighted values) by key."""
-    rows = session.execute(select(RoutingState.key, RoutingState.state)).all()
+    rows = session.execute(_STATE).all()
     return {key: dict(state) for key, state in rows}

@@ -362,11 +362,12 @@ def train_model(
 _loaded: dict[tuple[str, int, datetime], Trained] = {}
 
 
+_NEWEST = select(ScoreModel.id, ScoreModel.trained_at).order_by(ScoreModel.id.desc()).limit(1)
+
+
 def latest_model(session: Session) -> Trained | None:
     """The newest trained model, or None before the first training."""
-    newest = session.execute(
-        select(ScoreModel.id, ScoreModel.trained_at).order_by(ScoreModel.id.desc()).limit(1)
-    ).first()
+    newest = session.execute(_NEWEST).first()
     if newest is None:
         return None
     key = (str(session.get_bind().engine.url), int(newest[0]), newest[1])
