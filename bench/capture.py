@@ -9,6 +9,11 @@ alike. Target (the Real-time capture issue): a batch of 8 under 8 ms.
 
 from __future__ import annotations
 
+import os
+
+# as the server's capture process runs it: Polars on one thread (serve/capture_worker.py)
+os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
 import argparse
 import statistics
 import subprocess
