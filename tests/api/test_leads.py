@@ -38,6 +38,9 @@ def test_capture_scores_routes_dedupes_and_replays(api: Api, db: Database) -> No
         entries = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
         assert [e.action for e in entries] == ["capture lead", "merge captured lead"]
         assert entries[0].actor == "forms@example.com" and entries[0].after is not None
+        # the batch's audit rows, written in one executemany, read back as the ORM wrote them
+        assert entries[0].after["result"] == body and entries[0].after["posted"]["first_name"] == "Dana"
+        assert entries[0].before is None and entries[0].entity_id == str(body["id"])
 
 
 def test_web_to_lead_form_keeps_unknown_fields_as_extras(api: Api, db: Database) -> None:
