@@ -222,20 +222,15 @@ class LeadWriter:
             """Whether any row has a value in ``column`` (else no check on it can fail)."""
             return frame.get_column(column).null_count() < frame.height
 
-        frame = resolve_reps(frame, "owner", self._lookup(session, "owner", frame), "owner_id")
-        if given("owner"):
-            frame = set_aside(
-                frame["owner"].is_not_null() & frame["owner_id"].is_null(),
-                "owner",
-                "no such rep (by external id, name or email); import the reps first",
-            )
-        frame = resolve_keyed(frame, "product", self._lookup(session, "product", frame), "product_id")
-        if given("product"):
-            frame = set_aside(
-                frame["product"].is_not_null() & frame["product_id"].is_null(),
-                "product",
-                "no such product; import the products first",
-            )
+        for column, resolve, unknown in (
+            ("owner", resolve_reps, "no such rep (by external id, name or email); import the reps first"),
+            ("product", resolve_keyed, "no such product; import the products first"),
+        ):
+            frame = resolve(frame, column, self._lookup(session, column, frame), f"{column}_id")
+            if given(column):
+                frame = set_aside(
+                    frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown
+                )
         if self.companies.is_empty():  # no account named is known: nothing to join
             frame = frame.with_columns(
                 pl.lit(None, dtype=dtype).alias(name) for name, dtype in self.companies.schema.items()
