@@ -258,7 +258,7 @@ def driver_value(session: Session, value: Any) -> Any:
     if not is_sqlite(session):
         return value
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLITE_DATETIME_FORMAT, in Python's words
+        return value.strftime(SQLITE_DATETIME_FORMAT.replace("%6f", "%f"))  # Python's word for it
     if isinstance(value, date):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, bool):

@@ -36,6 +36,7 @@ from leadflow.intake.lookups import (
     ensure_named,
     keyed_expr,
     keyed_lookup,
+    named,
     rep_lookup,
     resolve_keyed,
     resolve_reps,
@@ -196,7 +197,7 @@ class LeadWriter:
         """Name to id for the reps, products, sources or territories ``column`` names, read on the
         first batch that names one and kept for the import's next batches."""
         if column not in self._named:
-            if frame.get_column(column).null_count() == frame.height:
+            if not named(frame, column):
                 return {}  # nothing named: nothing to read
             self._named[column] = (
                 rep_lookup(session) if column == "owner" else keyed_lookup(session, NAMED[column])
@@ -218,16 +219,12 @@ class LeadWriter:
             rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
             return frame.filter(~mask)
 
-        def given(column: str) -> bool:
-            """Whether any row has a value in ``column`` (else no check on it can fail)."""
-            return frame.get_column(column).null_count() < frame.height
-
         for column, resolve, unknown in (
             ("owner", resolve_reps, "no such rep (by external id, name or email); import the reps first"),
             ("product", resolve_keyed, "no such product; import the products first"),
         ):
             frame = resolve(frame, column, self._lookup(session, column, frame), f"{column}_id")
-            if given(column):
+            if named(frame, column):
                 frame = set_aside(
                     frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown
                 )
@@ -245,21 +242,21 @@ class LeadWriter:
                 "company",
                 "no such account; import the accounts first",
             )
-        named: list[pl.Expr] = []
+        resolved: list[pl.Expr] = []
         for column in ("source", "territory"):
             lookup = self._lookup(session, column, frame)
-            if lookup or column in self._named:  # a batch naming none has nothing to create
+            if named(frame, column):  # a batch naming none has nothing to create
                 names = frame.get_column(column).drop_nulls().unique(maintain_order=True).to_list()
                 ensure_named(session, NAMED[column], names, lookup)
-            named.append(keyed_expr(frame, column, lookup).alias(f"{column}_id"))
-        frame = frame.with_columns(named)
-        if given("closed_at"):
+            resolved.append(keyed_expr(frame, column, lookup).alias(f"{column}_id"))
+        frame = frame.with_columns(resolved)
+        if named(frame, "closed_at"):
             frame = set_aside(
                 frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
                 "closed_at",
                 "a close date on a lead whose stage is not won or lost",
             )
-        if given("lead_type"):
+        if named(frame, "lead_type"):
             frame = set_aside(
                 (frame["lead_type"] == "self-sourced").fill_null(False) & frame["owner_id"].is_null(),
                 "owner",
@@ -305,9 +302,8 @@ class LeadWriter:
             by.alias("by"),
         )
         insert_stage_changes(session, rows=stages)
-        owners = rows.get_column("owner_id")
-        if owners.null_count() < rows.height:
-            self._assign(session, rows.filter(owners.is_not_null()), now)
+        if named(rows, "owner_id"):
+            self._assign(session, rows.filter(pl.col("owner_id").is_not_null()), now)
         if not self.scoped:  # a scoped writer reads its index afresh for each batch
             self.index.add(rows.select("id", *KEYS, "external_id", "domain_person"))
         return ids

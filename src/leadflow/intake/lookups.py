@@ -31,17 +31,17 @@ def rep_lookup(session: Session) -> dict[str, int]:
 
 def resolve_reps(frame: pl.DataFrame, column: str, lookup: dict[str, int], target: str) -> pl.DataFrame:
     """Add ``target`` (rep id) for the rep named in ``column``; null where unknown or blank."""
-    if _unnamed(frame, column):
+    if not named(frame, column):
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(target))
     as_written = _replaced(pl.col(column).str.to_lowercase().str.strip_chars(), lookup)
     by_key = _replaced(name_key_expr(pl.col(column)), lookup)
     return frame.with_columns(pl.coalesce(as_written, by_key).alias(target))
 
 
-def _unnamed(frame: pl.DataFrame, column: str) -> bool:
-    """Whether no row names anything in ``column`` (a capture never names an owner or product):
-    then there is nothing to look up, and no frame work is done for it."""
-    return column not in frame.columns or frame.get_column(column).null_count() == frame.height
+def named(frame: pl.DataFrame, column: str) -> bool:
+    """Whether any row has a value in ``column``. Where none has (a capture never names an owner
+    or product), there is nothing to look up or check, and no frame work is done for it."""
+    return column in frame.columns and frame.get_column(column).null_count() < frame.height
 
 
 def _replaced(keys: pl.Expr, lookup: dict[str, int]) -> pl.Expr:
@@ -99,7 +99,7 @@ def resolve_keyed(frame: pl.DataFrame, column: str, lookup: dict[str, int], targ
 
 def keyed_expr(frame: pl.DataFrame, column: str, lookup: dict[str, int]) -> pl.Expr:
     """The id of the name in ``column`` of ``frame`` by its normalised key; null where unknown."""
-    if _unnamed(frame, column):
+    if not named(frame, column):
         return pl.lit(None, dtype=pl.Int64)
     return _replaced(name_key_expr(pl.col(column)), lookup)
 

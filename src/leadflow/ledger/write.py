@@ -49,8 +49,7 @@ def insert_assignments_at(
         return
     bulk_insert(session, "assignments", columns, rows)
     day = driver_value(session, at.date())
-    per_rep = sorted(Counter(owners).items())
-    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", [(rep, day, n) for rep, n in per_rep])
+    _add_to_load(session, [(rep, day, n) for rep, n in sorted(Counter(owners).items())])
 
 
 def insert_stage_changes(session: Session, *, rows: pl.DataFrame) -> None:
@@ -76,4 +75,9 @@ def record_issued(session: Session, *, issued: pl.DataFrame) -> None:
         .agg(pl.len().cast(pl.Int64).alias("issued"))
         .sort("rep_id", "day")
     )
-    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", driver_rows(session, per_day))
+    _add_to_load(session, driver_rows(session, per_day))
+
+
+def _add_to_load(session: Session, per_day: list[tuple[Any, ...]]) -> None:
+    """Add (rep id, day, leads issued) rows, in the driver's form, to each rep's load that day."""
+    bulk_increment(session, "rep_load", ["rep_id", "day"], "issued", per_day)
