@@ -1,6 +1,7 @@
 """Reading whole tables into frames: every type the ledger stores, as SQLAlchemy would read it;
-SQLite's page cache: small for reports, large only for bulk writes; private files, no row values
-in errors."""
+SQLite's page cache: small for reports, large only for bulk writes; a bulk update of much of a
+table rebuilds its indexes instead of moving their entries; private files, no row values in
+errors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from leadflow.db import SQLITE_CACHE_KIB, make_engine, read_frame, session_scope, write_cache
+import leadflow.db as db_module
+from leadflow.db import (
+    SQLITE_CACHE_KIB,
+    bulk_insert,
+    bulk_update,
+    make_engine,
+    read_frame,
+    reserve_ids,
+    session_scope,
+    write_cache,
+)
 from leadflow.models import Lead, Rep, RepLoad
 from tests.conftest import Database
 
@@ -71,6 +82,57 @@ def test_only_bulk_writes_get_the_large_sqlite_page_cache(db: Database) -> None:
     assert _cache_size(db) == default  # pooled connections do not keep it
     with session_scope(db.engine) as s:
         assert s.execute(text("PRAGMA threads")).scalar_one() == 2
+
+
+def _indexes(db: Database) -> dict[str, str]:
+    with session_scope(db.engine) as s:
+        rows = s.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'")
+        )
+        return {name: sql for name, sql in rows}
+
+
+def test_a_bulk_update_of_much_of_a_table_leaves_its_indexes_as_they_were(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("PostgreSQL's indexes are never dropped: that would lock out readers")
+    monkeypatch.setattr(db_module, "REBUILD_MIN_ROWS", 10)
+    before = _indexes(db)
+    dropped: list[str] = []
+    with session_scope(db.engine) as s:
+        rep = Rep(external_id="ann", name="Ann", name_key="ann", active=True, capacity=40)
+        s.add(rep)
+        s.flush()
+        ids = reserve_ids(s, "leads", 40)
+        rows = [(i, f"L{i}", "inquiry", 0, "2026-03-01 09:00:00.000000") for i in ids]
+        bulk_insert(s, "leads", ["id", "external_id", "stage", "self_sourced", "created_at"], rows)
+        s.connection().connection.dbapi_connection.set_trace_callback(  # type: ignore[union-attr]
+            lambda sql: dropped.append(sql) if sql.startswith("DROP INDEX") else None
+        )
+        # 30 of 40 rows: the indexes over owner and stage are dropped and built again
+        bulk_update(s, "leads", ["owner_id", "stage"], [(rep.id, "lead", i) for i in ids[:30]])
+        s.connection().connection.dbapi_connection.set_trace_callback(None)  # type: ignore[union-attr]
+        plan = " ".join(
+            str(r) for r in s.execute(text("EXPLAIN QUERY PLAN SELECT id FROM leads WHERE owner_id = 1"))
+        )
+        owned = s.execute(text("SELECT count(*) FROM leads WHERE owner_id = :r"), {"r": rep.id}).scalar_one()
+    assert {sql.split('"')[1] for sql in dropped} == {
+        "ix_leads_owner_stage",
+        "ix_leads_stage_created",
+        "ix_leads_report",
+    }
+    assert _indexes(db) == before
+    assert "ix_leads_" in plan and owned == 30
+    with session_scope(db.engine) as s:
+        integrity = s.execute(text("PRAGMA integrity_check")).scalar_one()
+    assert integrity == "ok"
+    # a failing update: the statement is undone, the indexes stay
+    with pytest.raises(IntegrityError), session_scope(db.engine) as s:
+        bulk_update(s, "leads", ["stage"], [("no such stage", i) for i in ids])
+    assert _indexes(db) == before
+    with session_scope(db.engine) as s:
+        assert s.execute(text("SELECT count(*) FROM leads WHERE stage = 'lead'")).scalar_one() == 30
 
 
 def test_a_new_sqlite_file_is_private_and_errors_carry_no_row_values(tmp_path: Path) -> None:
