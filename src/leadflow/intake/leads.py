@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, bulk_update, driver_rows, driver_value, reserve_ids
 from leadflow.intake.columns import SPECS, FileMapping
-from leadflow.intake.dedupe import LeadIndex, first_in_batch
+from leadflow.intake.dedupe import LeadIndex, domain_person_expr, first_in_batch
 from leadflow.intake.lead_frame import (
     CANONICAL_ONLY,
     DATA,
@@ -263,6 +263,7 @@ class LeadWriter:
                 "a self-sourced lead needs the rep who found it as owner",
             )
         frame = frame.select(_typed_with_keys(amount_only_when_won=self.mapping.amount_only_when_won))
+        frame = frame.with_columns(domain_person_expr().alias("domain_person"))
         return frame, rejects
 
     def _insert(self, session: Session, rows: pl.DataFrame) -> list[int]:
