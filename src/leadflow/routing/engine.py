@@ -327,11 +327,12 @@ def plan_routes(
             )
         )
     parts = [part for part in parts if not part.is_empty()]
-    if parts:  # none when a team's run found none of its leads in the queue
+    typed = [pl.col(name).cast(dtype) for name, dtype in PLAN_SCHEMA.items()]
+    if len(parts) == 1 and set(PLAN_SCHEMA) <= set(parts[0].columns):
+        plan.table = parts[0].select(typed)  # each part is in group and lead order already
+    elif parts:  # none when a team's run found none of its leads in the queue
         plan.table = (
-            pl.concat([plan.table, *parts], how="diagonal_relaxed")
-            .sort("_number", "_position")
-            .select(list(PLAN_SCHEMA))
+            pl.concat([plan.table, *parts], how="diagonal_relaxed").sort("_number", "_position").select(typed)
         )
     return plan
 

@@ -46,13 +46,16 @@ PLAN_SCHEMA: dict[str, pl.DataType] = {
     "credit_share": pl.Float64(),
 }
 
+# A plan's table before any decision (frames are never changed in place: one serves every plan).
+EMPTY = pl.DataFrame(schema=PLAN_SCHEMA)
+
 
 @dataclass
 class RoutePlan:
     """The decisions of one routing run (a row per lead), the inputs each group of leads
     shares (its team, policy, eligible and excluded reps, seed), and the policy state to keep."""
 
-    table: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=PLAN_SCHEMA))
+    table: pl.DataFrame = field(default_factory=lambda: EMPTY)
     # by group: stored once per run (RoutingRun.context), not with each assignment
     shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)

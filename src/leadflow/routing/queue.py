@@ -54,8 +54,9 @@ def take_queue(
         frame = frame.sort([key for key, _ in keys], descending=[d for _, d in keys], nulls_last=True)
         if limit:
             frame = frame.head(limit)
+        frame = frame.drop(SORT_ONLY)
     extra = pl.col("extra")
-    return frame.drop(SORT_ONLY).with_columns(
+    return frame.with_columns(
         extra.str.json_path_match("$.state").alias("state"),
         extra.str.json_path_match("$.postal_code").alias("postal_code"),
     )
@@ -104,8 +105,7 @@ def _queue_query(
             cast(Lead.product_id, Text).label("product"),
             QueuedLead.kind.label("queued"),
             QueuedLead.attempts.label("queued_attempts"),
-            Lead.fit_score,
-            Lead.created_at,
+            *([] if ordered else [Lead.fit_score, Lead.created_at]),  # SORT_ONLY
         )
         .outerjoin(Territory, Lead.territory_id == Territory.id)
         .outerjoin(Company, Lead.company_id == Company.id)
