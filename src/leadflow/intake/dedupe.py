@@ -24,12 +24,10 @@ MATCH_KEYS = ("external_id", "email_key", "phone_key", "domain_person")
 LOOKUPS = (("external_id", "external_id"), ("alias", "external_id"), *((k, k) for k in MATCH_KEYS[1:]))
 
 
-def domain_person_expr(domain_key: pl.Expr | None = None, person_key: pl.Expr | None = None) -> pl.Expr:
+def domain_person_expr() -> pl.Expr:
     """The combined key of company domain and person name; null unless both are known."""
-    domain = pl.col("domain_key") if domain_key is None else domain_key
-    person = pl.col("person_key") if person_key is None else person_key
-    return pl.when(domain.is_not_null() & person.is_not_null()).then(
-        pl.concat_str(domain, pl.lit("|"), person)
+    return pl.when(pl.col("domain_key").is_not_null() & pl.col("person_key").is_not_null()).then(
+        pl.concat_str("domain_key", pl.lit("|"), "person_key")
     )
 
 
