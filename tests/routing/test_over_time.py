@@ -185,3 +185,24 @@ def test_a_daily_cap_spreads_a_reps_month(db: Database, write_csv) -> None:  # t
     assert reasons == {"every eligible rep is at capacity: ann (daily cap 2)"}
     with session_scope(db.engine, write=True) as s:  # the next day, two more
         assert route_leads(s, settings=settings, now=NOW + timedelta(days=1), by="test").count(None) == 2
+
+
+@pytest.mark.parametrize("how", ["whole queue", "limited", "by id"])
+def test_the_oldest_leads_go_first_and_an_undated_one_last(db: Database, write_csv, how: str) -> None:  # type: ignore[no-untyped-def]
+    # The queue is ordered by the database for a few leads by id and for a limited run on
+    # PostgreSQL, by Polars otherwise: the same order either way, on both databases.
+    import_reps(db, write_csv, [["ann", "Ann", "Sales", "", "2"]])
+    rows = [
+        ["U1", "", "u1@acme.example", "Acme", "inquiry", "", ""],
+        ["N1", "2026-05-20", "n1@acme.example", "Acme", "inquiry", "", ""],
+        ["O1", "2026-05-01", "o1@acme.example", "Acme", "inquiry", "", ""],
+    ]
+    import_leads(db, write_csv, rows)
+    settings = Settings(routing=Routing(default=TeamRouting(policy="round_robin")))
+    with session_scope(db.engine, write=True) as s:
+        ids = None if how != "by id" else list(s.scalars(select(Lead.id)))
+        plan = route_leads(
+            s, settings=settings, lead_ids=ids, limit=3 if how == "limited" else None, now=NOW, by="test"
+        )
+    assert plan.table["lead_external_id"].to_list() == ["O1", "N1", "U1"]
+    assert plan.table["queue"].to_list() == [None, None, "reserve"]

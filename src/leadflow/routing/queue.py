@@ -67,7 +67,8 @@ SORT_ONLY = ["fit_score", "created_at"]
 
 
 def _order_keys(order: str) -> list[tuple[pl.Expr, bool]]:
-    """The queue's order as frame keys (key, descending), the same as :func:`_queue_query`'s."""
+    """The queue's order as frame keys (key, descending), the same as :func:`_queue_query`'s;
+    each key's nulls last (an undated lead after the dated ones), on either database."""
     best = [(pl.col("win_probability"), True), (pl.col("fit_score"), True)] if order == "best_first" else []
     reserve_first = (pl.col("queued") != "reserve").fill_null(True)
     return [(reserve_first, False), *best, (pl.col("created_at"), False), (pl.col("id"), False)]
@@ -124,7 +125,7 @@ def _queue_query(
     if by_id:
         query = query.where(Lead.id.in_(bindparam("lead_ids", expanding=True)))
     if ordered:
-        query = query.order_by(reserve_first, *best, Lead.created_at, Lead.id)
+        query = query.order_by(reserve_first, *best, Lead.created_at.asc().nulls_last(), Lead.id)
     if limited:
         query = query.limit(bindparam("limit"))
     if lock:
