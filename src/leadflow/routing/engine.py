@@ -27,9 +27,9 @@ from leadflow.notify.outbox import LeadEvent, queue_notifications
 from leadflow.routing.allocate import effect_groups
 from leadflow.routing.apply import apply_plan, load_state
 from leadflow.routing.choose import Evidence, run_policy, segment_effects
-from leadflow.routing.decisions import assigned_rows, queued_rows, take_rows, unrouted_rows
+from leadflow.routing.decisions import assigned_rows, plan_table, queued_rows, take_rows, unrouted_rows
 from leadflow.routing.history import load_affinity, load_history, open_lead_counts
-from leadflow.routing.plan import PLAN_SCHEMA, RoutePlan
+from leadflow.routing.plan import RoutePlan
 from leadflow.routing.policies import (
     UNASSIGNED,
 )
@@ -180,9 +180,6 @@ def plan_routes(
         if routing.fallback_team
         else "; no fallback team"
     )
-    unrouted_reason = pl.when(pl.col("territory").is_null()).then(
-        pl.lit("no territory rule matches")
-    ).otherwise(pl.format("territory {} has no reps", pl.col("territory"))) + pl.lit(nowhere)
     # Each group's choices are gathered as arrays, and the plan's table is built once from them:
     # frame operations cost the same for 16 leads as for 16,000, so none are done per group.
     groups: list[tuple[str, str]] = []  # (key, policy) by group number
@@ -301,16 +298,10 @@ def plan_routes(
             for field in ("segment_rate", "segment_low", "segment_high", "segment_closed"):
                 picked[field].append(np.full(offsets.size, np.nan))
 
-    group_table = pl.DataFrame(
-        {"number": range(len(groups)), "group": [k for k, _ in groups], "policy": [p for _, p in groups]},
-        schema={"number": pl.Int64, "group": pl.String, "policy": pl.String},
-    )
-    parts = [queued_rows(leads, left_over, group_table)]
+    parts = [queued_rows(leads, left_over, groups)]
     if nowhere_positions and team is None:
-        unplaced = np.asarray(nowhere_positions, dtype=np.int64)
-        parts.append(unrouted_rows(take_rows(leads, unplaced), unplaced, reason=unrouted_reason))
+        parts.append(unrouted_rows(leads, np.asarray(nowhere_positions, dtype=np.int64), nowhere=nowhere))
     if picked:
-        arrays = {k: np.concatenate(v) for k, v in picked.items()}
         parts.append(
             assigned_rows(
                 plan,
@@ -318,22 +309,15 @@ def plan_routes(
                 reps=reps,
                 rep_rows=rep_rows,
                 estimates=estimates,
-                group_table=group_table,
+                groups=groups,
                 by_territory=by_territory,
                 share=routing.headquarters_share,
-                picked=arrays,
+                picked={k: np.concatenate(v) for k, v in picked.items()},
                 notes=np.concatenate(notes),
                 segmented=segmented,
             )
         )
-    parts = [part for part in parts if not part.is_empty()]
-    typed = [pl.col(name).cast(dtype) for name, dtype in PLAN_SCHEMA.items()]
-    if len(parts) == 1 and set(PLAN_SCHEMA) <= set(parts[0].columns):
-        plan.table = parts[0].select(typed)  # each part is in group and lead order already
-    elif parts:  # none when a team's run found none of its leads in the queue
-        plan.table = (
-            pl.concat([plan.table, *parts], how="diagonal_relaxed").sort("_number", "_position").select(typed)
-        )
+    plan.table = plan_table(leads, parts)  # none when a team's run found none of its leads
     return plan
 
 
