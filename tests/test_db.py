@@ -135,6 +135,54 @@ def test_a_bulk_update_of_much_of_a_table_leaves_its_indexes_as_they_were(
         assert s.execute(text("SELECT count(*) FROM leads WHERE stage = 'lead'")).scalar_one() == 30
 
 
+def test_a_bulk_insert_of_many_rows_builds_its_indexes_after_and_keeps_the_unique_ones(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.kind != "sqlite":
+        pytest.skip("PostgreSQL's indexes are never dropped: that would lock out readers")
+    monkeypatch.setattr(db_module, "REBUILD_MIN_ROWS", 10)
+    with session_scope(db.engine) as s:
+        s.execute(text("CREATE TABLE calls (n INTEGER, who TEXT)"))
+        s.execute(text("CREATE INDEX ix_calls_who ON calls (who)"))
+        s.execute(text("CREATE UNIQUE INDEX ux_calls_n ON calls (n)"))
+
+    def indexes() -> dict[str, str]:
+        with session_scope(db.engine) as s:
+            rows = s.execute(text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'calls'"))
+            return {name: sql for name, sql in rows if name.startswith(("ix_", "ux_"))}
+
+    def insert(rows: list[tuple[int, str]]) -> list[str]:
+        dropped: list[str] = []
+        with session_scope(db.engine) as s:
+            s.connection().connection.dbapi_connection.set_trace_callback(  # type: ignore[union-attr]
+                lambda sql: dropped.append(sql.split('"')[1]) if sql.startswith("DROP INDEX") else None
+            )
+            bulk_insert(s, "calls", ["n", "who"], rows)
+        return dropped
+
+    before = indexes()
+    # 40 rows into an empty table: the plain index is built after them; the unique one stays
+    assert insert([(n, f"rep{n % 7}") for n in range(40)]) == ["ix_calls_who"]
+    assert indexes() == before
+    # 5 rows (under the minimum) and 12 rows into 105 (under a fifth): through the indexes;
+    # 60 rows into 45: built after them again
+    assert insert([(n, "ann") for n in range(100, 105)]) == []
+    assert insert([(n, "ann") for n in range(200, 260)]) == ["ix_calls_who"]
+    assert insert([(n, "bob") for n in range(300, 312)]) == []
+    # a duplicate among many rows is refused as it comes: nothing of the batch is written
+    with pytest.raises(IntegrityError):
+        insert([(n, "cy") for n in [*range(400, 440), 5]])
+    assert indexes() == before
+    with session_scope(db.engine) as s:
+        assert s.execute(text("SELECT count(*) FROM calls")).scalar_one() == 40 + 5 + 60 + 12
+        assert s.execute(text("SELECT count(*) FROM calls WHERE who = 'ann'")).scalar_one() == 65
+        plan = " ".join(
+            str(r) for r in s.execute(text("EXPLAIN QUERY PLAN SELECT n FROM calls WHERE who = 'x'"))
+        )
+        assert "ix_calls_who" in plan
+        assert s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+
+
 def test_a_new_sqlite_file_is_private_and_errors_carry_no_row_values(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600

@@ -178,7 +178,8 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     connection = session.connection()
     marks = ", ".join([_placeholder(connection)] * len(columns))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
-    connection.exec_driver_sql(sql, rows)
+    with _indexes_rebuilt(connection, table, None, len(rows)):
+        connection.exec_driver_sql(sql, rows)
 
 
 def bulk_upsert(
@@ -240,17 +241,21 @@ def bulk_update(
 # On SQLite, rewriting indexed columns of a large share of a table costs more in index upkeep
 # (each row's entries moved at random) than building those indexes again at the end: routing a
 # million queued leads rewrote owner and stage in three indexes in 41 s, and in 19 s with the
-# indexes dropped and built again (docs/performance-log.md).
+# indexes dropped and built again; its million assignments went in with their four indexes in
+# 6.3-9.0 s, and in 4.3-4.8 s with them built after (docs/performance-log.md).
 REBUILD_MIN_ROWS = 50_000
 REBUILD_SHARE = 0.2
 
 
 @contextmanager
-def _indexes_rebuilt(connection: Connection, table: str, columns: list[str], count: int) -> Iterator[None]:
+def _indexes_rebuilt(
+    connection: Connection, table: str, columns: list[str] | None, count: int
+) -> Iterator[None]:
     """On SQLite, when ``count`` rows are a large share of ``table``, drop the indexes over
-    ``columns`` while they are written and create them again after, in the same transaction (a
-    failure rolls both back; readers keep their snapshot with the indexes). PostgreSQL is left
-    alone: dropping an index there locks the table against every reader."""
+    ``columns`` (None: rows inserted, which enter every index; the unique ones are kept, to refuse
+    a duplicate as it comes) while they are written and create them again after, in the same
+    transaction (a failure rolls both back; readers keep their snapshot with the indexes).
+    PostgreSQL is left alone: dropping an index there locks the table against every reader."""
     if connection.dialect.name != "sqlite" or count < REBUILD_MIN_ROWS:
         yield
         return
@@ -262,9 +267,13 @@ def _indexes_rebuilt(connection: Connection, table: str, columns: list[str], cou
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         (table,),
     ).all()
-    written = set(columns)
     dropped = []
     for name, create in indexes:
+        if columns is None:
+            if not create.upper().startswith("CREATE UNIQUE"):
+                dropped.append((name, create))
+            continue
+        written = set(columns)
         over = {row[2] for row in connection.exec_driver_sql(f"PRAGMA index_info('{name}')")}
         # an index over an expression names no column for it: read its definition instead
         if over & written or (None in over and any(c in create for c in written)):
