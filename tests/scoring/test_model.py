@@ -158,8 +158,15 @@ def test_log_odds_from_the_tables_equal_scikit_learns_design_and_regression() ->
                 pl.when(pl.int_range(pl.len()) % 3 == 1).then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
                 for c, v in rare.items()
             ),
-            *(
-                pl.when(pl.int_range(pl.len()) % 4 == 0).then(None).otherwise(pl.col(c) * 1000).alias(c)
+            *(  # missing, far above the range fitted, and below it
+                pl.when(pl.int_range(pl.len()) % 4 == 0)
+                .then(None)
+                .when(pl.int_range(pl.len()) % 4 == 1)
+                .then(pl.col(c) * 1000)
+                .when(pl.int_range(pl.len()) % 4 == 2)
+                .then(-5.0)
+                .otherwise(pl.col(c))
+                .alias(c)
                 for c in numeric
             ),
         )
@@ -170,8 +177,8 @@ def test_log_odds_from_the_tables_equal_scikit_learns_design_and_regression() ->
         np.testing.assert_allclose(model.log_odds(X), expected, rtol=0, atol=1e-9)
         p = np.clip(model.classifier_.predict_proba(design)[:, 1], FLOOR, 1 - FLOOR)
         np.testing.assert_allclose(model.predict_proba(X)[:, 1], p, rtol=0, atol=1e-12)
-    # a model kept before the tables were: it makes them on first use
-    del model.tables_
+    # a model kept before the tables and curves were: it makes them on first use
+    del model.tables_, model.curves_
     np.testing.assert_allclose(
         model.log_odds(odd), model.classifier_.decision_function(model.prep_.transform(odd)), atol=1e-9
     )
