@@ -256,8 +256,8 @@ class WinModel(ClassifierMixin, BaseEstimator):
             logged = _log_scale(values)
             # the imputer's medians, as its transform would fill them in
             imputed = np.where(np.isnan(logged), num.named_steps["impute"].statistics_, logged)
-            for column, (curve, low, high) in enumerate(self._curves()):
-                logit += curve(np.clip(imputed[:, column], low, high))
+            for number, (curve, low, high) in enumerate(self._curves()):
+                logit += curve(np.clip(imputed[:, number], low, high))
             logit += np.isnan(values) @ tables.missing_weights
         return logit
 
