@@ -78,7 +78,7 @@ def plan_routes(
     rules = territory_rules(session, settings=settings)
     pooled = one_pool(session, settings=settings, rules=rules)
     matched, headquarters = match_territories(leads, rules)
-    leads = leads.with_columns(pl.coalesce(leads["lead_territory"], matched).alias("territory"), headquarters)
+    leads = leads.hstack([leads["lead_territory"].fill_null(matched).alias("territory"), headquarters])
     batch = lead_ids is None
     territories = (
         None

@@ -161,11 +161,13 @@ def rep_pool(
             min(room, max(caps[rep_id] - issued.get(rep_id, 0), 0)) if rep_id in caps else room
             for rep_id, room in zip(ids, left, strict=True)
         ]
-    frame = roster.with_columns(
-        pl.Series("used", spent, dtype=pl.Int64),
-        pl.Series("capacity_left", left, dtype=pl.Int64),
-        pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
-        pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
+    frame = roster.hstack(  # new columns from lists: no frame context
+        [
+            pl.Series("used", spent, dtype=pl.Int64),
+            pl.Series("capacity_left", left, dtype=pl.Int64),
+            pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
+            pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
+        ]
     )
     away: dict[int, datetime] = dict(
         session.execute(_away(scoped=candidates is not None), {"now": now, **scoped}).all()

@@ -77,9 +77,11 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
         )
     expected = (list(model.estimator.categorical or []), list(model.estimator.numeric or []))
     features, _, _ = feature_frame(leads, model.extra_keys, expected)
-    return scores.with_columns(
-        pl.Series("win_probability", model.estimator.predict_proba(features)[:, 1].round(4)),
-        pl.lit(model.id, dtype=pl.Int64).alias("score_model_id"),
+    return scores.hstack(
+        [
+            pl.Series("win_probability", model.estimator.predict_proba(features)[:, 1].round(4)),
+            pl.Series("score_model_id", [model.id], dtype=pl.Int64).new_from_index(0, scores.height),
+        ]
     )
 
 
