@@ -75,8 +75,6 @@ def current_user(request: Request, authorization: Annotated[str | None, Header()
     if scheme.lower() == "bearer" and token:
         with session_scope(request.app.state.engine) as session:
             user = authenticate(session, token=token.strip())
-            if user is not None:
-                session.expunge(user)
         if user is None:
             log.warning("unknown API token", extra={"address": client_address(request)})
     if user is None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from leadflow.access.service import issue_token, revoke_token
 from leadflow.db import session_scope
-from leadflow.models import AuditEntry, Lead, utcnow
+from leadflow.models import ApiToken, AuditEntry, Lead, User, utcnow
 from tests.api.conftest import Api
 from tests.conftest import Database
 
@@ -91,6 +91,34 @@ def test_tokens_and_roles(api: Api, db: Database) -> None:
     )
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_a_tokens_last_use_is_kept_every_few_minutes_and_its_user_must_be_active(
+    api: Api, db: Database
+) -> None:
+    prefix = api.tokens["east"][:10]
+
+    def last_used() -> datetime | None:
+        with session_scope(db.engine) as s:
+            return s.scalars(select(ApiToken.last_used_at).where(ApiToken.prefix == prefix)).one()
+
+    assert last_used() is None
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
+    first = last_used()
+    assert first is not None and utcnow() - first < timedelta(minutes=1)
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
+    assert last_used() == first  # not written again within five minutes
+    with session_scope(db.engine) as s:
+        s.execute(
+            update(ApiToken).where(ApiToken.prefix == prefix).values(last_used_at=first - timedelta(hours=1))
+        )
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
+    again = last_used()
+    assert again is not None and again >= first
+    # a user switched off in the database: their token no longer works, revoked or not
+    with session_scope(db.engine) as s:
+        s.execute(update(User).where(User.email == "east@example.com").values(active=False))
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 401
 
 
 json_values = st.recursive(
