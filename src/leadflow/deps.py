@@ -10,10 +10,12 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from leadflow.access.scope import can_see_lead, own_team
-from leadflow.access.service import authenticate
+from leadflow.access.service import TokenCheck, authenticate, check_token, record_token_use
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
@@ -63,18 +65,28 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
+async def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> User:
     """The user whose API token is in the Authorization header (Bearer), else 401. An unknown
     token is logged with the address it came from (a token is 256 random bits: guessing one is
     hopeless, so it locks nothing out; passwords do, see access.accounts).
 
     Checked in a transaction of its own, so that a request waiting for something else (a group
-    commit) holds no database connection meanwhile; the user comes back detached, loaded."""
+    commit) holds no database connection meanwhile. On SQLite the check is a local read of one
+    indexed row, made on the event loop: the hand-off to a worker thread and back cost the API
+    server more than the read (docs/performance-log.md). Writing the token's last use may wait
+    for the write lock, so it is done on a worker thread, as is every read of a database across
+    a network: the loop never waits on either."""
     scheme, _, token = (authorization or "").partition(" ")
     user = None
     if scheme.lower() == "bearer" and token:
-        with session_scope(request.app.state.engine) as session:
-            user = authenticate(session, token=token.strip())
+        engine = request.app.state.engine
+        if engine.dialect.name == "sqlite":
+            found = _check(engine, token.strip())
+            if found is not None and found.use_due:
+                await run_in_threadpool(_record_use, engine, found.token_id)
+            user = found.user if found is not None else None
+        else:
+            user = await run_in_threadpool(_authenticate, engine, token.strip())
         if user is None:
             log.warning("unknown API token", extra={"address": client_address(request)})
     if user is None:
@@ -84,6 +96,21 @@ def current_user(request: Request, authorization: Annotated[str | None, Header()
             headers={"WWW-Authenticate": "Bearer"},
         )
     return user
+
+
+def _check(engine: Engine, token: str) -> TokenCheck | None:
+    with session_scope(engine) as session:
+        return check_token(session, token=token)
+
+
+def _record_use(engine: Engine, token_id: int) -> None:
+    with session_scope(engine, write=True) as session:
+        record_token_use(session, token_id=token_id)
+
+
+def _authenticate(engine: Engine, token: str) -> User | None:
+    with session_scope(engine) as session:
+        return authenticate(session, token=token)
 
 
 def allow(*roles: str) -> Callable[[User], Awaitable[User]]:

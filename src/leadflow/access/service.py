@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -152,28 +153,52 @@ _TOKEN_USED = (
 )
 
 
-def authenticate(
+@dataclass(frozen=True)
+class TokenCheck:
+    """Who holds a valid token, which token it is, and whether its last use is due to be written."""
+
+    user: User
+    token_id: int
+    use_due: bool
+
+
+def check_token(
     session: Session, *, token: str, web: bool = False, now: datetime | None = None
-) -> User | None:
+) -> TokenCheck | None:
     """The active user holding this unexpired, unrevoked API token (or, with ``web``, dashboard
-    session), or None. The user comes back detached, with every column loaded: to read who is
-    asking, not to change them (a change to a user goes through the user's own services)."""
+    session), or None; reads only. The user comes back detached, with every column loaded: to
+    read who is asking, not to change them (a change to a user goes through its own services)."""
     if token.startswith(WEB_PREFIX) != web:
         return None
     now = now or utcnow()
-    connection = session.connection()
-    found = connection.execute(_TOKEN_CHECK, {"digest": _digest(token)}).first()
+    found = session.connection().execute(_TOKEN_CHECK, {"digest": _digest(token)}).first()
     if found is None:
         return None
     expired = found.expires_at is not None and found.expires_at <= now
     if found.revoked_at is not None or expired or not found.user_active:
         return None
-    if found.last_used_at is None or now - found.last_used_at > LAST_USED_EVERY:
-        # not on every request: a write per read would serialise them
-        connection.execute(_TOKEN_USED, {"token_id": found.token_id, "at": now})
     user = User(**{column.key: getattr(found, f"user_{column.name}") for column in _USER_COLUMNS})
     make_transient_to_detached(user)
-    return user
+    # not on every request: a write per read would serialise them
+    due = found.last_used_at is None or now - found.last_used_at > LAST_USED_EVERY
+    return TokenCheck(user, found.token_id, due)
+
+
+def record_token_use(session: Session, *, token_id: int, now: datetime | None = None) -> None:
+    """Keep when a token was last used (see :func:`check_token`: when due)."""
+    session.connection().execute(_TOKEN_USED, {"token_id": token_id, "at": now or utcnow()})
+
+
+def authenticate(
+    session: Session, *, token: str, web: bool = False, now: datetime | None = None
+) -> User | None:
+    """:func:`check_token`, and its use recorded when due, in the caller's transaction."""
+    found = check_token(session, token=token, web=web, now=now)
+    if found is None:
+        return None
+    if found.use_due:
+        record_token_use(session, token_id=found.token_id, now=now)
+    return found.user
 
 
 def start_web_session(session: Session, *, user: User, hours: float = 12) -> str:
