@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from leadflow.db import bulk_insert, driver_value
@@ -136,14 +136,15 @@ def issue_token(
 # A token's state and its user's columns, by the token's digest: checked on every request, so
 # read as plain columns, not as two ORM entities (loading them was a third of the API server's
 # time a captured lead).
-_USER_COLUMNS = list(User.__table__.columns)
+# each of the user's attributes (as the mapper names it) and its column
+_USER_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in inspect(User).column_attrs]
 _TOKEN_CHECK = (
     select(
         ApiToken.id.label("token_id"),
         ApiToken.expires_at,
         ApiToken.revoked_at,
         ApiToken.last_used_at,
-        *(column.label(f"user_{column.name}") for column in _USER_COLUMNS),
+        *(column.label(f"user_{attribute}") for attribute, column in _USER_COLUMNS),
     )
     .join(User, User.id == ApiToken.user_id)
     .where(ApiToken.token_hash == bindparam("digest"))
@@ -177,7 +178,7 @@ def check_token(
     expired = found.expires_at is not None and found.expires_at <= now
     if found.revoked_at is not None or expired or not found.user_active:
         return None
-    user = User(**{column.key: getattr(found, f"user_{column.name}") for column in _USER_COLUMNS})
+    user = User(**{attribute: getattr(found, f"user_{attribute}") for attribute, _ in _USER_COLUMNS})
     make_transient_to_detached(user)
     # not on every request: a write per read would serialise them
     due = found.last_used_at is None or now - found.last_used_at > LAST_USED_EVERY
