@@ -15,7 +15,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from leadflow.access.scope import can_see_lead, own_team
-from leadflow.access.service import TokenCheck, authenticate, check_token, record_token_use
+from leadflow.access.service import (
+    TokenCheck,
+    authenticate,
+    check_token,
+    recently_checked,
+    record_token_use,
+)
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.db import session_scope
 from leadflow.errors import NotFound
@@ -70,8 +76,9 @@ async def current_user(request: Request, authorization: Annotated[str | None, He
     token is logged with the address it came from (a token is 256 random bits: guessing one is
     hopeless, so it locks nothing out; passwords do, see access.accounts).
 
-    Checked in a transaction of its own, so that a request waiting for something else (a group
-    commit) holds no database connection meanwhile. On SQLite the check is a local read of one
+    A token found valid moments ago is taken from memory (access.service.TOKEN_CACHE_SECONDS).
+    Else it is checked in a transaction of its own, so that a request waiting for something else
+    (a group commit) holds no database connection meanwhile. On SQLite the check is a local read of one
     indexed row, made on the event loop: the hand-off to a worker thread and back cost the API
     server more than the read (docs/performance-log.md). Writing the token's last use may wait
     for the write lock, so it is done on a worker thread, as is every read of a database across
@@ -79,14 +86,15 @@ async def current_user(request: Request, authorization: Annotated[str | None, He
     scheme, _, token = (authorization or "").partition(" ")
     user = None
     if scheme.lower() == "bearer" and token:
-        engine = request.app.state.engine
-        if engine.dialect.name == "sqlite":
-            found = _check(engine, token.strip())
+        engine, token = request.app.state.engine, token.strip()
+        user = recently_checked(token)
+        if user is None and engine.dialect.name == "sqlite":
+            found = _check(engine, token)
             if found is not None and found.use_due:
                 await run_in_threadpool(_record_use, engine, found.token_id)
             user = found.user if found is not None else None
-        else:
-            user = await run_in_threadpool(_authenticate, engine, token.strip())
+        elif user is None:
+            user = await run_in_threadpool(_authenticate, engine, token)
         if user is None:
             log.warning("unknown API token", extra={"address": client_address(request)})
     if user is None:

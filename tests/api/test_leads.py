@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
 
+import leadflow.access.service as access_service
 from leadflow.access.service import issue_token, revoke_token
 from leadflow.db import session_scope
 from leadflow.models import ApiToken, AuditEntry, Lead, User, utcnow
@@ -94,7 +96,7 @@ def test_tokens_and_roles(api: Api, db: Database) -> None:
 
 
 def test_a_tokens_last_use_is_kept_every_few_minutes_and_its_user_must_be_active(
-    api: Api, db: Database
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prefix = api.tokens["east"][:10]
 
@@ -102,6 +104,7 @@ def test_a_tokens_last_use_is_kept_every_few_minutes_and_its_user_must_be_active
         with session_scope(db.engine) as s:
             return s.scalars(select(ApiToken.last_used_at).where(ApiToken.prefix == prefix)).one()
 
+    monkeypatch.setattr(access_service, "TOKEN_CACHE_SECONDS", 0.0)  # every request reads the token
     assert last_used() is None
     assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
     first = last_used()
@@ -115,10 +118,30 @@ def test_a_tokens_last_use_is_kept_every_few_minutes_and_its_user_must_be_active
     assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
     again = last_used()
     assert again is not None and again >= first
-    # a user switched off in the database: their token no longer works, revoked or not
+    # a user switched off in the database behind leadflow's back: within the seconds a token
+    # found valid is kept, it still works; after them, not (through leadflow: at once, as
+    # test_tokens_and_roles shows)
+    monkeypatch.setattr(access_service, "TOKEN_CACHE_SECONDS", 60.0)
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
     with session_scope(db.engine) as s:
         s.execute(update(User).where(User.email == "east@example.com").values(active=False))
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200
+    monkeypatch.setattr(access_service, "TOKEN_CACHE_SECONDS", 0.0)
     assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 401
+    # an unknown token is never kept as found: each try reads the database and fails
+    monkeypatch.setattr(access_service, "TOKEN_CACHE_SECONDS", 60.0)
+    for _ in range(2):
+        assert api.client.get("/v1/leads", headers={"Authorization": "Bearer lf_guess"}).status_code == 401
+
+
+def test_a_role_change_through_leadflow_applies_at_the_next_request(api: Api, db: Database) -> None:
+    from leadflow.access.accounts import set_role
+    from leadflow.access.service import find_user
+
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 200  # found valid, kept
+    with session_scope(db.engine) as s:
+        set_role(s, user=find_user(s, email="east@example.com"), role="intake")
+    assert api.client.get("/v1/leads", headers=api.as_("east")).status_code == 403
 
 
 json_values = st.recursive(

@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from leadflow.access.service import WEB_SESSION, add_user, check_role, hash_password, record_write
+from leadflow.access.service import (
+    WEB_SESSION,
+    add_user,
+    check_role,
+    forget_checked_tokens,
+    hash_password,
+    record_write,
+)
 from leadflow.ledger.find import find_rep, find_team
 from leadflow.models import ApiToken, LoginFailure, Rep, Team, User, utcnow
 from leadflow.settings import Server
@@ -52,6 +59,7 @@ def revoke_all(session: Session, *, user: User, sessions_only: bool = False) -> 
     if sessions_only:
         query = query.where(ApiToken.name == WEB_SESSION)
     result = session.execute(query.values(revoked_at=utcnow()))
+    forget_checked_tokens()
     return int(getattr(result, "rowcount", 0))
 
 
@@ -71,7 +79,7 @@ def set_role(
     user.role = role
     user.rep_id = rep.id if rep is not None and role == "rep" else None
     user.team_id = team.id if team is not None and role == "manager" else None
-    revoke_all(session, user=user, sessions_only=True)
+    revoke_all(session, user=user, sessions_only=True)  # and forgets the API tokens checked
 
 
 def set_password(session: Session, *, user: User, password: str) -> None:
