@@ -31,7 +31,7 @@ from leadflow.routing.configure import (
 )
 from leadflow.routing.roster import territory_rules
 from leadflow.settings import PolicyName, Settings, WorkingHours
-from leadflow.web.auth import AdminVisitor, ManagerVisitor, Visitor, check_csrf
+from leadflow.web.auth import AdminVisitor, ManagerVisitor, PostedForm, Visitor, check_csrf
 from leadflow.web.render import page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -136,11 +136,15 @@ def post_rep(
 
 
 @router.post("/team/reps/{rep_ref}")
-async def post_rep_change(
-    request: Request, rep_ref: str, session: SessionDep, bootstrap: BootstrapDep, who: ManagerVisitor
+def post_rep_change(
+    form: PostedForm,
+    request: Request,
+    rep_ref: str,
+    session: SessionDep,
+    bootstrap: BootstrapDep,
+    who: ManagerVisitor,
 ) -> Response:
     """Change a rep: who they are, where they sell, how much, when they work, whether active."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     rep = rep_or_404(session, user=who.user, ref=rep_ref)
     fields = ("name", "email", "team", "timezone", "territories", "capacity", "daily_cap", "weight")
@@ -210,11 +214,15 @@ def post_back(rep_ref: str, session: SessionDep, who: ManagerVisitor, csrf: Csrf
 
 
 @router.post("/team/routing/{team_name}")
-async def post_team_routing(
-    request: Request, team_name: str, session: SessionDep, bootstrap: BootstrapDep, who: ManagerVisitor
+def post_team_routing(
+    form: PostedForm,
+    request: Request,
+    team_name: str,
+    session: SessionDep,
+    bootstrap: BootstrapDep,
+    who: ManagerVisitor,
 ) -> Response:
     """Change a team's policy and its options: a new settings version, followed at once."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     team = next((t for t in _teams_in_reach(session, who) if t.name == team_name), None)
     if team is None:
@@ -303,11 +311,15 @@ def territories_page(
 
 
 @router.post("/territories", response_class=HTMLResponse)
-async def post_territories(
-    request: Request, session: SessionDep, settings: SettingsDep, bootstrap: BootstrapDep, who: ManagerVisitor
+def post_territories(
+    form: PostedForm,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bootstrap: BootstrapDep,
+    who: ManagerVisitor,
 ) -> Response:
     """Preview the rules as edited (anyone here), or save them (admins): a new settings version."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     rules = _rules_from_form(form)
     try:

@@ -17,6 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from leadflow.access.accounts import clear_failures, lockout, record_failure
 from leadflow.access.service import authenticate, check_password, end_web_session, start_web_session
@@ -66,6 +67,17 @@ ManagerVisitor = Annotated[Visitor, Depends(_role("admin", "manager"))]
 AdminVisitor = Annotated[Visitor, Depends(_role("admin"))]
 RepVisitor = Annotated[Visitor, Depends(_role("rep"))]
 AnyVisitor = Annotated[Visitor, Depends(visitor)]
+
+
+async def posted_form(request: Request) -> FormData:
+    """The form a page posted, read before the handler and its database work: a handler that
+    writes runs on a worker thread, and a slow client's body never keeps the write lock held
+    (nor the server's event loop busy with the handler's work)."""
+    return await request.form()
+
+
+# Declared before the session and the visitor, so that the form is read first.
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 def check_csrf(who: Visitor, sent: str) -> None:

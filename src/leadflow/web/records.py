@@ -31,7 +31,7 @@ from leadflow.routing.bulk import (
 )
 from leadflow.routing.sla import untouched_leads
 from leadflow.scoring.service import score_leads
-from leadflow.web.auth import AnyVisitor, ManagerVisitor, Visitor, check_csrf
+from leadflow.web.auth import AnyVisitor, ManagerVisitor, PostedForm, Visitor, check_csrf
 from leadflow.web.render import LeadId, page, see_other
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -179,10 +179,11 @@ def _in_reach(session: Session, who: Visitor, lead_ids: list[int]) -> list[int]:
 
 
 @router.post("/leads/bulk", response_class=HTMLResponse)
-async def bulk(request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor) -> Response:
+def bulk(
+    form: PostedForm, request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor
+) -> Response:
     """A bulk action on the leads ticked: first a page that says what will happen to how many
     leads; done only when that page is confirmed."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     action, back = str(form.get("action", "")), "/web/leads?" + str(form.get("back", ""))[:2000]
     try:
@@ -253,11 +254,10 @@ NEW_FIELDS = ("first_name", "last_name", "email", "phone", "title", "company", "
 
 
 @router.post("/leads/new", response_class=HTMLResponse)
-async def create_lead(
-    request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor
+def create_lead(
+    form: PostedForm, request: Request, session: SessionDep, settings: SettingsDep, who: ManagerVisitor
 ) -> Response:
     """Capture the lead as any other (validated, deduplicated, scored, routed): one way in."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     record = {f: str(form.get(f, "")).strip()[:300] for f in NEW_FIELDS if str(form.get(f, "")).strip()}
     result = capture_leads(session, settings=settings, records=[record], channel=f"web:{who.user.email}")
@@ -290,12 +290,16 @@ def _number(text: str, field: str) -> float | None:
 
 
 @router.post("/leads/{lead_id}/edit")
-async def edit(
-    request: Request, lead_id: LeadId, session: SessionDep, settings: SettingsDep, who: AnyVisitor
+def edit(
+    form: PostedForm,
+    request: Request,
+    lead_id: LeadId,
+    session: SessionDep,
+    settings: SettingsDep,
+    who: AnyVisitor,
 ) -> Response:
     """Record what was learned (BANT, title, industry, size, revenue, source, type); the lead is
     scored again."""
-    form = await request.form()
     check_csrf(who, str(form.get("csrf", "")))
     lead = lead_or_404(session, user=who.user, ref=lead_id)
     text = {
