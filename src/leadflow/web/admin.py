@@ -138,7 +138,6 @@ def post_rep(
 @router.post("/team/reps/{rep_ref}")
 def post_rep_change(
     form: PostedForm,
-    request: Request,
     rep_ref: str,
     session: SessionDep,
     bootstrap: BootstrapDep,
@@ -216,7 +215,6 @@ def post_back(rep_ref: str, session: SessionDep, who: ManagerVisitor, csrf: Csrf
 @router.post("/team/routing/{team_name}")
 def post_team_routing(
     form: PostedForm,
-    request: Request,
     team_name: str,
     session: SessionDep,
     bootstrap: BootstrapDep,

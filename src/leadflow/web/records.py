@@ -292,7 +292,6 @@ def _number(text: str, field: str) -> float | None:
 @router.post("/leads/{lead_id}/edit")
 def edit(
     form: PostedForm,
-    request: Request,
     lead_id: LeadId,
     session: SessionDep,
     settings: SettingsDep,
