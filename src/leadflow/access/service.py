@@ -134,11 +134,11 @@ def issue_token(
     return row, token
 
 
+# Each of the user's attributes (as the mapper names it) and its column.
+_USER_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in inspect(User).column_attrs]
 # A token's state and its user's columns, by the token's digest: checked on every request, so
 # read as plain columns, not as two ORM entities (loading them was a third of the API server's
 # time a captured lead).
-# each of the user's attributes (as the mapper names it) and its column
-_USER_COLUMNS = [(attribute.key, attribute.columns[0]) for attribute in inspect(User).column_attrs]
 _TOKEN_CHECK = (
     select(
         ApiToken.id.label("token_id"),
@@ -177,6 +177,11 @@ def recently_checked(token: str, *, now: datetime | None = None) -> User | None:
         expires_at is not None and expires_at <= (now or utcnow())
     ):
         return None
+    return _detached_user(attributes)
+
+
+def _detached_user(attributes: dict[str, Any]) -> User:
+    """A user from their columns' values, detached with its identity: read, never flushed."""
     user = User(**attributes)
     make_transient_to_detached(user)
     return user
@@ -201,12 +206,14 @@ def check_token(
     session: Session, *, token: str, web: bool = False, now: datetime | None = None
 ) -> TokenCheck | None:
     """The active user holding this unexpired, unrevoked API token (or, with ``web``, dashboard
-    session), or None; reads only. The user comes back detached, with every column loaded: to
-    read who is asking, not to change them (a change to a user goes through its own services)."""
+    session), or None; reads the database only, and keeps an API token found valid in memory
+    (:func:`recently_checked`). The user comes back detached, with every column loaded: to read
+    who is asking, not to change them (a change to a user goes through its own services)."""
     if token.startswith(WEB_PREFIX) != web:
         return None
     now = now or utcnow()
-    found = session.connection().execute(_TOKEN_CHECK, {"digest": _digest(token)}).first()
+    digest = _digest(token)
+    found = session.connection().execute(_TOKEN_CHECK, {"digest": digest}).first()
     if found is None:
         return None
     expired = found.expires_at is not None and found.expires_at <= now
@@ -216,12 +223,10 @@ def check_token(
     if not web:  # API tokens only: a dashboard session is checked on every page
         if len(_checked) >= _TOKEN_CACHE_SIZE:
             _checked.clear()
-        _checked[_digest(token)] = (time.monotonic(), attributes, found.expires_at)
-    user = User(**attributes)
-    make_transient_to_detached(user)
+        _checked[digest] = (time.monotonic(), attributes, found.expires_at)
     # not on every request: a write per read would serialise them
     due = found.last_used_at is None or now - found.last_used_at > LAST_USED_EVERY
-    return TokenCheck(user, found.token_id, due)
+    return TokenCheck(_detached_user(attributes), found.token_id, due)
 
 
 def record_token_use(session: Session, *, token_id: int, now: datetime | None = None) -> None:
