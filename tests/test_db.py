@@ -84,20 +84,25 @@ def test_only_bulk_writes_get_the_large_sqlite_page_cache(db: Database) -> None:
         assert s.execute(text("PRAGMA threads")).scalar_one() == 2
 
 
-def _indexes(db: Database) -> dict[str, str]:
+def _indexes(db: Database, table: str = "leads") -> dict[str, str]:
     with session_scope(db.engine) as s:
         rows = s.execute(
-            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads'")
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"), {"t": table}
         )
         return {name: sql for name, sql in rows}
 
 
-def test_a_bulk_update_of_much_of_a_table_leaves_its_indexes_as_they_were(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def rebuilding(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A SQLite ledger whose bulk writes rebuild indexes from 10 rows on (PostgreSQL: skipped)."""
     if db.kind != "sqlite":
         pytest.skip("PostgreSQL's indexes are never dropped: that would lock out readers")
     monkeypatch.setattr(db_module, "REBUILD_MIN_ROWS", 10)
+    return db
+
+
+def test_a_bulk_update_of_much_of_a_table_leaves_its_indexes_as_they_were(rebuilding: Database) -> None:
+    db = rebuilding
     before = _indexes(db)
     dropped: list[str] = []
     with session_scope(db.engine) as s:
@@ -136,20 +141,13 @@ def test_a_bulk_update_of_much_of_a_table_leaves_its_indexes_as_they_were(
 
 
 def test_a_bulk_insert_of_many_rows_builds_its_indexes_after_and_keeps_the_unique_ones(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    rebuilding: Database,
 ) -> None:
-    if db.kind != "sqlite":
-        pytest.skip("PostgreSQL's indexes are never dropped: that would lock out readers")
-    monkeypatch.setattr(db_module, "REBUILD_MIN_ROWS", 10)
+    db = rebuilding
     with session_scope(db.engine) as s:
         s.execute(text("CREATE TABLE calls (n INTEGER, who TEXT)"))
         s.execute(text("CREATE INDEX ix_calls_who ON calls (who)"))
         s.execute(text("CREATE UNIQUE INDEX ux_calls_n ON calls (n)"))
-
-    def indexes() -> dict[str, str]:
-        with session_scope(db.engine) as s:
-            rows = s.execute(text("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'calls'"))
-            return {name: sql for name, sql in rows if name.startswith(("ix_", "ux_"))}
 
     def insert(rows: list[tuple[int, str]]) -> list[str]:
         dropped: list[str] = []
@@ -160,10 +158,10 @@ def test_a_bulk_insert_of_many_rows_builds_its_indexes_after_and_keeps_the_uniqu
             bulk_insert(s, "calls", ["n", "who"], rows)
         return dropped
 
-    before = indexes()
+    before = _indexes(db, "calls")
     # 40 rows into an empty table: the plain index is built after them; the unique one stays
     assert insert([(n, f"rep{n % 7}") for n in range(40)]) == ["ix_calls_who"]
-    assert indexes() == before
+    assert _indexes(db, "calls") == before
     # 5 rows (under the minimum) and 12 rows into 105 (under a fifth): through the indexes;
     # 60 rows into 45: built after them again
     assert insert([(n, "ann") for n in range(100, 105)]) == []
@@ -172,7 +170,7 @@ def test_a_bulk_insert_of_many_rows_builds_its_indexes_after_and_keeps_the_uniqu
     # a duplicate among many rows is refused as it comes: nothing of the batch is written
     with pytest.raises(IntegrityError):
         insert([(n, "cy") for n in [*range(400, 440), 5]])
-    assert indexes() == before
+    assert _indexes(db, "calls") == before
     with session_scope(db.engine) as s:
         assert s.execute(text("SELECT count(*) FROM calls")).scalar_one() == 40 + 5 + 60 + 12
         assert s.execute(text("SELECT count(*) FROM calls WHERE who = 'ann'")).scalar_one() == 65

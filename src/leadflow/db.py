@@ -268,12 +268,12 @@ def _indexes_rebuilt(
         (table,),
     ).all()
     dropped = []
+    written = set(columns or ())
     for name, create in indexes:
         if columns is None:
             if not create.upper().startswith("CREATE UNIQUE"):
                 dropped.append((name, create))
             continue
-        written = set(columns)
         over = {row[2] for row in connection.exec_driver_sql(f"PRAGMA index_info('{name}')")}
         # an index over an expression names no column for it: read its definition instead
         if over & written or (None in over and any(c in create for c in written)):
