@@ -18,6 +18,7 @@ import polars as pl
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from leadflow.db import read_rows
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.rejects import Reject, shorten
@@ -144,7 +145,7 @@ def capture_leads(
             plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel)
             reasons = dict(zip(plan.table["lead_id"].to_list(), plan.table["reason"].to_list(), strict=True))
     ids = written.leads["id"].to_list()
-    rows = {row.id: row for row in session.execute(_ANSWERS, {"ids": ids}).all()}
+    rows = {row.id: row for row in read_rows(session, _ANSWERS, {"ids": ids})}
     for line, lead_id, new in written.leads.sort("_line").iter_rows():
         row = rows[lead_id]
         result.leads.append(

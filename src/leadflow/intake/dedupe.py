@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from leadflow.db import read_rows
 from leadflow.models import Lead, LeadAlias
 
 # In order of trust: the first key that matches decides the target.
@@ -97,8 +98,8 @@ class LeadIndex:
                 "domains": sorted({d for d, _ in paired}),
                 "persons": sorted({p for _, p in paired}),
             }
-        rows = session.execute(query, parameters).all()
-        aliases = session.execute(alias_query, parameters).all()
+        rows = read_rows(session, query, parameters)
+        aliases = read_rows(session, alias_query, parameters)
         ids, external, email, phone, domain, person = (
             (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
         )

@@ -14,6 +14,7 @@ import polars as pl
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from leadflow.db import read_rows
 from leadflow.ledger.keys import name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Territory
 
@@ -51,7 +52,7 @@ def _replaced(keys: pl.Expr, lookup: dict[str, int]) -> pl.Expr:
 
 def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Territory]) -> dict[str, int]:
     """Name key to id for products, sources or territories."""
-    return {key: id_ for id_, key in session.execute(_keyed(model)).all()}
+    return {key: id_ for id_, key in read_rows(session, _keyed(model))}
 
 
 @lru_cache(maxsize=4)
@@ -62,7 +63,7 @@ def _keyed(model: type[Product] | type[Source] | type[Territory]) -> Select[*tup
 def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.DataFrame:
     """Companies by name key (all, or those of ``keys``), with what a lead inherits from its account."""
     query = _companies(scoped=keys is not None)
-    rows = session.execute(query, {"keys": keys} if keys is not None else {}).all()
+    rows = read_rows(session, query, {"keys": keys} if keys is not None else {})
     return pl.DataFrame(
         rows,
         schema={

@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_insert, bulk_update, bulk_upsert, driver_value, reserve_ids
+from leadflow.db import bulk_insert, bulk_update, bulk_upsert, driver_value, read_rows, reserve_ids
 from leadflow.ledger.write import insert_assignments_at, insert_stage_change_rows
 from leadflow.models import (
     QueuedLead,
@@ -162,5 +162,5 @@ _STATE = select(RoutingState.key, RoutingState.state)
 
 def load_state(session: Session) -> dict[str, dict[str, Any]]:
     """The policies' saved state (round-robin pointers, weighted values) by key."""
-    rows = session.execute(_STATE).all()
+    rows = read_rows(session, _STATE)
     return {key: dict(state) for key, state in rows}

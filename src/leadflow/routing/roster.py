@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import is_sqlite
+from leadflow.db import is_sqlite, read_rows
 from leadflow.models import (
     Absence,
     Rep,
@@ -51,12 +51,12 @@ def read_roster(
     """
     covers: dict[int, set[str]] = defaultdict(set)
     named = {"names": sorted(territories)} if territories is not None else {}
-    for rep_id, name in session.execute(_covering(scoped=territories is not None), named).all():
+    for rep_id, name in read_rows(session, _covering(scoped=territories is not None), named):
         covers[rep_id].add(name)
     query = _roster(scoped=territories is not None, team=team is not None)
     parameters = {"ids": sorted(covers), "team": team} if territories is not None else {}
     frame = pl.DataFrame(
-        session.execute(query, parameters).all(),
+        read_rows(session, query, parameters),
         schema={
             "id": pl.Int64,
             "external_id": pl.String,
@@ -138,7 +138,7 @@ def rep_pool(
     scoped = {"ids": candidates} if candidates is not None else {}
     issued_since = _issued_since(scoped=candidates is not None)
     used = {
-        rep_id: int(n) for rep_id, n in session.execute(issued_since, {"start": start.date(), **scoped}).all()
+        rep_id: int(n) for rep_id, n in read_rows(session, issued_since, {"start": start.date(), **scoped})
     }
     # A roster is a few reps to a few thousand, in a capture and a batch alike: its columns are
     # worked as lists, and the frame is built once at the end.
@@ -170,7 +170,7 @@ def rep_pool(
         ]
     )
     away: dict[int, datetime] = dict(
-        session.execute(_away(scoped=candidates is not None), {"now": now, **scoped}).all()
+        read_rows(session, _away(scoped=candidates is not None), {"now": now, **scoped})
     )
     return RepPool(frame, away)
 

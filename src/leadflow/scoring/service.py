@@ -11,7 +11,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from leadflow.db import bulk_update, driver_rows, read_frame
+from leadflow.db import bulk_update, driver_rows, read_frame, read_rows
 from leadflow.errors import LeadflowError
 from leadflow.models import CLOSED_STAGES, Activity, Lead, ScoreModel, Source, utcnow
 from leadflow.scoring.evaluate import (
@@ -369,9 +369,10 @@ _NEWEST = select(ScoreModel.id, ScoreModel.trained_at).order_by(ScoreModel.id.de
 
 def latest_model(session: Session) -> Trained | None:
     """The newest trained model, or None before the first training."""
-    newest = session.execute(_NEWEST).first()
-    if newest is None:
+    found = read_rows(session, _NEWEST)
+    if not found:
         return None
+    newest = found[0]
     key = (str(session.get_bind().engine.url), int(newest[0]), newest[1])
     if key not in _loaded:
         row = session.get(ScoreModel, newest[0])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta as beta_dist
+from scipy.special import betaincinv  # the Beta quantile: scipy.stats.beta.ppf without its checks
 
 from leadflow.stats import Array
 from leadflow.stats.links import expit, logit
@@ -85,8 +85,8 @@ def close_rates(won: Array, closed: Array, *, prior: Prior | None = None, level:
     tail = (1 - level) / 2
     return CloseRates(
         mean=a / (a + b),
-        low=beta_dist.ppf(tail, a, b),
-        high=beta_dist.ppf(1 - tail, a, b),
+        low=betaincinv(a, b, tail),
+        high=betaincinv(a, b, 1 - tail),
         prior=prior,
         level=level,
     )
@@ -155,8 +155,8 @@ def segment_rates(
     tail = (1 - level) / 2
     return SegmentRates(
         mean=a / (a + b),
-        low=beta_dist.ppf(tail, a, b),
-        high=beta_dist.ppf(1 - tail, a, b),
+        low=betaincinv(a, b, tail),
+        high=betaincinv(a, b, 1 - tail),
         expected=expected,
         segment_rate=segment_rate,
         strength=strength,
