@@ -32,6 +32,7 @@ from leadflow.intake.lead_frame import (
     with_keys,
 )
 from leadflow.intake.lookups import (
+    COMPANY_SCHEMA,
     company_lookup,
     ensure_named,
     keyed_expr,
@@ -88,6 +89,39 @@ def _typed_with_keys(*, amount_only_when_won: bool) -> list[pl.Expr | str]:
         *key_columns(derived["domain"]),
         "source",
     ]
+
+
+# A batch lacks the same columns batch after batch (a form never names an owner): each typed
+# null is built once, not per batch (a literal costs about 7 µs to build, 30 of them 0.2 ms).
+_NULLS = {
+    name: pl.lit(None, dtype=DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]).alias(name)
+    for name in [*SPECS["leads"].names, "extra"]
+}
+_COMPANY_NULLS = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in COMPANY_SCHEMA.items()]
+
+
+# A new lead's stage where its row gives none (from its dates and owner), and its first stage
+# change; built once, as the nulls above.
+_NEW_LEAD = [
+    pl.coalesce(
+        "stage",
+        pl.when(pl.col("won_at").is_not_null()).then(pl.lit("won")),
+        pl.when(pl.col("lost_at").is_not_null()).then(pl.lit("lost")),
+        pl.when(pl.col("owner_id").is_not_null()).then(pl.lit("lead")),
+        pl.lit("inquiry"),
+    ).alias("stage"),
+    pl.col("self_sourced").fill_null(False),
+]
+_FIRST_STAGE = [
+    pl.col("id").alias("lead_id"),
+    pl.lit(None, dtype=pl.String).alias("from_stage"),
+    pl.col("stage").alias("to_stage"),
+]
+_FIRST_STAGE_AT = pl.coalesce(  # null where the lead has no date: then the moment it is written
+    pl.when(pl.col("stage") == "won").then("won_at"),
+    pl.when(pl.col("stage") == "lost").then("lost_at"),
+    "created_at",
+)
 
 
 # What each named column of a lead refers to (an owner is a rep: rep_lookup).
@@ -206,11 +240,7 @@ class LeadWriter:
 
     def _resolve(self, session: Session, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Reject]]:
         """Map names to ids, derive stage, dates and keys; set aside rows naming unknown things."""
-        frame = frame.with_columns(
-            pl.lit(None, dtype=DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]).alias(name)
-            for name in [*SPECS["leads"].names, "extra"]
-            if name not in frame.columns
-        )
+        frame = frame.with_columns(null for name, null in _NULLS.items() if name not in frame.columns)
         rejects: list[Reject] = []
 
         def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
@@ -229,9 +259,7 @@ class LeadWriter:
                     frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown
                 )
         if self.companies.is_empty():  # no account named is known: nothing to join
-            frame = frame.with_columns(
-                pl.lit(None, dtype=dtype).alias(name) for name, dtype in self.companies.schema.items()
-            )
+            frame = frame.with_columns(_COMPANY_NULLS)
         else:
             frame = frame.with_columns(name_key_expr(pl.col("company")).alias("_company_key")).join(
                 self.companies, on="_company_key", how="left", maintain_order="left"
@@ -274,14 +302,7 @@ class LeadWriter:
         stage = pl.col("stage")
         rows = rows.with_columns(
             pl.Series("id", ids, dtype=pl.Int64),
-            pl.coalesce(
-                "stage",
-                pl.when(pl.col("won_at").is_not_null()).then(pl.lit("won")),
-                pl.when(pl.col("lost_at").is_not_null()).then(pl.lit("lost")),
-                pl.when(pl.col("owner_id").is_not_null()).then(pl.lit("lead")),
-                pl.lit("inquiry"),
-            ).alias("stage"),
-            pl.col("self_sourced").fill_null(False),
+            *_NEW_LEAD,
             pl.col("created_at").fill_null(self.arrived) if self.arrived else pl.col("created_at"),
         )
         rows = rows.hstack(score_frame(rows, self.settings, self.model).drop("id"))  # in the rows' order
@@ -290,18 +311,7 @@ class LeadWriter:
         insert_leads(
             session, rows=rows, columns=["id", *DATA, *KEYS, *scores], was_opportunity=stage == "opportunity"
         )
-        stages = rows.select(
-            pl.col("id").alias("lead_id"),
-            pl.lit(None, dtype=pl.String).alias("from_stage"),
-            stage.alias("to_stage"),
-            pl.coalesce(
-                pl.when(stage == "won").then("won_at"),
-                pl.when(stage == "lost").then("lost_at"),
-                "created_at",
-                pl.lit(now),
-            ).alias("at"),
-            by.alias("by"),
-        )
+        stages = rows.select(*_FIRST_STAGE, _FIRST_STAGE_AT.fill_null(now).alias("at"), by.alias("by"))
         insert_stage_changes(session, rows=stages)
         if named(rows, "owner_id"):
             self._assign(session, rows.filter(pl.col("owner_id").is_not_null()), now)

@@ -64,19 +64,19 @@ def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.Dat
     """Companies by name key (all, or those of ``keys``), with what a lead inherits from its account."""
     query = _companies(scoped=keys is not None)
     rows = read_rows(session, query, {"keys": keys} if keys is not None else {})
-    return pl.DataFrame(
-        rows,
-        schema={
-            "_company_key": pl.String,
-            "company_id": pl.Int64,
-            "_c_domain": pl.String,
-            "_c_industry": pl.String,
-            "_c_size": pl.Int64,
-            "_c_revenue": pl.Float64,
-            "_c_country": pl.String,
-        },
-        orient="row",
-    )
+    return pl.DataFrame(rows, schema=COMPANY_SCHEMA, orient="row")
+
+
+# What a lead takes from its account, as company_lookup's frame has it.
+COMPANY_SCHEMA: dict[str, pl.DataType] = {
+    "_company_key": pl.String(),
+    "company_id": pl.Int64(),
+    "_c_domain": pl.String(),
+    "_c_industry": pl.String(),
+    "_c_size": pl.Int64(),
+    "_c_revenue": pl.Float64(),
+    "_c_country": pl.String(),
+}
 
 
 @lru_cache(maxsize=2)

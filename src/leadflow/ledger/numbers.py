@@ -45,4 +45,8 @@ NUMBERS = ["touch_seconds", "closed_days", "created_month"]
 
 def numbers() -> list[pl.Expr]:
     """All three numbers, for ``with_columns`` on a frame of leads (named as ``NUMBERS``)."""
-    return [touch_seconds(), closed_days(), created_month()]
+    return list(_NUMBERS)
+
+
+# built once: every capture batch writes its leads' numbers with them
+_NUMBERS = (touch_seconds(), closed_days(), created_month())

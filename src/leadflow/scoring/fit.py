@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 import polars as pl
 
@@ -139,7 +140,20 @@ _built: dict[str, pl.Expr] = {}
 
 def grade(scores: pl.Expr, grades: Grades) -> pl.Expr:
     """Grade A-D from a 0-100 score and the thresholds for A, B and C."""
-    a, b, c = grades.fit
+    return _graded(scores, *grades.fit)
+
+
+def fit_grade(grades: Grades) -> pl.Expr:
+    """The grade of the ``fit_score`` column, built once per thresholds (a capture grades often)."""
+    return _fit_grade(*grades.fit)
+
+
+@lru_cache(maxsize=8)
+def _fit_grade(a: float, b: float, c: float) -> pl.Expr:
+    return _graded(pl.col("fit_score"), a, b, c)
+
+
+def _graded(scores: pl.Expr, a: float, b: float, c: float) -> pl.Expr:
     return (
         pl.when(scores >= a)
         .then(pl.lit("A"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -81,13 +82,6 @@ def feature_frame(
     unnested = decode_extras(leads["extra"]) if "extra" in leads.columns else pl.DataFrame()
     keys = extra_keys if extra_keys is not None else [k for k in unnested.columns if usable_extra(k)]
     extras = [f"extra.{k}" for k in keys]
-    # every input column, by name: the leads' own, the extra attributes, and (predicting) the
-    # columns a trained model knows but these leads lack, as unknown
-    source: dict[str, pl.Expr | pl.Series] = {c: pl.col(c) for c in leads.columns}
-    for k in keys:
-        source[f"extra.{k}"] = (
-            unnested[k] if k in unnested.columns else pl.Series(k, [None] * len(leads), dtype=pl.String)
-        )
     if expected is not None:
         # Predicting: exactly the columns the model was trained on, absent ones unknown.
         categorical, numeric = expected
@@ -97,18 +91,33 @@ def feature_frame(
     leaked = FORBIDDEN.intersection(categorical + numeric)
     if leaked:
         raise AssertionError(f"outcome fields must never be features: {sorted(leaked)}")
+    if keys:  # each extra attribute as a column of its own (unknown where no lead has it)
+        leads = leads.hstack(
+            [
+                (
+                    unnested[k] if k in unnested.columns else pl.Series([None] * len(leads), dtype=pl.String)
+                ).alias(f"extra.{k}")
+                for k in keys
+            ]
+        )
+    out = leads.select(_feature_exprs(tuple(categorical), tuple(numeric), frozenset(leads.columns)))
+    return out, categorical, numeric
+
+
+@lru_cache(maxsize=16)
+def _feature_exprs(
+    categorical: tuple[str, ...], numeric: tuple[str, ...], columns: frozenset[str]
+) -> list[pl.Expr]:
+    """The model's input columns from ``columns`` (unknown where absent), built once per shape:
+    a capture scores a few leads many times a second."""
 
     def column(name: str) -> pl.Expr:
-        given = source.get(name)
-        if given is None:
-            return pl.lit(None, dtype=pl.String)
-        return given if isinstance(given, pl.Expr) else pl.lit(given)
+        return pl.col(name) if name in columns else pl.lit(None, dtype=pl.String)
 
-    out = leads.select(
+    return [
         *[column(c).cast(pl.String).fill_null(MISSING).str.to_lowercase().alias(c) for c in categorical],
         *[column(c).cast(pl.Float64).alias(c) for c in numeric],
-    )
-    return out, categorical, numeric
+    ]
 
 
 def usable_extra(name: str) -> bool:

@@ -28,6 +28,7 @@ from leadflow.scoring.fit import (
     engagement,
     factors,
     fit_breakdown,
+    fit_grade,
     fit_score_expr,
     grade,
 )
@@ -69,7 +70,7 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
         leads = leads.with_columns(pl.lit(0.0).alias(ENGAGEMENT))
     # the grade reads the score computed, not its expression again (which would be run per grade)
     scores = leads.select("id", fit_score_expr(settings.profile))
-    scores = scores.with_columns(grade(pl.col("fit_score"), settings.grades).alias("grade"))
+    scores = scores.with_columns(fit_grade(settings.grades).alias("grade"))
     if model is None:
         return scores.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("win_probability"),
