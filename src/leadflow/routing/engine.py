@@ -83,7 +83,7 @@ def plan_routes(
     territories = (
         None
         if batch or pooled
-        else set(leads["territory"].drop_nulls()) | set(leads["hq_territory"].drop_nulls())
+        else (set(leads["territory"].to_list()) | set(leads["hq_territory"].to_list())) - {None}
     )
     roster, covers = read_roster(session, territories=territories, team=routing.fallback_team)
     reps = rep_pool(session, roster, everyone=batch, now=now, start=start, settings=settings)
@@ -144,7 +144,9 @@ def plan_routes(
     evidence = Evidence(
         rep_rows=rep_rows, close_mean=estimates.mean, last=last, open_leads=open_leads, deal_value=deal_value
     )
-    base_rate = float(leads["win_probability"].drop_nulls().mean() or estimates.prior.mean)  # type: ignore[arg-type]
+    lead_p = leads["win_probability"].to_numpy()  # NaN where a lead has none
+    has_p = ~np.isnan(lead_p)
+    base_rate = (float(lead_p[has_p].mean()) if has_p.any() else 0.0) or estimates.prior.mean
 
     # Each territory's group of reps: its own while one of them is at work, else the fallback
     # team's, else (no rules, no fallback) every rep; a territory whose reps are all away and no
@@ -188,9 +190,9 @@ def plan_routes(
     notes: list[Array] = []
     segmented = False
 
-    p_lead_all = leads["win_probability"].fill_null(base_rate).to_numpy()
+    p_lead_all = np.where(has_p, lead_p, base_rate)
     # Without a lead probability or any closed history there is no honest P(win) to show.
-    known_all = leads["win_probability"].is_not_null().to_numpy() | (closed_all.sum() > 0)
+    known_all = has_p | (closed_all.sum() > 0)
     for key, group_positions in grouped.items():
         positions = np.asarray(group_positions, dtype=np.int64)
         members = members_of[key]
