@@ -128,7 +128,7 @@ def capture_leads(
         file=channel,
         mapping=FileMapping(),
         settings=settings,
-        scope=cleaned.frame,
+        scoped=True,
         arrived=now,
         fill_blanks=True,
     )

@@ -99,12 +99,18 @@ _NULLS = {
 }
 # What a lead takes from its account, by column.
 _ACCOUNT = {name: dtype for name, dtype in COMPANY_SCHEMA.items() if name != "_company_key"}
-# Each name's lookup key, computed in one context: a rep's as written and by name key, an
-# account's, a product's, a source's and a territory's by name key (ledger.keys).
-_NAME_KEYS = [
-    *rep_spellings("owner"),
-    *(name_key_expr(pl.col(c)).alias(f"_key_{c}") for c in ("product", "company", "source", "territory")),
-]
+# The columns that name a row elsewhere: a rep, a product, an account, a source, a territory.
+NAMES = ("owner", "product", "company", "source", "territory")
+
+
+@lru_cache(maxsize=32)
+def _name_keys(columns: tuple[str, ...]) -> list[pl.Expr]:
+    """The lookup keys of the names in ``columns``, for one context: a rep's as written and by
+    name key, an account's, a product's, a source's and a territory's by name key (ledger.keys)."""
+    return [
+        *(rep_spellings("owner") if "owner" in columns else []),
+        *(name_key_expr(pl.col(c)).alias(f"_key_{c}") for c in columns if c != "owner"),
+    ]
 
 
 # A new lead's stage where its row gives none (from its dates and owner), and its first stage
@@ -142,8 +148,8 @@ NAMED: dict[str, type[Product] | type[Source] | type[Territory]] = {
 class LeadWriter:
     """Writes batches of one lead import; holds the lookups and dedupe index across batches.
 
-    Given ``scope`` (the few rows of a capture), it reads only the accounts those rows name and
-    the leads they could duplicate, instead of every key in the ledger. Given ``arrived`` (when a
+    ``scoped`` (a capture's few rows): each batch reads only the accounts its rows name and the
+    leads they could duplicate, instead of every key in the ledger once. Given ``arrived`` (when a
     capture's records came in), new leads without a creation date are dated by it; an import
     leaves them undated, as its file did. A merge never takes it: the known lead keeps its date."""
 
@@ -154,7 +160,7 @@ class LeadWriter:
         file: str,
         mapping: FileMapping,
         settings: Settings,
-        scope: pl.DataFrame | None = None,
+        scoped: bool = False,
         arrived: datetime | None = None,
         fill_blanks: bool = False,
     ) -> None:
@@ -167,15 +173,14 @@ class LeadWriter:
         self.settings = settings
         self.model = latest_model(session)
         self._named: dict[str, dict[str, int]] = {}
-        self.scoped = scope is not None
-        if scope is None:
-            companies = company_lookup(session)
+        self.scoped = scoped
+        self._account_at: dict[str, int] = {}  # each known account's row in _accounts, by its key
+        self._accounts = pl.DataFrame(schema=_ACCOUNT)  # what a lead takes from its account
+        if not scoped:
+            self._know_accounts(company_lookup(session))
             self.index = LeadIndex.load(session)
-        else:
-            company = pl.col("company") if "company" in scope.columns else pl.lit(None, pl.String)
-            keys = scope.select(name_key_expr(company)).to_series().to_list()
-            companies = company_lookup(session, keys=[key for key in dict.fromkeys(keys) if key is not None])
-        # each known account's row by its key, and what a lead takes from it (_ACCOUNT)
+
+    def _know_accounts(self, companies: pl.DataFrame) -> None:
         self._account_at = {
             key: row for row, key in enumerate(companies.get_column("_company_key").to_list())
         }
@@ -256,7 +261,12 @@ class LeadWriter:
         Every name's lookup key is computed in one context; the ids are then dict lookups over
         the keys, as cheap a row for a capture's few as for a million."""
         frame = frame.with_columns(null for name, null in _NULLS.items() if name not in frame.columns)
-        frame = frame.with_columns(_NAME_KEYS)  # private columns, which the typed select leaves out
+        named_here = tuple(
+            c for c in ("owner", "product", "company", "source", "territory") if named(frame, c)
+        )
+        frame = frame.with_columns(
+            _name_keys(named_here)
+        )  # private columns: the typed select leaves them out
         rejects: list[Reject] = []
 
         def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
@@ -266,6 +276,8 @@ class LeadWriter:
             return frame.filter(~mask)
 
         def keys(column: str) -> list[str | None]:
+            if column not in named_here:
+                return [None] * frame.height
             return frame.get_column(f"_key_{column}").to_list()
 
         for column, unknown in (
@@ -283,6 +295,11 @@ class LeadWriter:
             )
             frame = frame.hstack([pl.Series(f"{column}_id", ids, dtype=pl.Int64)])
             frame = set_aside(frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown)
+        if self.scoped:  # the accounts this batch names, if any
+            named_accounts = [key for key in dict.fromkeys(keys("company")) if key is not None]
+            self._account_at = {}
+            if named_accounts:
+                self._know_accounts(company_lookup(session, keys=named_accounts))
         frame = frame.hstack(self._account_columns(keys("company")))
         if self.mapping.require_known_company:
             frame = set_aside(

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,6 @@ from leadflow.scoring.fit import (
     engagement,
     factors,
     fit_breakdown,
-    fit_grade,
     fit_score_expr,
     grade,
 )
@@ -67,21 +67,29 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
     Without a trained model the probability stays empty and the fit score stands alone."""
     check_profile(settings.profile, [*leads.columns, "source"])
     if ENGAGEMENT not in leads.columns:
-        leads = leads.with_columns(pl.lit(0.0).alias(ENGAGEMENT))
-    # the grade reads the score computed, not its expression again (which would be run per grade)
-    scores = leads.select("id", fit_score_expr(settings.profile))
-    scores = scores.with_columns(fit_grade(settings.grades).alias("grade"))
+        leads = leads.hstack([pl.Series(ENGAGEMENT, np.zeros(leads.height))])
+    fit = leads.select(fit_score_expr(settings.profile)).to_series()
+    # the grade reads the score computed, not its expression again
+    scores = [
+        leads.get_column("id"),
+        fit,
+        pl.Series("grade", grade(fit.to_numpy(), settings.grades), pl.String),
+    ]
     if model is None:
-        return scores.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias("win_probability"),
-            pl.lit(None, dtype=pl.Int64).alias("score_model_id"),
+        return pl.DataFrame(
+            [
+                *scores,
+                pl.Series("win_probability", [None] * leads.height, dtype=pl.Float64),
+                pl.Series("score_model_id", [None] * leads.height, dtype=pl.Int64),
+            ]
         )
     expected = (list(model.estimator.categorical or []), list(model.estimator.numeric or []))
     features, _, _ = feature_frame(leads, model.extra_keys, expected)
-    return scores.hstack(
+    return pl.DataFrame(
         [
+            *scores,
             pl.Series("win_probability", model.estimator.predict_proba(features)[:, 1].round(4)),
-            pl.Series("score_model_id", [model.id], dtype=pl.Int64).new_from_index(0, scores.height),
+            pl.Series("score_model_id", [model.id] * leads.height, dtype=pl.Int64),
         ]
     )
 
@@ -182,7 +190,7 @@ def explain_lead(
     score = float(breakdown.pop("fit_score"))
     breakdown.pop("id")
     for_, against = factors(breakdown, settings.profile)
-    letter = pl.select(grade(pl.lit(score), settings.grades)).item()
+    letter = grade(np.array([score]), settings.grades)[0] or "D"  # a number always has a grade
     model = latest_model(session)
     probability, contributions = None, {}
     if model is not None:
