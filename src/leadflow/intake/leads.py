@@ -349,7 +349,7 @@ class LeadWriter:
             *_NEW_LEAD,
             pl.col("created_at").fill_null(self.arrived) if self.arrived else pl.col("created_at"),
         )
-        rows = rows.hstack(score_frame(rows, self.settings, self.model).drop("id"))  # in the rows' order
+        rows = rows.hstack(score_frame(rows, self.settings, self.model).get_columns()[1:])  # all but the id
         # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
         scores = ["fit_score", "grade", "win_probability", "score_model_id"]
         insert_leads(

@@ -58,21 +58,18 @@ def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
     # one part, or parts in order already: nothing to reorder
     order = None if bool((sort == np.arange(sort.size)).all()) else sort
     at = position if order is None else position[order]
-    own = leads.select(pl.col(field).gather(at).alias(name) for name, field in LEAD_FIELDS.items())
+    # the parts' columns as one frame (a column a part lacks is null in its rows), reordered once
+    table = pl.concat([pl.DataFrame(part.columns) for part in parts], how="diagonal_relaxed")
+    if order is not None:
+        table = table[order]
     columns: list[pl.Series] = []
     for name, dtype in PLAN_SCHEMA.items():
         if name in LEAD_FIELDS:
-            columns.append(own.get_column(name))
-            continue
-        pieces = [
-            part.columns[name]
-            if name in part.columns
-            else pl.Series(name, [None] * part.position.size, dtype=dtype)
-            for part in parts
-        ]
-        column = pieces[0] if len(pieces) == 1 else pl.concat(pieces, rechunk=False)
-        if order is not None:
-            column = column[order]
+            column = leads.get_column(LEAD_FIELDS[name])[at]
+        elif name in table.columns:
+            column = table.get_column(name)
+        else:
+            column = pl.Series(name, [None] * at.size, dtype=dtype)
         columns.append((column if column.dtype == dtype else column.cast(dtype)).alias(name))
     return pl.DataFrame(columns)
 
