@@ -9,7 +9,7 @@ from itertools import repeat
 from typing import Any
 
 import polars as pl
-from sqlalchemy import delete, select
+from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, bulk_update, bulk_upsert, driver_value, read_rows, reserve_ids
@@ -157,10 +157,22 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
         )
 
 
-_STATE = select(RoutingState.key, RoutingState.state)
+_STATE = select(RoutingState.key, cast(RoutingState.state, Text))
+# Each key's state as last read in this process, with the JSON text it was decoded from: the kept
+# estimates and affinity of a ledger of a million leads are tens of kilobytes, a millisecond to
+# decode, on every capture. Compared as text, a value is decoded again only when it changed.
+_decoded: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 def load_state(session: Session) -> dict[str, dict[str, Any]]:
-    """The policies' saved state (round-robin pointers, weighted values) by key."""
-    rows = read_rows(session, _STATE)
-    return {key: dict(state) for key, state in rows}
+    """The policies' saved state (round-robin pointers, weighted values) by key.
+
+    The values are shared by the routing runs of this process: a run never changes one in
+    place, it puts a new value under the key (which is how the plan tells what changed)."""
+    state = {}
+    for key, text in read_rows(session, _STATE):
+        kept = _decoded.get(key)
+        if kept is None or kept[0] != text:
+            kept = _decoded[key] = (text, json.loads(text))
+        state[key] = kept[1]
+    return state

@@ -4,6 +4,7 @@ the territory rules from the database and leadflow.toml."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite, read_rows
@@ -219,7 +220,10 @@ def one_pool(session: Session, *, settings: Settings, rules: list[TerritoryRule]
         return False
     if rules if rules is not None else territory_rules(session, settings=settings):
         return False
-    return session.execute(select(rep_territories.c.rep_id).limit(1)).first() is None
+    return not read_rows(session, _ANY_COVER)
+
+
+_ANY_COVER = select(rep_territories.c.rep_id).limit(1)
 
 
 def pool_remark(session: Session, *, settings: Settings) -> str | None:
@@ -235,18 +239,29 @@ def territory_rules(session: Session, *, settings: Settings) -> list[TerritoryRu
     territories themselves (by priority), so that a ledger carries its own map."""
     if settings.routing.territories:
         return settings.routing.territories
-    rows = session.execute(
-        select(Territory.name, Territory.rules)
-        .where(Territory.rules.is_not(None))
-        .order_by(Territory.priority, Territory.id)
-    ).all()
-    found = []
-    for name, rules in rows:
-        try:
-            found.append(TerritoryRule.model_validate({**rules, "name": name}))
-        except ValidationError as exc:
-            raise ConfigError(f"territory {name!r}: its rules {rules} are not valid: {exc}") from exc
-    return found
+    rows = tuple((name, text) for name, text in read_rows(session, _RULES))
+    if rows not in _validated:
+        found = []
+        for name, text in rows:
+            rules = json.loads(text)
+            try:
+                found.append(TerritoryRule.model_validate({**rules, "name": name}))
+            except ValidationError as exc:
+                raise ConfigError(f"territory {name!r}: its rules {rules} are not valid: {exc}") from exc
+        if len(_validated) > 16:
+            _validated.clear()
+        _validated[rows] = found
+    return _validated[rows]
+
+
+_RULES = (
+    select(Territory.name, cast(Territory.rules, Text))
+    .where(Territory.rules.is_not(None))
+    .order_by(Territory.priority, Territory.id)
+)
+# The rules kept on the territories, validated, by the text they were read as: each capture
+# reads them, and validating them again cost more than the read.
+_validated: dict[tuple[tuple[str, str], ...], list[TerritoryRule]] = {}
 
 
 def exclusion_reason(rep: dict[str, Any], away: dict[int, datetime], exclude: dict[int, str]) -> str | None:
