@@ -83,3 +83,31 @@ def test_a_captured_lead_without_a_date_is_dated_by_its_arrival_and_a_merge_keep
         months = {i: m for i, m in s.execute(select(Lead.id, Lead.created_month)).all()}
     assert dates == {dana.id: NOW, eli.id: given}
     assert months == {dana.id: NOW.year * 12 + NOW.month - 1, eli.id: 2026 * 12 + 4}
+
+
+def test_a_captured_lead_takes_what_it_lacks_from_the_account_it_names(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    accounts = [
+        ["name", "domain", "industry", "employees", "country"],
+        ["Acme Corp", "acme.example", "manufacturing", "1200", "Germany"],
+        ["Beta GmbH", "beta.example", "retail", "40", "Austria"],
+    ]
+    assert db.cli("companies", "import", str(write_csv("accounts.csv", accounts)))[0] == 0
+    records = [
+        {"email": "dana@acme.example", "company": "ACME corp"},  # the account, spelled otherwise
+        {"email": "eli@beta.example", "company": "Beta GmbH", "industry": "software", "company_size": "12"},
+        {"email": "fay@gamma.example", "company": "Gamma"},  # no such account: a name only
+        {"email": "gil@delta.example", "first_name": "Gil"},  # no company at all
+    ]
+    with session_scope(db.engine) as s:
+        result = capture_leads(s, settings=Settings(), records=records, channel="web form", now=NOW)
+    ids = {lead.record: lead.id for lead in result.leads}
+    with session_scope(db.engine) as s:
+        rows = {
+            lead.id: (lead.company_id is not None, lead.industry, lead.company_size, lead.country)
+            for lead in s.scalars(select(Lead))
+        }
+    assert rows[ids[1]] == (True, "manufacturing", 1200, "Germany")
+    # what the record says wins over its account; the rest comes from the account
+    assert rows[ids[2]] == (True, "software", 12, "Austria")
+    assert rows[ids[3]] == (False, None, None, None)
+    assert rows[ids[4]] == (False, None, None, None)

@@ -99,6 +99,9 @@ _NULLS = {
 }
 # What a lead takes from its account, by column.
 _ACCOUNT = {name: dtype for name, dtype in COMPANY_SCHEMA.items() if name != "_company_key"}
+# No account known (COMPANY_SCHEMA), and the row of nulls a row naming none takes (_ACCOUNT).
+_NO_ACCOUNTS = pl.DataFrame(schema=COMPANY_SCHEMA)
+_NO_ACCOUNT = pl.DataFrame([pl.Series(name, [None], dtype=dtype) for name, dtype in _ACCOUNT.items()])
 # The columns that name a row elsewhere: a rep, a product, an account, a source, a territory.
 NAMES = ("owner", "product", "company", "source", "territory")
 
@@ -174,17 +177,18 @@ class LeadWriter:
         self.model = latest_model(session)
         self._named: dict[str, dict[str, int]] = {}
         self.scoped = scoped
-        self._account_at: dict[str, int] = {}  # each known account's row in _accounts, by its key
-        self._accounts = pl.DataFrame(schema=_ACCOUNT)  # what a lead takes from its account
+        # every account once for an import; a capture's batch reads those it names (_resolve)
+        self._know_accounts(_NO_ACCOUNTS if scoped else company_lookup(session))
         if not scoped:
-            self._know_accounts(company_lookup(session))
             self.index = LeadIndex.load(session)
 
     def _know_accounts(self, companies: pl.DataFrame) -> None:
+        """Keep each account's row by its key, and what a lead takes from it (_ACCOUNT), with one
+        row of nulls after them for the rows that name no account known."""
         self._account_at = {
             key: row for row, key in enumerate(companies.get_column("_company_key").to_list())
         }
-        self._accounts = companies[list(_ACCOUNT)]
+        self._accounts = pl.concat([companies[list(_ACCOUNT)], _NO_ACCOUNT])
 
     def write(self, session: Session, frame: pl.DataFrame) -> LeadBatchResult:
         """Resolve, deduplicate and write one cleaned batch (canonical columns plus ``_line``)."""
@@ -297,9 +301,9 @@ class LeadWriter:
             frame = set_aside(frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown)
         if self.scoped:  # the accounts this batch names, if any
             named_accounts = [key for key in dict.fromkeys(keys("company")) if key is not None]
-            self._account_at = {}
-            if named_accounts:
-                self._know_accounts(company_lookup(session, keys=named_accounts))
+            self._know_accounts(
+                company_lookup(session, keys=named_accounts) if named_accounts else _NO_ACCOUNTS
+            )
         frame = frame.hstack(self._account_columns(keys("company")))
         if self.mapping.require_known_company:
             frame = set_aside(
@@ -332,10 +336,8 @@ class LeadWriter:
     def _account_columns(self, keys: list[str | None]) -> list[pl.Series]:
         """What each row takes from the account its company names (by name ``keys``), null where
         it names none known: the accounts' rows gathered by a dict lookup of each key."""
-        if not self._account_at:
-            return [pl.Series(name, [None] * len(keys), dtype=dtype) for name, dtype in _ACCOUNT.items()]
-        at = self._account_at
-        rows = pl.Series([None if key is None else at.get(key) for key in keys], dtype=pl.UInt32)
+        at, unknown = self._account_at, len(self._account_at)  # the row of nulls
+        rows = pl.Series([unknown if key is None else at.get(key, unknown) for key in keys], dtype=pl.UInt32)
         return self._accounts[rows].get_columns()
 
     def _insert(self, session: Session, rows: pl.DataFrame) -> list[int]:
