@@ -4,7 +4,7 @@ the server's capture process runs it, for batches of 1, 8 and 32 leads on a demo
 Prints the median and p90 of each size, interleaved so that a slow minute hits every size
 alike. Target (the Real-time capture issue): a batch of 8 under 8 ms.
 
-    .venv/bin/python bench/capture.py [--leads 20000] [--rounds 15]
+    .venv/bin/python bench/capture.py [--leads 20000] [--rounds 100]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SIZES = (1, 8, 32)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=20_000, help="the demo ledger's size")
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=100)
     args = parser.parse_args()
     settings = Settings()
     settings.routing.territories = [TerritoryRule(name=r, regions=[r]) for r in REGIONS]
