@@ -265,12 +265,9 @@ class LeadWriter:
         Every name's lookup key is computed in one context; the ids are then dict lookups over
         the keys, as cheap a row for a capture's few as for a million."""
         frame = frame.with_columns(null for name, null in _NULLS.items() if name not in frame.columns)
-        named_here = tuple(
-            c for c in ("owner", "product", "company", "source", "territory") if named(frame, c)
-        )
-        frame = frame.with_columns(
-            _name_keys(named_here)
-        )  # private columns: the typed select leaves them out
+        named_here = tuple(c for c in NAMES if named(frame, c))
+        # the keys are private columns (_key_*): the typed select at the end leaves them out
+        frame = frame.with_columns(_name_keys(named_here))
         rejects: list[Reject] = []
 
         def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
