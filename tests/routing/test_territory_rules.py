@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 from sqlalchemy import select
 
 from leadflow.db import session_scope
 from leadflow.intake.capture import capture_leads
 from leadflow.models import Territory
+from leadflow.routing.territories import match_territories, match_territory
 from leadflow.settings import Routing, Settings, TerritoryRule
 from tests.conftest import Database
 
@@ -52,3 +54,41 @@ def test_a_broken_rule_on_a_territory_is_named(db: Database, write_csv) -> None:
     )
     code, out, err = db.cli("route")
     assert code != 0 and "territory 'West'" in out + err
+
+
+def test_headquarters_match_only_the_rules_that_ask_nothing_unknown_of_them() -> None:
+    """A lead's headquarters are known by their country (and the lead's company, industry and
+    size): a rule on region, state or postal code never matches them, whichever rules are set."""
+    leads = pl.DataFrame(
+        {
+            "country": ["DE", "US", "FR", None],
+            "region": ["EMEA", "North America", "EMEA", None],
+            "industry": ["software", "retail", "software", None],
+            "company": ["Globex", "Initech", "Acme", None],
+            "company_size": [50, 5000, 300, None],
+            "state": [None, "CA", None, None],
+            "postal_code": ["10115", "94105", None, None],
+            "hq_country": ["US", "US", "DE", "FR"],
+        }
+    )
+    regional = [
+        TerritoryRule(name="EMEA", regions=["EMEA"]),
+        TerritoryRule(name="Americas", regions=["North America"]),
+    ]
+    by_country = [
+        TerritoryRule(name="DACH", countries=["DE", "AT"]),
+        TerritoryRule(name="US", countries=["US"]),
+    ]
+    mixed = [
+        TerritoryRule(name="West", states=["CA"]),
+        TerritoryRule(name="Big software", industries=["software"], size_min=100),
+    ]
+    for rules, expected in (
+        (regional, [None, None, None, None]),
+        (by_country, ["US", "US", "DACH", None]),
+        (mixed, [None, None, "Big software", None]),
+        ([*regional, TerritoryRule(name="Everyone")], ["Everyone"] * 4),
+    ):
+        territory, headquarters = match_territories(leads, rules)
+        assert headquarters.to_list() == expected, rules
+        assert territory.to_list() == match_territory(leads, rules).to_list()
