@@ -20,7 +20,7 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from leadflow.db import bulk_insert, driver_value
+from leadflow.db import bulk_insert, driver_value, read_rows
 from leadflow.errors import InvalidChange, NotFound
 from leadflow.models import ApiToken, AuditEntry, Rep, Team, User, utcnow
 
@@ -213,9 +213,10 @@ def check_token(
         return None
     now = now or utcnow()
     digest = _digest(token)
-    found = session.connection().execute(_TOKEN_CHECK, {"digest": digest}).first()
-    if found is None:
+    rows = read_rows(session, _TOKEN_CHECK, {"digest": digest})  # a digest is unique: one row or none
+    if not rows:
         return None
+    found = rows[0]
     expired = found.expires_at is not None and found.expires_at <= now
     if found.revoked_at is not None or expired or not found.user_active:
         return None
