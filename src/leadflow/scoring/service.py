@@ -190,7 +190,8 @@ def explain_lead(
     score = float(breakdown.pop("fit_score"))
     breakdown.pop("id")
     for_, against = factors(breakdown, settings.profile)
-    letter = grade(np.array([score]), settings.grades)[0] or "D"  # a number always has a grade
+    letter = grade(np.array([score]), settings.grades)[0]
+    assert letter is not None, "a fit score is a number, and every number has a grade"
     model = latest_model(session)
     probability, contributions = None, {}
     if model is not None:
