@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 from sqlalchemy import select
 
 from leadflow.db import session_scope
@@ -135,3 +138,105 @@ def test_leads_are_scored_on_capture_and_rescored_with_a_new_profile(
     assert story["fit"]["fit_score"] == 80.0 and story["fit"]["for_"] == ["interns welcome (+80)"]
     with session_scope(db.engine) as s:
         assert s.scalar(select(Lead.grade).where(Lead.external_id == "L2")) == "A"
+
+
+def _reference_match(criterion: Criterion) -> pl.Expr:
+    """The criteria as frame expressions, an independent reading of each operator to check the
+    scorer's own against (it evaluates values, not expressions)."""
+    field = criterion.field
+    column = (
+        pl.col("extra").str.json_path_match(f"$.{field.removeprefix('extra.')}")
+        if field.startswith("extra.")
+        else pl.col(field)
+    )
+    text = column.cast(pl.String).str.to_lowercase()
+    value = criterion.value
+    number = column.cast(pl.Float64, strict=False)
+    matched = {
+        "eq": lambda: text == str(value).lower(),
+        "in": lambda: text.is_in([str(v).lower() for v in value]),  # type: ignore[union-attr]
+        "not_in": lambda: column.is_not_null() & ~text.is_in([str(v).lower() for v in value]),  # type: ignore[union-attr]
+        "gte": lambda: number >= float(value),  # type: ignore[arg-type]
+        "lte": lambda: number <= float(value),  # type: ignore[arg-type]
+        "between": lambda: number.is_between(*map(float, value)),  # type: ignore[arg-type]
+        "matches": lambda: column.cast(pl.String).str.contains(str(value)),
+        "is_true": lambda: text.is_in(["true", "1", "yes"]),
+        "is_false": lambda: column.is_not_null() & ~text.is_in(["true", "1", "yes"]),
+        "known": lambda: column.is_not_null(),
+    }[criterion.op]()
+    return matched.fill_null(False)
+
+
+_words = st.sampled_from(["Software", "software", "EDU", "vp sales", "Head of IT", "yes", "no", "1", ""])
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.none() | _words,
+            st.none() | st.sampled_from([49, 50, 500, 5000, 5001]) | st.integers(-10, 10_000),
+            st.none() | st.sampled_from([1000.5, 1000.0]) | st.floats(-1e6, 1e6, allow_nan=False),
+            st.none() | st.booleans(),
+            st.none()
+            | st.dictionaries(st.sampled_from(["tier", "n"]), st.none() | _words | st.integers(0, 9)),
+            st.none() | st.floats(0, 10),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_each_criterion_reads_values_as_an_independent_frame_expression_does(
+    rows: list[tuple[object, ...]],
+) -> None:
+    profile = Profile(
+        criteria=[
+            Criterion(name="eq", field="industry", op="eq", value="Software", points=20),
+            Criterion(name="in", field="industry", op="in", value=["edu", "yes"], points=-7.5),
+            Criterion(name="not in", field="industry", op="not_in", value=["software"], points=3),
+            Criterion(name="gte", field="company_size", op="gte", value=500, points=10),
+            Criterion(name="lte", field="budget", op="lte", value=1000.5, points=4),
+            Criterion(name="between", field="company_size", op="between", value=[50, 5000], points=15),
+            Criterion(name="matches", field="industry", op="matches", value=r"(?i)\b(vp|head)\b", points=10),
+            Criterion(name="true", field="authority", op="is_true", points=25),
+            Criterion(name="false", field="authority", op="is_false", points=-5),
+            Criterion(name="text true", field="industry", op="is_true", points=2),
+            Criterion(name="text false", field="industry", op="is_false", points=-2),
+            Criterion(name="known", field="budget", op="known", points=1),
+            Criterion(name="extra in", field="extra.tier", op="in", value=["software", "1"], points=6),
+            Criterion(name="extra gte", field="extra.n", op="gte", value=4, points=2),
+        ],
+        behaviour=Behaviour(points_per_contact=5, cap=15),
+    )
+    frame = pl.DataFrame(
+        {
+            "id": list(range(len(rows))),
+            "industry": [r[0] for r in rows],
+            "company_size": [r[1] for r in rows],
+            "budget": [r[2] for r in rows],
+            "authority": [r[3] for r in rows],
+            "extra": [None if r[4] is None else json.dumps(r[4]) for r in rows],
+            "engagement": [r[5] for r in rows],
+        },
+        schema={
+            "id": pl.Int64,
+            "industry": pl.String,
+            "company_size": pl.Int64,
+            "budget": pl.Float64,
+            "authority": pl.Boolean,
+            "extra": pl.String,
+            "engagement": pl.Float64,
+        },
+    )
+    points = [
+        pl.when(_reference_match(c)).then(pl.lit(c.points)).otherwise(0.0).alias(c.name)
+        for c in profile.criteria
+    ]
+    engaged = (pl.col("engagement").fill_null(0.0) * 5).clip(upper_bound=15).alias("behaviour")
+    expected = frame.select("id", *points, engaged).with_columns(
+        pl.sum_horizontal(*[c.name for c in profile.criteria], "behaviour")
+        .clip(0.0, 100.0)
+        .round(1)
+        .alias("fit_score")
+    )
+    assert_frame_equal(fit_breakdown(frame, profile), expected, check_exact=True)

@@ -13,7 +13,7 @@ import polars as pl
 def decode_extras(extra: pl.Series) -> pl.DataFrame:
     """One text column per key found in any lead's extras (null where a lead lacks it); no
     columns when no lead has any."""
-    decoded = extra.str.json_decode(infer_schema_length=None) if extra.drop_nulls().len() else None
+    decoded = extra.str.json_decode(infer_schema_length=None) if extra.null_count() < len(extra) else None
     if decoded is None or not isinstance(decoded.dtype, pl.Struct):
         return pl.DataFrame(height=len(extra))
     return decoded.struct.unnest().with_columns(pl.all().cast(pl.String))

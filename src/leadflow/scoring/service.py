@@ -24,16 +24,15 @@ from leadflow.scoring.evaluate import (
     summary,
 )
 from leadflow.scoring.fit import (
-    ENGAGEMENT,
     check_profile,
     engagement,
     factors,
     fit_breakdown,
-    fit_score_expr,
+    fit_points,
     grade,
 )
 from leadflow.scoring.learned_from import learned_from
-from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_frame
+from leadflow.scoring.model import CATEGORICAL, MISSING, NUMERIC, WinModel, feature_columns, feature_frame
 from leadflow.scoring.storage import UntrustedModel, dump_model, load_model
 from leadflow.settings import Settings
 
@@ -66,14 +65,11 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
     as a frame (attributes, ``source``, ``extra`` as JSON text, ``engagement`` where known).
     Without a trained model the probability stays empty and the fit score stands alone."""
     check_profile(settings.profile, [*leads.columns, "source"])
-    if ENGAGEMENT not in leads.columns:
-        leads = leads.hstack([pl.Series(ENGAGEMENT, np.zeros(leads.height))])
-    fit = leads.select(fit_score_expr(settings.profile)).to_series()
-    # the grade reads the score computed, not its expression again
+    _, _, fit = fit_points(leads, settings.profile)
     scores = [
         leads.get_column("id"),
-        fit,
-        pl.Series("grade", grade(fit.to_numpy(), settings.grades), pl.String),
+        pl.Series("fit_score", fit, dtype=pl.Float64),
+        pl.Series("grade", grade(fit, settings.grades), pl.String),
     ]
     if model is None:
         return pl.DataFrame(
@@ -84,7 +80,7 @@ def score_frame(leads: pl.DataFrame, settings: Settings, model: Trained | None =
             ]
         )
     expected = (list(model.estimator.categorical or []), list(model.estimator.numeric or []))
-    features, _, _ = feature_frame(leads, model.extra_keys, expected)
+    features, _, _ = feature_columns(leads, model.extra_keys, expected)
     return pl.DataFrame(
         [
             *scores,
