@@ -55,14 +55,8 @@ def take_queue(
         if limit:
             frame = frame.head(limit)
         frame = frame.drop(SORT_ONLY)
-    return frame.with_columns(_FROM_EXTRA)
+    return frame
 
-
-# What territory rules read from a lead's extra attributes; built once (a capture routes often).
-_FROM_EXTRA = [
-    pl.col("extra").str.json_path_match("$.state").alias("state"),
-    pl.col("extra").str.json_path_match("$.postal_code").alias("postal_code"),
-]
 
 # Read only to order the queue.
 SORT_ONLY = ["fit_score", "created_at"]

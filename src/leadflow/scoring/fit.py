@@ -12,35 +12,19 @@ and a million:
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import polars as pl
 
+from leadflow.ledger.extras import extra_texts, parse_extras
 from leadflow.scoring.values import numbers_of, texts_of
 from leadflow.settings import Behaviour, ConfigError, Criterion, Grades, Profile
 from leadflow.stats import Array
 
 ENGAGEMENT = "engagement"
 BEHAVIOUR = "behaviour"
-
-
-def _extra(extras: list[dict[str, Any]], name: str) -> pl.Series:
-    """An extra attribute of each lead as text (JSON's own for a number, true or false)."""
-    values = [e.get(name) for e in extras]
-    return pl.Series(
-        [v if v is None or isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values],
-        dtype=pl.String,
-    )
-
-
-def _decoded_extras(leads: pl.DataFrame) -> list[dict[str, Any]]:
-    texts = leads.get_column("extra").to_list() if "extra" in leads.columns else [None] * leads.height
-    decoded = [json.loads(t) if t else {} for t in texts]
-    return [d if isinstance(d, dict) else {} for d in decoded]
 
 
 def criterion_matches(criterion: Criterion, column: pl.Series) -> Array:
@@ -124,12 +108,18 @@ def fit_points(leads: pl.DataFrame, profile: Profile) -> tuple[dict[str, Array],
 
     ``leads`` has the attributes the criteria name (``extra.NAME`` from ``extra`` as JSON text),
     plus ``engagement`` where known (none counts 0)."""
-    extras = _decoded_extras(leads) if any(c.field.startswith("extra.") for c in profile.criteria) else []
+    extras = (
+        parse_extras(
+            leads.get_column("extra").to_list() if "extra" in leads.columns else [None] * leads.height
+        )
+        if any(c.field.startswith("extra.") for c in profile.criteria)
+        else []
+    )
     points: dict[str, Array] = {}
     for criterion in profile.criteria:
         field = criterion.field
         column = (
-            _extra(extras, field.removeprefix("extra."))
+            pl.Series(extra_texts(extras, field.removeprefix("extra.")), dtype=pl.String)
             if field.startswith("extra.")
             else leads.get_column(field)
         )
