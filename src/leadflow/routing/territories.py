@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from leadflow.ledger.extras import extra_texts, parse_extras
-from leadflow.scoring.values import texts_of
+from leadflow.scoring.values import numbers_of, texts_of
 from leadflow.settings import TerritoryRule
 
 # What a rule may ask of a lead: text attributes, compared trimmed and case-insensitively
@@ -29,7 +29,8 @@ SIZE = "company_size"
 # Read from the lead's extra attributes when the frame has no column of their own.
 FROM_EXTRA = ("state", "postal_code")
 # Where a company's headquarters lie: its country; what else a rule may ask is unknown there.
-HEADQUARTERS = {"country": "hq_country", "region": None, "state": None, "postal_code": None}
+HQ_COUNTRY = "hq_country"
+HEADQUARTERS = {"country": HQ_COUNTRY, "region": None, "state": None, "postal_code": None}
 _SPACE = re.compile(r"\s")
 
 
@@ -80,17 +81,10 @@ class _Rule:
             code = _SPACE.sub("", code).lower()
             if not any(code.startswith(p) for p in self.postal):
                 return False
-        size = values.get(SIZE)
-        if self.size_min is not None and (size is None or size < self.size_min):
+        size = values.get(SIZE, math.nan)  # NaN (unknown) meets no bound
+        if self.size_min is not None and not size >= self.size_min:
             return False
-        return self.size_max is None or (size is not None and size <= self.size_max)
-
-
-def _size(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+        return self.size_max is None or size <= self.size_max
 
 
 def _first_match(rules: Sequence[_Rule], values: dict[str, Any]) -> str | None:
@@ -98,7 +92,8 @@ def _first_match(rules: Sequence[_Rule], values: dict[str, Any]) -> str | None:
 
 
 def _attributes(leads: pl.DataFrame, asked: set[str]) -> dict[str, list[Any]]:
-    """The asked attributes' values by column: texts as text, the size as a number."""
+    """The asked attributes' values by column: texts as text, the size as a number (NaN where
+    unknown)."""
     extras = (
         parse_extras(leads.get_column("extra").to_list())
         if "extra" in leads.columns and any(a in FROM_EXTRA and a not in leads.columns for a in asked)
@@ -106,9 +101,15 @@ def _attributes(leads: pl.DataFrame, asked: set[str]) -> dict[str, list[Any]]:
     )
     columns: dict[str, list[Any]] = {}
     for attribute in sorted(asked):
-        if attribute in leads.columns:
-            values = leads.get_column(attribute).to_list()
-            columns[attribute] = [_size(v) for v in values] if attribute == SIZE else texts_of(values)
+        if attribute == SIZE:
+            sizes = (
+                numbers_of(leads.get_column(SIZE))
+                if SIZE in leads.columns
+                else np.full(leads.height, math.nan)
+            )
+            columns[SIZE] = sizes.tolist()
+        elif attribute in leads.columns:
+            columns[attribute] = texts_of(leads.get_column(attribute).to_list())
         elif extras is not None and attribute in FROM_EXTRA:
             columns[attribute] = extra_texts(extras, attribute)
         else:
@@ -126,7 +127,7 @@ def _keys(rules: Sequence[_Rule], columns: dict[str, list[Any]]) -> list[list[An
         reduce: dict[Any, Any] = {None: None}
         if attribute == SIZE:
             bounds = sorted({b for r in rules for b in (r.size_min, r.size_max) if b is not None})
-            sizes = np.array([math.nan if v is None else v for v in values], dtype=float)
+            sizes = np.array(values, dtype=float)
             band = np.searchsorted(bounds, sizes, side="left") * 2 + np.isin(sizes, bounds)
             keys.append(np.where(np.isnan(sizes), -1, band).tolist())
             continue
@@ -193,15 +194,15 @@ def match_territories(
         return empty, empty.alias("hq_territory")
     prepared = _prepared(rules)
     asked = set().union(*(rule.asks for rule in prepared))
-    columns = _attributes(leads, asked | ({"hq_country"} if headquarters and "country" in asked else set()))
-    own = {a: v for a, v in columns.items() if a != "hq_country"}
+    at_headquarters = {HQ_COUNTRY} if headquarters and "country" in asked else set()
+    columns = _attributes(leads, asked | at_headquarters)
+    own = {a: v for a, v in columns.items() if a not in at_headquarters}
     territory = _match(prepared, own, leads.height).alias("territory")
     if not headquarters:
         return territory, territory.clear().alias("hq_territory")
+    unknown: list[Any] = [None] * leads.height
     at_hq = {
-        a: [None] * leads.height if a in HEADQUARTERS and HEADQUARTERS[a] is None else v
+        a: v if a not in HEADQUARTERS else columns[source] if (source := HEADQUARTERS[a]) else unknown
         for a, v in own.items()
     }
-    if "country" in at_hq:
-        at_hq["country"] = columns["hq_country"]
     return territory, _match(prepared, at_hq, leads.height).alias("hq_territory")
