@@ -25,11 +25,12 @@ MATCH_KEYS = ("external_id", "email_key", "phone_key", "domain_person")
 LOOKUPS = (("external_id", "external_id"), ("alias", "external_id"), *((k, k) for k in MATCH_KEYS[1:]))
 
 
-def domain_person_expr() -> pl.Expr:
-    """The combined key of company domain and person name; null unless both are known."""
-    return pl.when(pl.col("domain_key").is_not_null() & pl.col("person_key").is_not_null()).then(
-        pl.concat_str("domain_key", pl.lit("|"), "person_key")
-    )
+def domain_person_keys(domains: list[str | None], persons: list[str | None]) -> list[str | None]:
+    """The combined key of company domain and person name, for each pair; None unless both are
+    known. Worked on lists: the rows of a capture and the leads of the ledger alike."""
+    return [
+        f"{d}|{p}" if d is not None and p is not None else None for d, p in zip(domains, persons, strict=True)
+    ]
 
 
 def _firsts(keys: list[str | None], ids: list[int]) -> dict[str, int]:
@@ -107,13 +108,7 @@ class LeadIndex:
             "external_id": _firsts(external, ids),
             "email_key": _firsts(email, ids),
             "phone_key": _firsts(phone, ids),
-            "domain_person": _firsts(
-                [
-                    f"{d}|{p}" if d is not None and p is not None else None
-                    for d, p in zip(domain, person, strict=True)
-                ],
-                ids,
-            ),
+            "domain_person": _firsts(domain_person_keys(domain, person), ids),
             "alias": _firsts([a for a, _ in aliases], [i for _, i in aliases]),
         }
         return cls(keys)

@@ -7,7 +7,7 @@ import polars as pl
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from leadflow.intake.dedupe import domain_person_expr
+from leadflow.intake.dedupe import domain_person_keys
 from leadflow.ledger.keys import company_domain_expr, name_key_expr, phone_key_expr
 from leadflow.models import Lead
 
@@ -62,8 +62,8 @@ CANONICAL_ONLY: dict[str, pl.DataType] = {
 
 def key_columns(domain: pl.Expr) -> list[pl.Expr]:
     """The dedupe keys derived from a lead's email, phone, ``domain`` and name, for one context;
-    the domain and person together (``domain_person``) is derived from them after it, since a
-    context would compute each of its two keys again (three times as costly as the four keys)."""
+    the domain and person together (``domain_person``) is derived from them after it
+    (with_domain_person), since a context would compute each of its two keys again."""
     person = pl.concat_str(pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null(""))
     domain_key = company_domain_expr(domain, pl.col("email"))
     person_key = name_key_expr(person)
@@ -77,9 +77,16 @@ def key_columns(domain: pl.Expr) -> list[pl.Expr]:
 
 def with_keys(frame: pl.DataFrame) -> pl.DataFrame:
     """Add the dedupe keys derived from a lead's email, phone, domain and name."""
-    return frame.with_columns(key_columns(pl.col("domain"))).with_columns(
-        domain_person_expr().alias("domain_person")
+    return with_domain_person(frame.with_columns(key_columns(pl.col("domain"))))
+
+
+def with_domain_person(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the combined key of company domain and person name (``domain_person``) to a frame
+    with the keys."""
+    keys = domain_person_keys(
+        frame.get_column("domain_key").to_list(), frame.get_column("person_key").to_list()
     )
+    return frame.hstack([pl.Series("domain_person", keys, dtype=pl.String)])
 
 
 def fetch_leads(session: Session, ids: list[int]) -> pl.DataFrame:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_insert, bulk_update, driver_rows, driver_value, reserve_ids
 from leadflow.intake.columns import SPECS, FileMapping
-from leadflow.intake.dedupe import LeadIndex, domain_person_expr, first_in_batch
+from leadflow.intake.dedupe import LeadIndex, first_in_batch
 from leadflow.intake.lead_frame import (
     CANONICAL_ONLY,
     DATA,
@@ -29,6 +29,7 @@ from leadflow.intake.lead_frame import (
     KEYS,
     fetch_leads,
     key_columns,
+    with_domain_person,
     with_keys,
 )
 from leadflow.intake.lookups import (
@@ -128,16 +129,16 @@ _NEW_LEAD = [
     ).alias("stage"),
     pl.col("self_sourced").fill_null(False),
 ]
-_FIRST_STAGE = [
-    pl.col("id").alias("lead_id"),
-    pl.lit(None, dtype=pl.String).alias("from_stage"),
-    pl.col("stage").alias("to_stage"),
-]
-_FIRST_STAGE_AT = pl.coalesce(  # null where the lead has no date: then the moment it is written
-    pl.when(pl.col("stage") == "won").then("won_at"),
-    pl.when(pl.col("stage") == "lost").then("lost_at"),
-    "created_at",
-)
+
+
+def first_stage_at(stage: str | None, won_at: Any, lost_at: Any, created_at: Any) -> Any:
+    """When a new lead reached its first stage: its won or lost date for a closed lead, else its
+    creation date; None where it has none (then the moment it is written)."""
+    if stage == "won" and won_at is not None:
+        return won_at
+    if stage == "lost" and lost_at is not None:
+        return lost_at
+    return created_at
 
 
 # What each named column of a lead refers to (an owner is a rep: rep_lookup).
@@ -264,17 +265,23 @@ class LeadWriter:
 
         Every name's lookup key is computed in one context; the ids are then dict lookups over
         the keys, as cheap a row for a capture's few as for a million."""
-        frame = frame.with_columns(null for name, null in _NULLS.items() if name not in frame.columns)
         named_here = tuple(c for c in NAMES if named(frame, c))
-        # the keys are private columns (_key_*): the typed select at the end leaves them out
-        frame = frame.with_columns(_name_keys(named_here))
+        # the missing columns' nulls and the names' keys, one context; the keys are private
+        # columns (_key_*) that the typed select at the end leaves out
+        frame = frame.with_columns(
+            *(null for name, null in _NULLS.items() if name not in frame.columns), *_name_keys(named_here)
+        )
         rejects: list[Reject] = []
 
-        def set_aside(mask: pl.Series, column: str, reason: str) -> pl.DataFrame:
-            if not mask.any():  # the usual case: nothing to set aside, no frame operations
+        def set_aside(bad: list[bool], column: str, reason: str) -> pl.DataFrame:
+            if not any(bad):  # the usual case: nothing to set aside, no frame operations
                 return frame
+            mask = pl.Series(bad, dtype=pl.Boolean)
             rejects.extend(reject_rows(frame, mask, file=self.file, column=column, reason=reason))
             return frame.filter(~mask)
+
+        def values(column: str) -> list[Any]:
+            return frame.get_column(column).to_list()
 
         def keys(column: str) -> list[str | None]:
             if column not in named_here:
@@ -295,7 +302,8 @@ class LeadWriter:
                 else ids_of(keys(column), lookup)
             )
             frame = frame.hstack([pl.Series(f"{column}_id", ids, dtype=pl.Int64)])
-            frame = set_aside(frame[column].is_not_null() & frame[f"{column}_id"].is_null(), column, unknown)
+            unknown_at = [v is not None and i is None for v, i in zip(values(column), ids, strict=True)]
+            frame = set_aside(unknown_at, column, unknown)
         if self.scoped:  # the accounts this batch names, if any
             named_accounts = [key for key in dict.fromkeys(keys("company")) if key is not None]
             self._know_accounts(
@@ -303,8 +311,12 @@ class LeadWriter:
             )
         frame = frame.hstack(self._account_columns(keys("company")))
         if self.mapping.require_known_company:
+            unknown_at = [
+                c is not None and i is None
+                for c, i in zip(values("company"), values("company_id"), strict=True)
+            ]
             frame = set_aside(
-                frame["company"].is_not_null() & frame["company_id"].is_null(),
+                unknown_at,
                 "company",
                 "no such account; import the accounts first",
             )
@@ -315,20 +327,27 @@ class LeadWriter:
             ids = ids_of(keys(column), lookup) if lookup else [None] * frame.height
             frame = frame.hstack([pl.Series(f"{column}_id", ids, dtype=pl.Int64)])
         if named(frame, "closed_at"):
+            open_at = [
+                c is not None and s not in ("won", "lost")
+                for c, s in zip(values("closed_at"), values("stage"), strict=True)
+            ]
             frame = set_aside(
-                frame["closed_at"].is_not_null() & ~frame["stage"].is_in(["won", "lost"]).fill_null(False),
+                open_at,
                 "closed_at",
                 "a close date on a lead whose stage is not won or lost",
             )
         if named(frame, "lead_type"):
+            ownerless = [
+                t == "self-sourced" and o is None
+                for t, o in zip(values("lead_type"), values("owner_id"), strict=True)
+            ]
             frame = set_aside(
-                (frame["lead_type"] == "self-sourced").fill_null(False) & frame["owner_id"].is_null(),
+                ownerless,
                 "owner",
                 "a self-sourced lead needs the rep who found it as owner",
             )
         frame = frame.select(_typed_with_keys(amount_only_when_won=self.mapping.amount_only_when_won))
-        frame = frame.with_columns(domain_person_expr().alias("domain_person"))
-        return frame, rejects
+        return with_domain_person(frame), rejects
 
     def _account_columns(self, keys: list[str | None]) -> list[pl.Series]:
         """What each row takes from the account its company names (by name ``keys``), null where
@@ -341,8 +360,6 @@ class LeadWriter:
         """Insert new leads with their first stage and, when owned, their assignment."""
         now = utcnow()
         ids = reserve_ids(session, "leads", rows.height)
-        by = pl.format(f"import {self.file}:{{}}", pl.col("_line"))
-        stage = pl.col("stage")
         rows = rows.with_columns(
             pl.Series("id", ids, dtype=pl.Int64),
             *_NEW_LEAD,
@@ -352,9 +369,29 @@ class LeadWriter:
         # was_opportunity as the stage change below will set it, so its trigger finds nothing to write
         scores = ["fit_score", "grade", "win_probability", "score_model_id"]
         insert_leads(
-            session, rows=rows, columns=["id", *DATA, *KEYS, *scores], was_opportunity=stage == "opportunity"
+            session,
+            rows=rows,
+            columns=["id", *DATA, *KEYS, *scores],
+            was_opportunity=pl.col("stage") == "opportunity",
         )
-        stages = rows.select(*_FIRST_STAGE, _FIRST_STAGE_AT.fill_null(now).alias("at"), by.alias("by"))
+        stage = rows.get_column("stage")
+        dated = zip(
+            *(rows.get_column(c).to_list() for c in ("stage", "won_at", "lost_at", "created_at")), strict=True
+        )
+        at = [now if (when := first_stage_at(*values)) is None else when for values in dated]
+        stages = pl.DataFrame(
+            [
+                rows.get_column("id").alias("lead_id"),
+                pl.Series("from_stage", [None] * rows.height, dtype=pl.String),
+                stage.alias("to_stage"),
+                pl.Series("at", at, dtype=pl.Datetime("us")),
+                pl.Series(
+                    "by",
+                    [f"import {self.file}:{line}" for line in rows.get_column("_line").to_list()],
+                    dtype=pl.String,
+                ),
+            ]
+        )
         insert_stage_changes(session, rows=stages)
         if named(rows, "owner_id"):
             self._assign(session, rows.filter(pl.col("owner_id").is_not_null()), now)
