@@ -146,7 +146,7 @@ def capture_leads(
             reasons = dict(zip(plan.table["lead_id"].to_list(), plan.table["reason"].to_list(), strict=True))
     ids = written.leads["id"].to_list()
     rows = {row.id: row for row in read_rows(session, _ANSWERS, {"ids": ids})}
-    for line, lead_id, new in written.leads.sort("_line").iter_rows():
+    for line, lead_id, new in sorted(zip(*(c.to_list() for c in written.leads.iter_columns()), strict=True)):
         row = rows[lead_id]
         result.leads.append(
             CapturedLead(

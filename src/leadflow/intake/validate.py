@@ -259,11 +259,13 @@ def clean(
         if trimmed is not None
         else [raw.get_column("_line")]
     )
-    text = text.with_columns(
+    dated = [
         parse_datetimes(text.get_column(c.name), formats).alias(DATETIME_PREFIX + c.name)
         for c in present
         if c.type == "datetime"
-    )
+    ]
+    if dated:  # a context even for none: a capture's records are dated by their arrival
+        text = text.hstack(dated)
     given = [c for c in present if c.bands]
     scale = tuple(sorted((k, v) for k, v in mapping.scale.items()))
     banded, typing, checking, keeping = _expressions(

@@ -78,7 +78,9 @@ def plan_routes(
     rules = territory_rules(session, settings=settings)
     pooled = one_pool(session, settings=settings, rules=rules)
     matched, headquarters = match_territories(leads, rules)
-    leads = leads.hstack([leads["lead_territory"].fill_null(matched).alias("territory"), headquarters])
+    own = leads.get_column("lead_territory").to_list()
+    territory = [m if t is None else t for t, m in zip(own, matched.to_list(), strict=True)]
+    leads = leads.hstack([pl.Series("territory", territory, dtype=pl.String), headquarters])
     batch = lead_ids is None
     territories = (
         None
