@@ -18,6 +18,7 @@ from leadflow.db import (
     SQLITE_CACHE_KIB,
     bulk_insert,
     bulk_update,
+    driver_rows,
     make_engine,
     read_frame,
     reserve_ids,
@@ -194,3 +195,38 @@ def test_a_new_sqlite_file_is_private_and_errors_carry_no_row_values(tmp_path: P
         assert "dana@acme.example" not in str(exc)
     else:
         raise AssertionError("the duplicate was inserted")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2026, 3, 1, 9, 30, 0, 123456), datetime(2026, 3, 2), datetime(2026, 3, 2, 23, 59, 59, 1)],
+)
+def test_bulk_written_datetimes_are_stored_as_the_orm_stores_them(db: Database, moment: datetime) -> None:
+    """On SQLite a datetime is text, compared as text: a bulk write (driver_rows) must store the
+    very text SQLAlchemy does, whole seconds and time zones included, or range queries miss rows."""
+    frame = pl.DataFrame(
+        {
+            "external_id": ["bulk", "aware"],
+            "created_at": [moment, moment],
+            "stage": ["inquiry", "inquiry"],
+            "self_sourced": [False, True],
+        },
+        schema={
+            "external_id": pl.String,
+            "created_at": pl.Datetime("us"),
+            "stage": pl.String,
+            "self_sourced": pl.Boolean,
+        },
+    )
+    aware = frame.with_columns(pl.col("created_at").dt.replace_time_zone("UTC"))
+    with session_scope(db.engine, write=True) as s:
+        s.add(Lead(external_id="orm", created_at=moment, stage="inquiry", self_sourced=False))
+        bulk_insert(s, "leads", frame.columns, driver_rows(s, frame[:1]))
+        bulk_insert(s, "leads", aware.columns, driver_rows(s, aware[1:]))
+    with session_scope(db.engine) as s:
+        found = s.scalars(
+            select(Lead.external_id).where(Lead.created_at == moment).order_by(Lead.external_id)
+        )
+        assert list(found) == ["aware", "bulk", "orm"]
+        flags = {e: f for e, f in s.execute(select(Lead.external_id, Lead.self_sourced)).all()}
+    assert flags == {"orm": False, "bulk": False, "aware": True}
