@@ -184,6 +184,16 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
         connection.exec_driver_sql(sql, rows)
 
 
+def insert_one(session: Session, table: str, columns: list[str], row: tuple[Any, ...]) -> int:
+    """Insert one row given in the driver's form and return its new id: one statement where
+    reserving the id first takes two (both databases have RETURNING)."""
+    connection = session.connection()
+    marks = ", ".join([_placeholder(connection)] * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) RETURNING id"  # noqa: S608
+    new_id: int = connection.exec_driver_sql(sql, row).scalar_one()
+    return new_id
+
+
 def bulk_upsert(
     session: Session,
     table: str,

@@ -12,7 +12,18 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import BindParameter, Select, and_, bindparam, or_, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    String,
+    and_,
+    bindparam,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from leadflow.db import read_rows
@@ -39,29 +50,37 @@ def _firsts(keys: list[str | None], ids: list[int]) -> dict[str, int]:
 
 
 @lru_cache(maxsize=2)
-def _key_queries(*, scoped: bool) -> tuple[Select[*tuple[Any, ...]], Select[*tuple[Any, ...]]]:
-    """The leads' keys and the merged aliases: all, or (``scoped``) those a few rows could match,
-    by the expanding parameters external_ids, emails, phones, domains and persons. Every domain
-    with every name is a superset of the pairs that match() narrows; one shape, built once."""
+def _key_query(*, scoped: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """The leads' keys, then the merged aliases (``alias`` true: the external id and its lead),
+    in one statement: all, or (``scoped``) those a few rows could match, by the expanding
+    parameters external_ids, emails, phones, domains and persons. Every domain with every name
+    is a superset of the pairs that match() narrows; one shape, built once."""
     query = select(
-        Lead.id, Lead.external_id, Lead.email_key, Lead.phone_key, Lead.domain_key, Lead.person_key
+        Lead.id,
+        Lead.external_id,
+        Lead.email_key,
+        Lead.phone_key,
+        Lead.domain_key,
+        Lead.person_key,
+        literal(False).label("alias"),
     )
-    alias_query = select(LeadAlias.external_id, LeadAlias.lead_id)
-    if not scoped:
-        return query, alias_query
-    external_ids: BindParameter[list[str]] = bindparam("external_ids", expanding=True)
-    query = query.where(
-        or_(
-            Lead.external_id.in_(external_ids),
-            Lead.email_key.in_(bindparam("emails", expanding=True)),
-            Lead.phone_key.in_(bindparam("phones", expanding=True)),
-            and_(
-                Lead.domain_key.in_(bindparam("domains", expanding=True)),
-                Lead.person_key.in_(bindparam("persons", expanding=True)),
-            ),
+    none = null().cast(String)
+    alias_query = select(LeadAlias.lead_id, LeadAlias.external_id, none, none, none, none, literal(True))
+    if scoped:
+        external_ids: BindParameter[list[str]] = bindparam("external_ids", expanding=True)
+        query = query.where(
+            or_(
+                Lead.external_id.in_(external_ids),
+                Lead.email_key.in_(bindparam("emails", expanding=True)),
+                Lead.phone_key.in_(bindparam("phones", expanding=True)),
+                and_(
+                    Lead.domain_key.in_(bindparam("domains", expanding=True)),
+                    Lead.person_key.in_(bindparam("persons", expanding=True)),
+                ),
+            )
         )
-    )
-    return query, alias_query.where(LeadAlias.external_id.in_(external_ids))
+        alias_query = alias_query.where(LeadAlias.external_id.in_(external_ids))
+    return union_all(query, alias_query)
 
 
 class LeadIndex:
@@ -78,7 +97,6 @@ class LeadIndex:
     def load(cls, session: Session, *, matching: pl.DataFrame | None = None) -> LeadIndex:
         """Read every lead's keys (and merged aliases) from the database; or, for a few incoming
         rows (``matching``, with the key columns), only the leads those rows could duplicate."""
-        query, alias_query = _key_queries(scoped=matching is not None)
         parameters: dict[str, list[str]] = {}
         if matching is not None:
 
@@ -99,8 +117,9 @@ class LeadIndex:
                 "domains": sorted({d for d, _ in paired}),
                 "persons": sorted({p for _, p in paired}),
             }
-        rows = read_rows(session, query, parameters)
-        aliases = read_rows(session, alias_query, parameters)
+        found = read_rows(session, _key_query(scoped=matching is not None), parameters)
+        rows = [row[:6] for row in found if not row[6]]
+        aliases = [(row[1], row[0]) for row in found if row[6]]
         ids, external, email, phone, domain, person = (
             (list(c) for c in zip(*rows, strict=True)) if rows else ([],) * 6
         )

@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import Text, cast, delete, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import bulk_insert, bulk_update, bulk_upsert, driver_value, read_rows, reserve_ids
+from leadflow.db import bulk_update, bulk_upsert, driver_value, insert_one, read_rows
 from leadflow.ledger.write import insert_assignments_at, insert_stage_change_rows
 from leadflow.models import (
     QueuedLead,
@@ -39,11 +39,8 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
         lead, rep, stage, queued = (assigned[c] for c in ("lead_id", "rep_id", "from_stage", "queued"))
         # what a group's leads share is written once, with the run; each assignment keeps its own
         groups = dict.fromkeys(assigned["group"])
-        (run,) = reserve_ids(session, RoutingRun.__tablename__, 1)
         context = json.dumps({g: plan.shared[g] for g in groups})
-        bulk_insert(
-            session, RoutingRun.__tablename__, ["id", "at", "by", "context"], [(run, at, by, context)]
-        )
+        run = insert_one(session, RoutingRun.__tablename__, ["at", "by", "context"], (at, by, context))
         shares = assigned["credit_share"]
         owners = list(
             zip(
