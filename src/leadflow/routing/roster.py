@@ -51,13 +51,16 @@ def read_roster(
     and the members of ``team`` (the fallback team, when some lead has no territory with reps).
     """
     covers: dict[int, set[str]] = defaultdict(set)
-    named = {"names": sorted(territories)} if territories is not None else {}
-    for rep_id, name in read_rows(session, _covering(scoped=territories is not None), named):
-        covers[rep_id].add(name)
-    query = _roster(scoped=territories is not None, team=team is not None)
-    parameters = {"ids": sorted(covers), "team": team} if territories is not None else {}
+    reps: dict[int, tuple[Any, ...]] = {}
+    scoped = territories is not None
+    parameters = {"names": sorted(territories), "team": team} if territories is not None else {}
+    # each rep with each territory it covers (of those concerned), or none: one statement
+    for *rep, covered in read_rows(session, _roster(scoped=scoped, team=team is not None), parameters):
+        reps.setdefault(rep[0], tuple(rep))
+        if covered is not None:
+            covers[rep[0]].add(covered)
     frame = pl.DataFrame(
-        read_rows(session, query, parameters),
+        list(reps.values()),
         schema={
             "id": pl.Int64,
             "external_id": pl.String,
@@ -71,25 +74,25 @@ def read_roster(
     return frame, covers
 
 
-# The roster's statements, built once per shape: a capture reads a few reps many times a second.
-@lru_cache(maxsize=2)
-def _covering(*, scoped: bool) -> Select[*tuple[Any, ...]]:
-    covering = select(rep_territories.c.rep_id, Territory.name).join(
-        Territory, Territory.id == rep_territories.c.territory_id
-    )
-    return covering.where(Territory.name.in_(bindparam("names", expanding=True))) if scoped else covering
-
-
+# The roster's statement, built once per shape: a capture reads a few reps many times a second.
 @lru_cache(maxsize=4)
 def _roster(*, scoped: bool, team: bool) -> Select[*tuple[Any, ...]]:
+    """Each rep (id, external id, name, team, active, capacity) with each territory it covers, a
+    row apiece, or one row with none. ``scoped``: only the territories named by the expanding
+    parameter ``names``, and only the reps covering one of them or (``team``) of team ``team``."""
+    covered = Territory.id == rep_territories.c.territory_id
+    if scoped:
+        covered = covered & Territory.name.in_(bindparam("names", expanding=True))
     query = (
-        select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity)
+        select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity, Territory.name)
         .outerjoin(Team, Rep.team_id == Team.id)
+        .outerjoin(rep_territories, rep_territories.c.rep_id == Rep.id)
+        .outerjoin(Territory, covered)
         .order_by(Rep.id)
     )
     if not scoped:
         return query
-    in_reach = Rep.id.in_(bindparam("ids", expanding=True))
+    in_reach = Territory.name.is_not(None)
     return query.where(in_reach | (Team.name == bindparam("team")) if team else in_reach)
 
 
