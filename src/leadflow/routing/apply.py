@@ -20,6 +20,7 @@ from leadflow.models import (
     RoutingState,
     utcnow,
 )
+from leadflow.routing.decisions import LIST_GATHER_MAX
 from leadflow.routing.plan import RoutePlan
 
 
@@ -157,12 +158,14 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
 
 class _Rows:
     """Some rows of a plan's table (by position, in that order), each column read as a list
-    when asked for: for a capture's few rows a frame's filter or gather would cost 0.3 ms apiece,
-    and for a million the lists are what the writes take anyway."""
+    when asked for: for a capture's few rows a frame's filter or gather would cost 0.3 ms apiece;
+    many are gathered by the frame at once (decisions.LIST_GATHER_MAX)."""
 
     def __init__(self, table: pl.DataFrame, rows: list[int]) -> None:
         self.table, self.rows = table, rows
         self.every = len(rows) == table.height and rows == list(range(table.height))
+        if not self.every and len(rows) > LIST_GATHER_MAX:
+            self.table, self.every = table[rows], True
 
     def __getitem__(self, column: str) -> list[Any]:
         values = self.table.get_column(column).to_list()

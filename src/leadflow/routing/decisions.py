@@ -41,12 +41,18 @@ class PlanRows:
     columns: dict[str, pl.Series]
 
 
+# Up to this many values a gather is done on a list: a Series gather costs 30-75 µs whatever
+# its size, a list's 50 ns a value (but then the Series is built again from Python values).
+LIST_GATHER_MAX = 1_000
+
+
 def take(column: pl.Series, positions: Array) -> pl.Series:
     """The values of ``column`` at ``positions``, in that order: the column itself when they are
-    all of it in order (a capture's batch, as a rule), else gathered as a list (a Series gather
-    costs 30-75 µs whatever its size; a list's, 50 ns a value)."""
+    all of it in order (a capture's batch, as a rule)."""
     if positions.size == len(column) and bool((positions == np.arange(positions.size)).all()):
         return column
+    if positions.size > LIST_GATHER_MAX:
+        return column.gather(positions)
     values = column.to_list()
     return pl.Series(column.name, [values[at] for at in positions.tolist()], dtype=column.dtype)
 
