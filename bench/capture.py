@@ -4,7 +4,10 @@ the server's capture process runs it, for batches of 1, 8 and 32 leads on a demo
 Prints the median and p90 of each size, interleaved so that a slow minute hits every size
 alike. Target (the Real-time capture issue): a batch of 8 under 8 ms.
 
-    .venv/bin/python bench/capture.py [--leads 20000] [--rounds 100]
+    .venv/bin/python bench/capture.py [--leads 20000] [--rounds 100] [--sizes 1 8 32]
+
+Wall time on a shared machine drifts by a third from one run to the next; for comparing two
+versions of the code, bench/capture_instructions.py counts the instructions of a batch instead.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=20_000, help="the demo ledger's size")
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="batch sizes")
     args = parser.parse_args()
     settings = Settings()
     settings.routing.territories = [TerritoryRule(name=r, regions=[r]) for r in REGIONS]
@@ -67,12 +71,14 @@ def main() -> None:
 
         for _ in range(5):
             batch(8)  # warm: the model loaded, the caches filled
-        times: dict[int, list[float]] = {size: [] for size in SIZES}
+        times: dict[int, list[float]] = {size: [] for size in args.sizes}
         for _ in range(args.rounds):
-            for size in SIZES:
+            for size in args.sizes:
                 times[size].append(batch(size))
         engine.dispose()
-    for size in SIZES:
+    if not args.rounds:
+        return  # the warm-up alone: the baseline of capture_instructions.py
+    for size in args.sizes:
         median, p90 = statistics.median(times[size]), float(np.percentile(times[size], 90))
         print(
             f"batch of {size:>2}: median {median:6.1f} ms, p90 {p90:6.1f} ms, {median / size:5.2f} ms a lead"
