@@ -13,7 +13,19 @@ from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
-from sqlalchemy import Select, Text, bindparam, cast, func, select
+from sqlalchemy import (
+    CompoundSelect,
+    DateTime,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    func,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from leadflow.db import is_sqlite, read_rows
@@ -97,23 +109,19 @@ def _roster(*, scoped: bool, team: bool) -> Select[*tuple[Any, ...]]:
 
 
 @lru_cache(maxsize=2)
-def _issued_since(*, scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Each rep's leads issued since a day (``start``), of the reps ``ids`` when ``scoped``."""
-    load = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(RepLoad.day >= bindparam("start"))
-    if scoped:
-        load = load.where(RepLoad.rep_id.in_(bindparam("ids", expanding=True)))
-    return load.group_by(RepLoad.rep_id)
-
-
-@lru_cache(maxsize=2)
-def _away(*, scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Each rep away at ``now`` and until when, of the reps ``ids`` when ``scoped``."""
-    absent = select(Absence.rep_id, func.max(Absence.ends_at)).where(
+def _load_and_away(*, scoped: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """Each rep's leads issued since a day (``start``), then each rep away at ``now`` and until
+    when, of the reps ``ids`` when ``scoped``: one statement, read after the reps' lock."""
+    load = select(
+        RepLoad.rep_id, func.sum(RepLoad.issued).label("issued"), cast(null(), DateTime).label("until")
+    ).where(RepLoad.day >= bindparam("start"))
+    absent = select(Absence.rep_id, cast(null(), Integer), func.max(Absence.ends_at)).where(
         Absence.starts_at <= bindparam("now"), Absence.ends_at > bindparam("now")
     )
     if scoped:
+        load = load.where(RepLoad.rep_id.in_(bindparam("ids", expanding=True)))
         absent = absent.where(Absence.rep_id.in_(bindparam("ids", expanding=True)))
-    return absent.group_by(Absence.rep_id)
+    return union_all(load.group_by(RepLoad.rep_id), absent.group_by(Absence.rep_id))
 
 
 def rep_pool(
@@ -140,10 +148,14 @@ def rep_pool(
             locking = locking.where(Rep.id.in_(candidates))
         session.execute(locking).all()
     scoped = {"ids": candidates} if candidates is not None else {}
-    issued_since = _issued_since(scoped=candidates is not None)
-    used = {
-        rep_id: int(n) for rep_id, n in read_rows(session, issued_since, {"start": start.date(), **scoped})
-    }
+    used: dict[int, int] = {}
+    away: dict[int, datetime] = {}
+    parameters = {"start": start.date(), "now": now, **scoped}
+    for rep_id, leads, until in read_rows(session, _load_and_away(scoped=candidates is not None), parameters):
+        if until is None:
+            used[rep_id] = int(leads)
+        else:
+            away[rep_id] = until
     # A roster is a few reps to a few thousand, in a capture and a batch alike: its columns are
     # worked as lists, and the frame is built once at the end.
     ids: list[int] = roster["id"].to_list()
@@ -172,9 +184,6 @@ def rep_pool(
             pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
             pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
         ]
-    )
-    away: dict[int, datetime] = dict(
-        read_rows(session, _away(scoped=candidates is not None), {"now": now, **scoped})
     )
     return RepPool(frame, away)
 
