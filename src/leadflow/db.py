@@ -173,7 +173,7 @@ def bulk_insert(session: Session, table: str, columns: list[str], rows: list[tup
     """Insert many rows with one driver-level executemany: the fast path for imports and the demo.
 
     Values must already be in the driver's form (:func:`driver_rows`): on SQLite, datetimes and
-    dates as SQLAlchemy's text (:data:`SQLITE_DATETIME_FORMAT`) and JSON as text.
+    dates as SQLAlchemy's text (see :func:`_sqlite_datetime`) and JSON as text.
     """
     if not rows:
         return
@@ -303,18 +303,16 @@ def _indexes_rebuilt(
             connection.exec_driver_sql(create)
 
 
-# How SQLAlchemy's DateTime stores values on SQLite; raw inserts must match it exactly.
-SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%6f"
-
-
 def _sqlite_datetime(value: datetime) -> str:
-    """A datetime as SQLAlchemy's DateTime stores it on SQLite (:data:`SQLITE_DATETIME_FORMAT`)."""
+    """A datetime as SQLAlchemy's DateTime stores it on SQLite, ``YYYY-MM-DD HH:MM:SS.ffffff``
+    with the microseconds always written: raw inserts must match it exactly, as text is compared
+    as text (tests/test_db.py pins it against the ORM's)."""
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_form(column: pl.Series) -> list[Any]:
     """A column's values in the form SQLite takes them: datetimes and dates as SQLAlchemy's text
-    (a cast, which writes microseconds always, as SQLITE_DATETIME_FORMAT does), booleans as 0/1.
+    (a cast, which writes the microseconds always, as :func:`_sqlite_datetime`), booleans as 0/1.
     Casts, not ``dt.strftime``: a Series' strftime runs a frame context (0.15 ms a column)."""
     if column.dtype == pl.Datetime:
         if getattr(column.dtype, "time_zone", None) is not None:  # its wall time, as strftime gave

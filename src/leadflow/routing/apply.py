@@ -20,7 +20,7 @@ from leadflow.models import (
     RoutingState,
     utcnow,
 )
-from leadflow.routing.decisions import LIST_GATHER_MAX
+from leadflow.routing.decisions import LIST_GATHER_MAX, take_rows
 from leadflow.routing.plan import RoutePlan
 
 
@@ -165,7 +165,7 @@ class _Rows:
         self.table, self.rows = table, rows
         self.every = len(rows) == table.height and rows == list(range(table.height))
         if not self.every and len(rows) > LIST_GATHER_MAX:
-            self.table, self.every = table[rows], True
+            self.table, self.every = take_rows(table, rows), True
 
     def __getitem__(self, column: str) -> list[Any]:
         values = self.table.get_column(column).to_list()

@@ -29,8 +29,7 @@ SIZE = "company_size"
 # Read from the lead's extra attributes when the frame has no column of their own.
 FROM_EXTRA = ("state", "postal_code")
 # Where a company's headquarters lie: its country; what else a rule may ask is unknown there.
-HQ_COUNTRY = "hq_country"
-HEADQUARTERS = {"country": HQ_COUNTRY, "region": None, "state": None, "postal_code": None}
+HEADQUARTERS = {"country": "hq_country", "region": None, "state": None, "postal_code": None}
 _SPACE = re.compile(r"\s")
 
 
@@ -194,7 +193,11 @@ def match_territories(
         return empty, empty.alias("hq_territory")
     prepared = _prepared(rules)
     asked = set().union(*(rule.asks for rule in prepared))
-    at_headquarters = {HQ_COUNTRY} if headquarters and "country" in asked else set()
+    at_headquarters = (
+        {source for attribute, source in HEADQUARTERS.items() if source and attribute in asked}
+        if headquarters
+        else set()
+    )
     columns = _attributes(leads, asked | at_headquarters)
     own = {a: v for a, v in columns.items() if a not in at_headquarters}
     territory = _match(prepared, own, leads.height).alias("territory")
