@@ -81,29 +81,64 @@ class LeadBatchResult:
     )
 
 
-@lru_cache(maxsize=2)
-def _typed_with_keys(*, amount_only_when_won: bool) -> list[pl.Expr | str]:
-    """A resolved batch's columns, derived row by row (dates from the stage, account defaults),
-    typed, with the dedupe keys: one context, built once."""
+# What a lead takes from its account where its row gives none: each column and the account's.
+_FROM_ACCOUNT = {
+    "industry": "_c_industry",
+    "company_size": "_c_size",
+    "annual_revenue": "_c_revenue",
+    "country": "_c_country",
+    "domain": "_c_domain",
+}
+
+
+@lru_cache(maxsize=64)
+def _derivations(derived: tuple[str, ...]) -> list[pl.Expr]:
+    """The ``derived`` columns (dates from the stage, an account's defaults, the amount of a won
+    lead only) and the dedupe keys: one context, built once for each set of columns derived."""
     stage = pl.col("stage")
-    derived = {
+    rules = {
         "won_at": pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")),
         "lost_at": pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")),
-        "self_sourced": pl.col("lead_type") == "self-sourced",
-        "industry": pl.coalesce("industry", "_c_industry"),
-        "company_size": pl.coalesce("company_size", "_c_size"),
-        "annual_revenue": pl.coalesce("annual_revenue", "_c_revenue"),
-        "country": pl.coalesce("country", "_c_country"),
-        "domain": pl.coalesce("domain", "_c_domain"),
+        "amount": pl.when(stage == "won").then("amount"),
+        **{column: pl.coalesce(column, account) for column, account in _FROM_ACCOUNT.items()},
     }
-    if amount_only_when_won:
-        derived["amount"] = pl.when(stage == "won").then("amount")
-    return [
-        "_line",
-        *[derived.get(c, pl.col(c)).cast(t).alias(c) for c, t in DATA_SCHEMA.items()],
-        *key_columns(derived["domain"]),
-        "source",
-    ]
+    domain = rules["domain"] if "domain" in derived else pl.col("domain")
+    return [*(rules[c].cast(DATA_SCHEMA[c]).alias(c) for c in derived), *key_columns(domain)]
+
+
+def _typed_with_keys(frame: pl.DataFrame, *, amount_only_when_won: bool) -> pl.DataFrame:
+    """A resolved batch's columns (DATA_SCHEMA), derived row by row where the batch holds what
+    they derive from, typed, with the dedupe keys. Only the columns derived take an expression
+    (each costs the planner 7-30 µs, whatever the batch's size); the rest are taken as they are."""
+
+    def holds(column: str) -> bool:
+        return frame.get_column(column).null_count() < frame.height
+
+    derived = tuple(
+        [
+            *(("won_at", "lost_at") if holds("closed_at") else ()),
+            *(("amount",) if amount_only_when_won and holds("amount") else ()),
+            *(column for column, account in _FROM_ACCOUNT.items() if holds(account)),
+        ]
+    )
+    computed = frame.select(_derivations(derived))
+    lead_type = frame.get_column("lead_type")
+    own = {"self_sourced": lead_type == "self-sourced"}
+
+    def typed(column: str, dtype: pl.DataType) -> pl.Series:
+        values = own.get(column)
+        if values is None:
+            values = (computed if column in derived else frame).get_column(column)
+        return (values if values.dtype == dtype else values.cast(dtype)).alias(column)
+
+    return pl.DataFrame(
+        [
+            frame.get_column("_line"),
+            *(typed(column, dtype) for column, dtype in DATA_SCHEMA.items()),
+            *(computed.get_column(key) for key in KEYS),
+            frame.get_column("source"),
+        ]
+    )
 
 
 # A batch lacks the same columns batch after batch (a form never names an owner): each typed
@@ -357,7 +392,7 @@ class LeadWriter:
                 "owner",
                 "a self-sourced lead needs the rep who found it as owner",
             )
-        frame = frame.select(_typed_with_keys(amount_only_when_won=self.mapping.amount_only_when_won))
+        frame = _typed_with_keys(frame, amount_only_when_won=self.mapping.amount_only_when_won)
         return with_domain_person(frame), rejects
 
     def _account_columns(self, keys: list[str | None]) -> list[pl.Series]:

@@ -1,0 +1,59 @@
+"""Typing a batch's cells: whole numbers, bands and size words, scale, synonyms; each bad cell
+named with its line and reason, the row kept where the field is optional."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from leadflow.intake.columns import SPECS, FileMapping
+from leadflow.intake.validate import clean
+
+SIZES = ["12", " 1,200 ", "51-200", "1000+", "Mid", "1.5", "1e30", "inf", "-5", "abc", None, "3.0"]
+
+
+def _clean(column: str, values: list[str | None], mapping: FileMapping | None = None):  # type: ignore[no-untyped-def]
+    raw = pl.DataFrame(
+        {
+            "_line": pl.Series(range(2, 2 + len(values)), dtype=pl.Int64),
+            "email": [f"buyer{i}@acme{i}.example" for i in range(len(values))],
+            column: pl.Series(values, dtype=pl.String),
+        }
+    )
+    return clean(raw, SPECS["leads"], mapping or FileMapping(), formats=["%Y-%m-%d"], file="leads.csv",
+                 size_words={"mid": 50})  # fmt: skip
+
+
+def test_company_size_takes_whole_numbers_bands_and_words_and_names_each_bad_cell() -> None:
+    cleaned = _clean("company_size", SIZES)
+    sizes = dict(cleaned.frame.select("_line", "company_size").iter_rows())
+    # every row kept (the size is optional); what a band or word said kept beside the number
+    assert sizes == {2: 12, 3: 1200, 4: 51, 5: 1000, 6: 50, 7: None, 8: None, 9: None, 10: None, 11: None,
+                     12: None, 13: 3}  # fmt: skip
+    warned = {(r.line, r.value, r.reason.split(",")[0]) for r in cleaned.rejects}
+    assert warned == {
+        (7, "1.5", "not a whole number"),
+        (8, "1e30", "not a whole number"),  # past a 64-bit integer
+        (9, "inf", "not a whole number"),
+        (10, "-5", "less than 0"),
+        (11, "abc", "not a whole number"),
+    }
+    assert all(r.severity == "warning" and r.column == "company_size" for r in cleaned.rejects)
+    extras = dict(cleaned.frame.select("_line", "extra").iter_rows())
+    assert extras[4] == '{"company_size (as given)": "51-200"}' and extras[2] is None
+
+
+def test_scale_applies_after_the_whole_number_check() -> None:
+    cleaned = _clean("company_size", ["2", "1.5", "-1"], FileMapping(scale={"company_size": 1000.0}))
+    assert cleaned.frame.get_column("company_size").to_list() == [2000, None, None]
+    assert [(r.line, r.reason.split(",")[0]) for r in cleaned.rejects] == [
+        (3, "not a whole number"),
+        (4, "less than 0"),
+    ]
+
+
+def test_enum_synonyms_translate_only_what_they_name() -> None:
+    cleaned = _clean("lead_type", ["Web", "webform", "Self_Sourced", "web form", "telepathy", None])
+    assert cleaned.frame.get_column("lead_type").to_list() == [
+        "web form", "web form", "self-sourced", "web form", None, None
+    ]  # fmt: skip
+    assert [(r.line, r.value) for r in cleaned.rejects] == [(6, "telepathy")]
