@@ -235,7 +235,9 @@ class LeadWriter:
         self._account_at = {
             key: row for row, key in enumerate(companies.get_column("_company_key").to_list())
         }
-        self._accounts = pl.concat([companies[list(_ACCOUNT)], _NO_ACCOUNT])
+        self._accounts = (
+            _NO_ACCOUNT if companies.is_empty() else pl.concat([companies[list(_ACCOUNT)], _NO_ACCOUNT])
+        )
 
     def write(self, session: Session, frame: pl.DataFrame) -> LeadBatchResult:
         """Resolve, deduplicate and write one cleaned batch (canonical columns plus ``_line``)."""
@@ -427,7 +429,7 @@ class LeadWriter:
             session,
             rows=rows,
             columns=["id", *DATA, *KEYS, *scores],
-            was_opportunity=pl.col("stage") == "opportunity",
+            was_opportunity=rows.get_column("stage") == "opportunity",
         )
         stages, *dates = (rows.get_column(c).to_list() for c in ("stage", "won_at", "lost_at", "created_at"))
         at = [

@@ -10,6 +10,8 @@ trigger, which checks them, stays the one source of truth and corrects any it di
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 
@@ -41,12 +43,34 @@ def created_month() -> pl.Expr:
 
 
 NUMBERS = ["touch_seconds", "closed_days", "created_month"]
+# What each number is computed from: where a frame holds none of one of them, the number is null.
+_NEEDS = {
+    "touch_seconds": ("first_touch_at", "assigned_at"),
+    "closed_days": ("created_at", "won_at|lost_at"),
+    "created_month": ("created_at",),
+}
 
 
-def numbers() -> list[pl.Expr]:
-    """All three numbers, for ``with_columns`` on a frame of leads (named as ``NUMBERS``)."""
-    return list(_NUMBERS)
+def number_columns(leads: pl.DataFrame) -> list[pl.Series]:
+    """The three numbers of each of ``leads``, named as ``NUMBERS``. Only the numbers whose inputs
+    the frame holds are computed, in one context: an expression costs Polars' planner 10-30 µs
+    whatever the frame's size, and a capture's new leads are neither touched nor closed."""
+
+    def holds(columns: str) -> bool:
+        return any(leads.get_column(c).null_count() < leads.height for c in columns.split("|"))
+
+    wanted = tuple(name for name in NUMBERS if all(holds(c) for c in _NEEDS[name]))
+    computed = leads.select(_expressions(wanted)) if wanted else None
+    return [
+        computed.get_column(name) if computed is not None and name in wanted
+        else pl.Series(name, [None] * leads.height, dtype=pl.Int64)
+        for name in NUMBERS
+    ]  # fmt: skip
 
 
-# built once: every capture batch writes its leads' numbers with them
-_NUMBERS = (touch_seconds(), closed_days(), created_month())
+_BY_NAME = {"touch_seconds": touch_seconds, "closed_days": closed_days, "created_month": created_month}
+
+
+@lru_cache(maxsize=8)
+def _expressions(names: tuple[str, ...]) -> list[pl.Expr]:
+    return [_BY_NAME[name]() for name in names]

@@ -17,17 +17,17 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from leadflow.db import bulk_increment, bulk_insert, driver_rows, driver_value
-from leadflow.ledger.numbers import NUMBERS, numbers
+from leadflow.ledger.numbers import NUMBERS, number_columns
 
 
 def insert_leads(
-    session: Session, *, rows: pl.DataFrame, columns: list[str], was_opportunity: pl.Expr | pl.Series
+    session: Session, *, rows: pl.DataFrame, columns: list[str], was_opportunity: pl.Series
 ) -> None:
     """Insert new leads: ``columns`` of ``rows`` (those it has), with their report numbers and
     ``was_opportunity`` (whether a stage change written with them reaches the opportunity stage)."""
     given = [c for c in dict.fromkeys(columns) if c in rows.columns and c not in NUMBERS]
     # the given columns taken as they are (a select would plan an expression for each)
-    rows = rows[given].hstack(rows.select(*numbers(), was_opportunity.alias("was_opportunity")))
+    rows = rows[given].hstack([*number_columns(rows), was_opportunity.alias("was_opportunity")])
     bulk_insert(session, "leads", rows.columns, driver_rows(session, rows))
 
 
