@@ -1,13 +1,15 @@
-"""A plan's columns gathered by position: the same values whether a capture's few are gathered
-as lists or a batch's many by the frame."""
+"""A plan's columns gathered by position, and its assignments' inputs as JSON: the same whether
+a capture's few are worked as lists or a batch's many by the frame."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import polars as pl
 import pytest
 
-from leadflow.routing.decisions import LIST_GATHER_MAX, take
+from leadflow.routing.decisions import LIST_GATHER_MAX, Inputs, Segment, inputs_json, take
 
 
 @pytest.mark.parametrize("size", [1, 8, LIST_GATHER_MAX, LIST_GATHER_MAX + 1, 5 * LIST_GATHER_MAX])
@@ -26,3 +28,49 @@ def test_take_gives_the_values_at_the_positions_in_their_order(size: int, dtype:
         got = take(column, positions)
         assert got.name == "c" and got.dtype == column.dtype
         assert got.to_list() == [column.to_list()[p] for p in positions.tolist()]
+
+
+@pytest.mark.parametrize("segmented", [False, True])
+def test_inputs_are_the_same_json_encoded_by_rows_or_by_the_frame(segmented: bool) -> None:
+    rng = np.random.default_rng(7)
+    n = 60
+
+    def rounded() -> np.ndarray:
+        values = np.round(rng.random(n), 4)
+        values[:4] = [0.0, 1.0, 0.0001, 0.9999]  # the ends of 4 places
+        return values
+
+    def probabilities() -> pl.Series:
+        return pl.Series(np.where(rng.random(n) < 0.2, np.nan, rounded()), nan_to_null=True)
+
+    value = pl.Series([None if i % 5 == 0 else f'Gr\u00fcn "{i}"' for i in range(n)], dtype=pl.String)
+    fields = Inputs(
+        group=pl.Series([f"territory EMEA {i % 3}" for i in range(n)], dtype=pl.String),
+        close_rate=rounded(),
+        close_rate_interval=(rounded(), rounded()),
+        lead_win_probability=probabilities(),
+        win_probability_with_rep=probabilities(),
+        capacity_left_before=rng.integers(-3, 400, size=n),
+        segment=Segment(
+            by=pl.Series(["industry"] * n, dtype=pl.String),
+            value=value,
+            close_rate=rounded(),
+            close_rate_interval=(rounded(), rounded()),
+            closed_leads=pl.Series(np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 90, n)))
+            .fill_nan(None)
+            .cast(pl.Int64),
+        )
+        if segmented
+        else None,
+    )
+    by_rows = inputs_json(fields, by_rows=True).to_list()
+    assert by_rows == inputs_json(fields, by_rows=False).to_list()
+    first = json.loads(by_rows[6])
+    assert first["capacity_left_before"] == int(fields.capacity_left_before[6])
+    assert first["estimates"]["close_rate_interval"] == [
+        fields.close_rate_interval[0][6],
+        fields.close_rate_interval[1][6],
+    ]
+    if segmented:
+        assert json.loads(by_rows[0])["estimates"]["segment"] is None
+        assert first["estimates"]["segment"]["value"] == 'Gr\u00fcn "6"'

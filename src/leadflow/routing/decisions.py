@@ -91,6 +91,111 @@ def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
 
+@dataclass(frozen=True)
+class Segment:
+    """The segment each lead's close rate was read in (optimal routing by ``segment_by``); a lead
+    whose ``value`` is null has none."""
+
+    by: pl.Series
+    value: pl.Series
+    close_rate: Array
+    close_rate_interval: tuple[Array, Array]
+    closed_leads: pl.Series
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What each assignment's choice used, by column: the fields of its ``inputs`` JSON."""
+
+    group: pl.Series
+    close_rate: Array
+    close_rate_interval: tuple[Array, Array]
+    lead_win_probability: pl.Series
+    win_probability_with_rep: pl.Series
+    capacity_left_before: Array
+    segment: Segment | None
+
+
+def inputs_json(fields: Inputs, *, by_rows: bool) -> pl.Series:
+    """Each assignment's inputs as compact JSON text: ``{"group", "estimates": {"close_rate",
+    "close_rate_interval", "lead_win_probability", "win_probability_with_rep"[, "segment"]},
+    "capacity_left_before"}``.
+
+    ``by_rows`` (a capture's few): dicts encoded one by one, where Polars' encoder plans a context
+    (0.25 ms whatever the size); else one context for every row. Both write the same text for
+    these fields, rounded to 4 places (a test holds them to it)."""
+    if not by_rows:
+        estimate_fields: list[pl.Expr | pl.Series] = [
+            pl.Series("close_rate", fields.close_rate),
+            _interval(*fields.close_rate_interval).alias("close_rate_interval"),
+            fields.lead_win_probability.alias("lead_win_probability"),
+            fields.win_probability_with_rep.alias("win_probability_with_rep"),
+        ]
+        if (segment := fields.segment) is not None:
+            struct = pl.struct(
+                pl.lit(segment.by).alias("by"),
+                pl.lit(segment.value).alias("value"),
+                pl.lit(pl.Series(segment.close_rate)).alias("close_rate"),
+                _interval(*segment.close_rate_interval).alias("close_rate_interval"),
+                pl.lit(segment.closed_leads).alias("closed_leads"),
+            )
+            estimate_fields.append(pl.when(pl.lit(segment.value).is_not_null()).then(struct).alias("segment"))
+        return pl.select(
+            pl.struct(
+                pl.lit(fields.group.alias("group")),
+                pl.struct(*estimate_fields).alias("estimates"),
+                pl.lit(pl.Series("capacity_left_before", fields.capacity_left_before)),
+            ).struct.json_encode()
+        ).to_series()
+    estimates = [
+        {
+            "close_rate": rate,
+            "close_rate_interval": [low, high],
+            "lead_win_probability": lead_p,
+            "win_probability_with_rep": with_rep,
+        }
+        for rate, low, high, lead_p, with_rep in zip(
+            fields.close_rate.tolist(),
+            *(bound.tolist() for bound in fields.close_rate_interval),
+            fields.lead_win_probability.to_list(),
+            fields.win_probability_with_rep.to_list(),
+            strict=True,
+        )
+    ]
+    if (segment := fields.segment) is not None:
+        for estimate, by, value, rate, low, high, closed in zip(
+            estimates,
+            segment.by.to_list(),
+            segment.value.to_list(),
+            segment.close_rate.tolist(),
+            *(bound.tolist() for bound in segment.close_rate_interval),
+            segment.closed_leads.to_list(),
+            strict=True,
+        ):
+            estimate["segment"] = (
+                None
+                if value is None
+                else {
+                    "by": by,
+                    "value": value,
+                    "close_rate": rate,
+                    "close_rate_interval": [low, high],
+                    "closed_leads": closed,
+                }
+            )
+    encoded = [
+        json.dumps(
+            {"group": group, "estimates": estimate, "capacity_left_before": left},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        for group, estimate, left in zip(
+            fields.group.to_list(), estimates, fields.capacity_left_before.tolist(), strict=True
+        )
+    ]
+    return pl.Series(encoded, dtype=pl.String)
+
+
 def _interval(low: Array, high: Array) -> pl.Expr:
     """Credible intervals as [low, high] pairs, to 4 places."""
     return pl.concat_list(pl.lit(pl.Series(np.round(low, 4))), pl.lit(pl.Series(np.round(high, 4))))
@@ -118,35 +223,32 @@ def assigned_rows(
     """The plan's rows for the leads given to a rep, with what each choice used (JSON)."""
     rep, shown, position = picked["rep"], picked["shown"], picked["position"]
     p_win = _rounded(picked["p_win"], shown)
-    estimate_fields: list[pl.Expr | pl.Series] = [
-        pl.Series("close_rate", np.round(estimates.mean[rep], 4)),
-        _interval(estimates.low[rep], estimates.high[rep]).alias("close_rate_interval"),
-        _rounded(picked["p_lead"], shown).alias("lead_win_probability"),
-        p_win.alias("win_probability_with_rep"),
-    ]
-    if segmented:
-        value = pl.Series(picked["segment_value"].tolist(), dtype=pl.String)
-        segment = pl.struct(
-            pl.lit(pl.Series(picked["segment_by"].tolist(), dtype=pl.String)).alias("by"),
-            pl.lit(value).alias("value"),
-            pl.lit(pl.Series(np.round(picked["segment_rate"], 4))).alias("close_rate"),
-            _interval(picked["segment_low"], picked["segment_high"]).alias("close_rate_interval"),
-            pl.lit(pl.Series(picked["segment_closed"]).fill_nan(None).cast(pl.Int64)).alias("closed_leads"),
-        )
-        estimate_fields.append(pl.when(pl.lit(value).is_not_null()).then(segment).alias("segment"))
     # the group's name and policy by its number, and the reason, from lists: no join, no second pass
     numbers = picked["group"].tolist()
     names = [groups[n][0] for n in numbers]
     policy = [groups[n][1] for n in numbers]
     reasons = [f"{p} in {g}: {note}" for p, g, note in zip(policy, names, notes.tolist(), strict=True)]
     group = pl.Series("group", names, dtype=pl.String)
-    inputs = pl.select(  # one context for every lead's inputs, however many
-        pl.struct(
-            pl.lit(group),
-            pl.struct(*estimate_fields).alias("estimates"),
-            pl.lit(pl.Series("capacity_left_before", picked["left_before"].astype(np.int64))),
-        ).struct.json_encode()
-    ).to_series()
+    fields = Inputs(
+        group=group,
+        close_rate=np.round(estimates.mean[rep], 4),
+        close_rate_interval=(np.round(estimates.low[rep], 4), np.round(estimates.high[rep], 4)),
+        lead_win_probability=_rounded(picked["p_lead"], shown),
+        win_probability_with_rep=p_win,
+        capacity_left_before=picked["left_before"].astype(np.int64),
+        segment=(
+            Segment(
+                by=pl.Series(picked["segment_by"].tolist(), dtype=pl.String),
+                value=pl.Series(picked["segment_value"].tolist(), dtype=pl.String),
+                close_rate=np.round(picked["segment_rate"], 4),
+                close_rate_interval=(np.round(picked["segment_low"], 4), np.round(picked["segment_high"], 4)),
+                closed_leads=pl.Series(picked["segment_closed"]).fill_nan(None).cast(pl.Int64),
+            )
+            if segmented
+            else None
+        ),
+    )
+    inputs = inputs_json(fields, by_rows=position.size <= LIST_GATHER_MAX)
     return PlanRows(
         position=position,
         number=picked["group"],
