@@ -37,12 +37,18 @@ FREE_MAIL_DOMAINS = frozenset(
     }
 )
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-DOMAIN_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"
+# Each pattern takes the whole value as its one group, so that a key is the value where it fits
+# and null where it does not, in one pass (``str.extract``): a ``when`` that tested the value and
+# then took it would compute the value twice, as Polars evaluates each branch's expression anew.
+EMAIL_PATTERN = r"^([^@\s]+@[^@\s]+\.[^@\s]+)$"
+DOMAIN_PATTERN = r"^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)$"
+NOT_BLANK = r"(?s)^(.+)$"
+# The last ten digits of a run of at least seven: a phone number's national part.
+PHONE_PATTERN = r"(\d{7,10})$"
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.str.len_chars() > 0).then(expr).otherwise(None)
+    return expr.str.extract(NOT_BLANK, 1)
 
 
 def text_expr(expr: pl.Expr) -> pl.Expr:
@@ -60,13 +66,12 @@ def name_key_expr(expr: pl.Expr) -> pl.Expr:
 def email_key_expr(expr: pl.Expr) -> pl.Expr:
     """Trimmed, lower-case email; null where it is not shaped like an address."""
     cleaned = expr.str.strip_chars().str.to_lowercase()
-    return pl.when(cleaned.str.contains(EMAIL_PATTERN)).then(cleaned).otherwise(None)
+    return cleaned.str.extract(EMAIL_PATTERN, 1)
 
 
 def phone_key_expr(expr: pl.Expr) -> pl.Expr:
     """The last ten digits (the national number in most plans); null under seven digits."""
-    digits = expr.str.replace_all(r"\D", "")
-    return pl.when(digits.str.len_chars() >= 7).then(digits.str.slice(-10)).otherwise(None)
+    return expr.str.replace_all(r"\D", "").str.extract(PHONE_PATTERN, 1)
 
 
 def domain_key_expr(expr: pl.Expr) -> pl.Expr:
@@ -76,15 +81,15 @@ def domain_key_expr(expr: pl.Expr) -> pl.Expr:
         .str.to_lowercase()
         .str.replace(r"^[a-z][a-z0-9+.-]*://", "")
         .str.replace(r"^www\.", "")
-        .str.replace(r"[/:?#].*$", "")
+        .str.replace(r"(?s)[/:?#].*$", "")  # a path, a port, a query: to the end, newlines too
         .str.strip_chars(".")
     )
-    return pl.when(host.str.contains(DOMAIN_PATTERN)).then(host).otherwise(None)
+    return host.str.extract(DOMAIN_PATTERN, 1)
 
 
 def company_domain_expr(domain: pl.Expr, email_key: pl.Expr) -> pl.Expr:
     """The company's domain: as given, else the email's domain unless it is a free-mail one."""
-    from_email = email_key.str.split("@").list.last()
+    from_email = email_key.str.extract(r"([^@]*)$", 1)  # after the last @
     from_email = pl.when(from_email.is_in(list(FREE_MAIL_DOMAINS))).then(None).otherwise(from_email)
     return pl.coalesce(domain_key_expr(domain), from_email)
 
