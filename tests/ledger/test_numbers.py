@@ -16,6 +16,7 @@ from leadflow.analytics.funnel import funnel_report
 from leadflow.analytics.query.filters import ReportFilter
 from leadflow.analytics.sources import sources_report
 from leadflow.db import read_frame, session_scope
+from leadflow.ledger.numbers import created_month
 from leadflow.models import Lead, Product, Rep, Source, StageChange
 from leadflow.pipeline.activities import log_activity
 from leadflow.pipeline.assignments import assign_lead
@@ -190,3 +191,17 @@ def test_the_creation_month_is_kept_for_a_lead_written_one_at_a_time_and_follows
         s.execute(update(Lead).where(Lead.id == lead_id).values(created_at=datetime(2027, 1, 1, 0, 0)))
         s.execute(update(Lead).where(Lead.id == undated_id).values(created_month=5))  # a wrong number
     assert month(lead_id) == 2027 * 12 and month(undated_id) is None
+
+
+def test_created_month_is_year_times_twelve_plus_month_less_one_and_null_without_a_date() -> None:
+    dates = [
+        datetime(1969, 12, 31, 23, 59, 59),
+        None,
+        datetime(2026, 1, 1),
+        datetime(2026, 12, 6, 8, 30),
+        datetime(1, 1, 1),
+    ]
+    got = created_month(pl.Series("created_at", dates, dtype=pl.Datetime("us"))).to_list()
+    assert got == [None if d is None else d.year * 12 + d.month - 1 for d in dates]
+    whole = created_month(pl.Series("created_at", [d for d in dates if d], dtype=pl.Datetime("us")))
+    assert whole.null_count() == 0 and whole.to_list() == [d.year * 12 + d.month - 1 for d in dates if d]

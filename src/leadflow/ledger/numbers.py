@@ -1,5 +1,5 @@
-"""A lead's report numbers (``Lead.touch_seconds``, ``Lead.closed_days``, ``Lead.created_month``) as
-Polars expressions.
+"""A lead's report numbers (``Lead.touch_seconds``, ``Lead.closed_days``, ``Lead.created_month``),
+the first two as Polars expressions, the month over the column's values.
 
 The database keeps these numbers itself, by a trigger on every write (migrations 0017 and 0019).
 On SQLite that trigger rewrites a row whose numbers are missing or wrong, which for a bulk write of leads
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
 
@@ -36,10 +37,16 @@ def closed_days() -> pl.Expr:
     return (ended - pl.col("created_at")).dt.total_days().cast(pl.Int64).alias("closed_days")
 
 
-def created_month() -> pl.Expr:
-    """Months since the year 0 of ``created_at``: ``year * 12 + month - 1``."""
-    year, month = pl.col("created_at").dt.year(), pl.col("created_at").dt.month()
-    return (year.cast(pl.Int64) * 12 + month.cast(pl.Int64) - 1).alias("created_month")
+def created_month(created_at: pl.Series) -> pl.Series:
+    """Months since the year 0 of ``created_at``: ``year * 12 + month - 1``. In NumPy over the
+    column's values: a Series' ``dt.year`` runs a frame context (0.1 ms for a capture's few)."""
+    months = (
+        created_at.cast(pl.Datetime("us")).to_numpy().astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    )
+    values = pl.Series("created_month", months, dtype=pl.Int64)
+    if not created_at.null_count():
+        return values
+    return values.zip_with(created_at.is_not_null(), pl.Series([None] * len(values), dtype=pl.Int64))
 
 
 NUMBERS = ["touch_seconds", "closed_days", "created_month"]
@@ -47,7 +54,6 @@ NUMBERS = ["touch_seconds", "closed_days", "created_month"]
 _NEEDS = {
     "touch_seconds": ("first_touch_at", "assigned_at"),
     "closed_days": ("created_at", "won_at|lost_at"),
-    "created_month": ("created_at",),
 }
 
 
@@ -59,16 +65,19 @@ def number_columns(leads: pl.DataFrame) -> list[pl.Series]:
     def holds(columns: str) -> bool:
         return any(leads.get_column(c).null_count() < leads.height for c in columns.split("|"))
 
-    wanted = tuple(name for name in NUMBERS if all(holds(c) for c in _NEEDS[name]))
+    wanted = tuple(name for name in ("touch_seconds", "closed_days") if all(holds(c) for c in _NEEDS[name]))
     computed = leads.select(_expressions(wanted)) if wanted else None
     return [
-        computed.get_column(name) if computed is not None and name in wanted
-        else pl.Series(name, [None] * leads.height, dtype=pl.Int64)
-        for name in NUMBERS
+        *(
+            computed.get_column(name) if computed is not None and name in wanted
+            else pl.Series(name, [None] * leads.height, dtype=pl.Int64)
+            for name in ("touch_seconds", "closed_days")
+        ),
+        created_month(leads.get_column("created_at")),
     ]  # fmt: skip
 
 
-_BY_NAME = {"touch_seconds": touch_seconds, "closed_days": closed_days, "created_month": created_month}
+_BY_NAME = {"touch_seconds": touch_seconds, "closed_days": closed_days}
 
 
 @lru_cache(maxsize=8)
