@@ -64,7 +64,7 @@ def take_rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
 
 def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
     """The plan's table (PLAN_SCHEMA) from its parts, in group and queue order: the lead's own
-    fields gathered from the queue, each other column joined from the parts, one frame built."""
+    fields gathered from the queue, each other column from the parts in turn, one frame built."""
     parts = [part for part in parts if part.position.size]
     if not parts:
         return EMPTY
@@ -74,21 +74,27 @@ def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
     # one part, or parts in order already: nothing to reorder
     order = None if bool((sort == np.arange(sort.size)).all()) else sort
     at = position if order is None else position[order]
-    # the parts' columns as one frame (a column a part lacks is null in its rows), reordered once
-    frames = [pl.DataFrame(part.columns) for part in parts]
-    table = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-    if order is not None:
-        table = table[order]
     columns: list[pl.Series] = []
     for name, dtype in PLAN_SCHEMA.items():
         if name in LEAD_FIELDS:
             column = take(leads.get_column(LEAD_FIELDS[name]), at)
-        elif name in table.columns:
-            column = table.get_column(name)
+        elif any(name in part.columns for part in parts):
+            # each part's values typed as the plan's (a column a part lacks is null in its rows),
+            # one after the other, then reordered: Series concatenated, no frame to plan
+            pieces = [
+                part.columns[name].cast(dtype) if name in part.columns else _nulls(part.position.size, dtype)
+                for part in parts
+            ]
+            column = pieces[0] if len(pieces) == 1 else pl.concat(pieces)
+            column = column if order is None else take(column, order)
         else:
-            column = pl.Series(name, [None] * at.size, dtype=dtype)
+            column = _nulls(at.size, dtype)
         columns.append((column if column.dtype == dtype else column.cast(dtype)).alias(name))
     return pl.DataFrame(columns)
+
+
+def _nulls(size: int, dtype: pl.DataType) -> pl.Series:
+    return pl.Series([None] * size, dtype=dtype)
 
 
 @dataclass(frozen=True)
