@@ -113,11 +113,13 @@ def capture_leads(
     names = sorted({key for record in records for key in record})
     columns = {name: name if name in canonical else f"extra:{name}" for name in names}
     raw = pl.DataFrame(
-        {
-            "_line": list(range(1, len(records) + 1)),
-            **{columns[n]: [_text(record.get(n)) for record in records] for n in names},
-        },
-        schema={"_line": pl.Int64, **{columns[n]: pl.String for n in names}},
+        [
+            pl.Series("_line", range(1, len(records) + 1), dtype=pl.Int64),
+            *(
+                pl.Series(columns[n], [_text(record.get(n)) for record in records], dtype=pl.String)
+                for n in names
+            ),
+        ]
     )
     cleaned = clean_batch(raw, SPECS["leads"], FileMapping(), settings=settings, file=channel)
     result = CaptureResult(rejects=list(cleaned.rejects))

@@ -43,6 +43,7 @@ from leadflow.intake.lead_frame import (
 )
 from leadflow.intake.lookups import (
     COMPANY_SCHEMA,
+    NO_COMPANIES,
     company_lookup,
     ensure_named,
     ids_of,
@@ -66,6 +67,9 @@ from leadflow.models import Assignment, Product, Source, Territory, utcnow
 from leadflow.scoring.service import latest_model, score_frame, score_leads
 from leadflow.settings import Settings
 
+# A batch that wrote no lead: built once.
+_NONE_WRITTEN = pl.DataFrame(schema={"_line": pl.Int64, "id": pl.Int64, "new": pl.Boolean})
+
 
 @dataclass
 class LeadBatchResult:
@@ -76,9 +80,7 @@ class LeadBatchResult:
     unchanged: int = 0
     rejects: list[Reject] = field(default_factory=list)
     # each written row's line and the lead it became or merged into, and whether that lead is new
-    leads: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"_line": pl.Int64, "id": pl.Int64, "new": pl.Boolean})
-    )
+    leads: pl.DataFrame = field(default_factory=lambda: _NONE_WRITTEN)
 
 
 # What a lead takes from its account where its row gives none: each column and the account's.
@@ -149,8 +151,7 @@ _NULLS = {
 }
 # What a lead takes from its account, by column.
 _ACCOUNT = {name: dtype for name, dtype in COMPANY_SCHEMA.items() if name != "_company_key"}
-# No account known (COMPANY_SCHEMA), and the row of nulls a row naming none takes (_ACCOUNT).
-_NO_ACCOUNTS = pl.DataFrame(schema=COMPANY_SCHEMA)
+# The row of nulls a row naming no account known takes (_ACCOUNT).
 _NO_ACCOUNT = pl.DataFrame([pl.Series(name, [None], dtype=dtype) for name, dtype in _ACCOUNT.items()])
 # The columns that name a row elsewhere: a rep, a product, an account, a source, a territory.
 NAMES = ("owner", "product", "company", "source", "territory")
@@ -225,7 +226,7 @@ class LeadWriter:
         self._named: dict[str, dict[str, int]] = {}
         self.scoped = scoped
         # every account once for an import; a capture's batch reads those it names (_resolve)
-        self._know_accounts(_NO_ACCOUNTS if scoped else company_lookup(session))
+        self._know_accounts(NO_COMPANIES if scoped else company_lookup(session))
         if not scoped:
             self.index = LeadIndex.load(session)
 
@@ -261,8 +262,11 @@ class LeadWriter:
             ids = self._insert(session, firsts)
             result.new = len(ids)
             result.leads = pl.DataFrame(
-                {"_line": firsts["_line"], "id": ids, "new": [True] * len(ids)},
-                schema=result.leads.schema,
+                [
+                    firsts.get_column("_line"),
+                    pl.Series("id", ids, dtype=pl.Int64),
+                    pl.Series("new", [True] * len(ids), dtype=pl.Boolean),
+                ]
             )
             id_of_root = dict(zip(first_at, ids, strict=True))
             external = fresh.get_column("external_id").to_list()
@@ -355,7 +359,7 @@ class LeadWriter:
         if self.scoped:  # the accounts this batch names, if any
             named_accounts = [key for key in dict.fromkeys(keys("company")) if key is not None]
             self._know_accounts(
-                company_lookup(session, keys=named_accounts) if named_accounts else _NO_ACCOUNTS
+                company_lookup(session, keys=named_accounts) if named_accounts else NO_COMPANIES
             )
         frame = frame.hstack(self._account_columns(keys("company")))
         if self.mapping.require_known_company:

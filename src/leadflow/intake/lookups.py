@@ -82,7 +82,7 @@ def company_lookup(session: Session, *, keys: list[str] | None = None) -> pl.Dat
     """Companies by name key (all, or those of ``keys``), with what a lead inherits from its account."""
     query = _companies(scoped=keys is not None)
     rows = read_rows(session, query, {"keys": keys} if keys is not None else {})
-    return pl.DataFrame(rows, schema=COMPANY_SCHEMA, orient="row")
+    return pl.DataFrame(rows, schema=COMPANY_SCHEMA, orient="row") if rows else NO_COMPANIES
 
 
 # What a lead takes from its account, as company_lookup's frame has it.
@@ -95,6 +95,8 @@ COMPANY_SCHEMA: dict[str, pl.DataType] = {
     "_c_revenue": pl.Float64(),
     "_c_country": pl.String(),
 }
+# No account known: a frame built once (a capture's accounts are new, as a rule).
+NO_COMPANIES = pl.DataFrame(schema=COMPANY_SCHEMA)
 
 
 @lru_cache(maxsize=2)

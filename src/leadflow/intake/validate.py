@@ -248,7 +248,7 @@ def _kept_columns(frame: pl.DataFrame, present: list[Column]) -> pl.DataFrame:
     working = (ERROR_PREFIX, DATETIME_PREFIX, VALUE_PREFIX)
     return pl.DataFrame(
         [
-            chosen.get(name) if name in chosen else frame.get_column(name)
+            chosen[name] if name in chosen else frame.get_column(name)
             for name in frame.columns
             if not name.startswith(working) and name not in (PROBLEM, FATAL)
         ]
