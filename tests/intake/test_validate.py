@@ -57,3 +57,19 @@ def test_enum_synonyms_translate_only_what_they_name() -> None:
         "web form", "web form", "self-sourced", "web form", None, None
     ]  # fmt: skip
     assert [(r.line, r.value) for r in cleaned.rejects] == [(6, "telepathy")]
+
+
+def test_a_value_too_long_is_named_whichever_column_holds_it_and_its_batch_is_otherwise_kept() -> None:
+    # a name over its 200 characters sets its row aside; an optional field's is dropped, the row kept
+    cleaned = _clean("last_name", ["Short", "x" * 201, "y" * 200])
+    assert [(r.line, r.column, r.reason, r.severity) for r in cleaned.rejects] == [
+        (3, "last_name", "longer than 200 characters", "error")
+    ]
+    assert cleaned.frame.get_column("last_name").to_list() == ["Short", "y" * 200]
+    cleaned = _clean("industry", ["Software", "z" * 101, None])
+    assert [(r.line, r.reason, r.severity) for r in cleaned.rejects] == [
+        (3, "longer than 100 characters", "warning")
+    ]
+    assert cleaned.frame.get_column("industry").to_list() == ["software", None, None]
+    # a batch whose values all fit takes no length check, and none is needed
+    assert not _clean("last_name", ["Short", "y" * 200]).rejects

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from leadflow.intake.columns import SPECS, Column, FileMapping, Kind, KindSpec
@@ -167,10 +168,15 @@ def _expressions(
     formats: tuple[str, ...],
     scale: tuple[tuple[str, float], ...],
     words: tuple[tuple[str, int], ...],
+    too_long: frozenset[str],
 ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr]]:
     """The expressions that validate a batch of ``kind`` with these columns present, built once
     per shape (a capture of a few records is validated many times a second): what a band or size
-    word said, kept beside the number; each column typed; each cell's error; the values kept."""
+    word said, kept beside the number; each column typed; each cell's error; the values kept.
+
+    A column's length is checked only where the batch holds a value longer than it allows
+    (``too_long``), and a text column with nothing else to check takes no check at all: most
+    batches' checks are then of the typed columns alone."""
     present = [c for c in SPECS[kind].columns if c.name in names]
     by_name, size_words = dict(scale), dict(words)
     banded = [
@@ -197,12 +203,17 @@ def _expressions(
             whole = value.is_finite() & (value == value.floor()) & ((value * factor).abs() < 2.0**63)
             unreadable = unreadable | ~whole
         branches = [] if column.type in ("text", "label") else [(~blank & unreadable, _reason(column))]
-        branches.append((source.str.len_chars() > column.max_len, f"longer than {column.max_len} characters"))
+        if column.name in too_long:
+            branches.append(
+                (source.str.len_chars() > column.max_len, f"longer than {column.max_len} characters")
+            )
         if column.minimum is not None:
             scaled = value * factor if column.type == "int" else value  # a float's is scaled already
             branches.append((scaled < column.minimum, f"less than {column.minimum:g}"))
         if column.required:
             branches.append((blank, "required, but blank"))
+        if not branches:
+            continue  # nothing this column's cells could fail
         (first, reason), *rest = branches
         error = pl.when(first).then(pl.lit(reason))
         for condition, reason in rest:
@@ -210,27 +221,37 @@ def _expressions(
         checking.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
     # the optional columns' and the integers' values kept (_kept); the others are taken as typed
     # (_kept_columns), without an expression each
+    checked = {c.name for c in present if _checks(c, too_long)}
     keeping = [
-        _kept(column, by_name.get(column.name, 1.0)).alias(column.name)
+        _kept(column, by_name.get(column.name, 1.0), checked=column.name in checked).alias(column.name)
         for column in present
         if column.optional or column.type == "int"
     ]
-    fatal = [pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present if not c.optional]
-    if present:  # the rows' flags, in the same context
-        keeping += [
-            pl.any_horizontal(pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present).alias(PROBLEM),
-            (pl.any_horizontal(fatal) if fatal else pl.lit(False)).alias(FATAL),
-        ]
+    failed = [pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present if c.name in checked]
+    fatal = [
+        pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present if c.name in checked and not c.optional
+    ]
+    keeping += [  # the rows' flags, in the same context
+        (pl.any_horizontal(failed) if failed else pl.lit(False)).alias(PROBLEM),
+        (pl.any_horizontal(fatal) if fatal else pl.lit(False)).alias(FATAL),
+    ]
     return banded, typing, checking, keeping
 
 
-def _kept(column: Column, scale: float) -> pl.Expr:
+def _checks(column: Column, too_long: frozenset[str]) -> bool:
+    """Whether a column's cells take a check in a batch (see :func:`_expressions`)."""
+    return column.type not in ("text", "label") or column.required or column.name in too_long
+
+
+def _kept(column: Column, scale: float, *, checked: bool) -> pl.Expr:
     """The value kept of a column that needs an expression for it: an optional one's only where
     its cell is good (the field is dropped, the row stays); an integer's scaled and made one."""
     value = pl.col(_value_name(column))
     if column.type == "int":
         value = (value * scale).cast(pl.Int64, strict=False)
-    return pl.when(pl.col(ERROR_PREFIX + column.name).is_null()).then(value) if column.optional else value
+    if column.optional and checked:
+        return pl.when(pl.col(ERROR_PREFIX + column.name).is_null()).then(value)
+    return value
 
 
 def _value_name(column: Column) -> str:
@@ -302,6 +323,17 @@ def clean(
     trimmed = (
         stacked.to_frame("v").select(text_expr(pl.col("v"))).to_series() if stacked is not None else None
     )
+    # the columns holding a value longer than they allow, which alone take a length check
+    lengths = (
+        np.zeros((len(names), n))
+        if trimmed is None or not n
+        else trimmed.str.len_chars().fill_null(0).to_numpy().reshape(len(names), n)
+    )
+    too_long = frozenset(
+        c.name
+        for c, longest in zip(present, lengths.max(axis=1, initial=0)[: len(present)], strict=True)
+        if longest > c.max_len
+    )
     text = pl.DataFrame(
         [raw.get_column("_line"), *(trimmed.slice(i * n, n).alias(name) for i, name in enumerate(names))]
         if trimmed is not None
@@ -317,7 +349,12 @@ def clean(
     given = [c for c in present if c.bands]
     scale = tuple(sorted((k, v) for k, v in mapping.scale.items()))
     banded, typing, checking, keeping = _expressions(
-        spec.kind, tuple(c.name for c in present), tuple(formats), scale, tuple(sorted(words.items()))
+        spec.kind,
+        tuple(c.name for c in present),
+        tuple(formats),
+        scale,
+        tuple(sorted(words.items())),
+        too_long,
     )
     extras += [f"extra:{c.name}{GIVEN_SUFFIX}" for c in given]
     # Three small contexts, each expression evaluated once: each column typed from its trimmed
