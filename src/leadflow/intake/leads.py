@@ -143,12 +143,28 @@ def _typed_with_keys(frame: pl.DataFrame, *, amount_only_when_won: bool) -> pl.D
     )
 
 
-# A batch lacks the same columns batch after batch (a form never names an owner): each typed
-# null is built once, not per batch (a literal costs about 7 µs to build, 30 of them 0.2 ms).
-_NULLS = {
-    name: pl.lit(None, dtype=DATA_SCHEMA.get(name) or CANONICAL_ONLY[name]).alias(name)
-    for name in [*SPECS["leads"].names, "extra"]
+# The type of each column a batch of leads may lack.
+_LEAD_TYPES = {
+    name: DATA_SCHEMA.get(name) or CANONICAL_ONLY[name] for name in [*SPECS["leads"].names, "extra"]
 }
+
+
+def _null_columns(names: tuple[str, ...], height: int) -> list[pl.Series]:
+    """Typed null columns for the columns a batch lacks, rather than literals planned in a context
+    (7 µs each)."""
+    return [pl.Series(name, [None] * height, dtype=_LEAD_TYPES[name]) for name in names]
+
+
+# A capture's are the same batch after batch (a form never names an owner): kept for each of its
+# sizes; an import's larger batches are not.
+_kept_nulls = lru_cache(maxsize=64)(_null_columns)
+_KEPT_NULLS_MAX = 256
+
+
+def _nulls(names: tuple[str, ...], height: int) -> list[pl.Series]:
+    return (_kept_nulls if height <= _KEPT_NULLS_MAX else _null_columns)(names, height)
+
+
 # What a lead takes from its account, by column.
 _ACCOUNT = {name: dtype for name, dtype in COMPANY_SCHEMA.items() if name != "_company_key"}
 # The row of nulls a row naming no account known takes (_ACCOUNT).
@@ -318,11 +334,12 @@ class LeadWriter:
         Every name's lookup key is computed in one context; the ids are then dict lookups over
         the keys, as cheap a row for a capture's few as for a million."""
         named_here = tuple(c for c in NAMES if named(frame, c))
-        # the missing columns' nulls and the names' keys, one context; the keys are private
+        # the missing columns as nulls, and the names' keys in one context; the keys are private
         # columns (_key_*) that the typed select at the end leaves out
-        frame = frame.with_columns(
-            *(null for name, null in _NULLS.items() if name not in frame.columns), *_name_keys(named_here)
-        )
+        missing = tuple(name for name in _LEAD_TYPES if name not in frame.columns)
+        frame = frame.hstack(_nulls(missing, frame.height)) if missing else frame
+        if named_here:
+            frame = frame.with_columns(_name_keys(named_here))
         rejects: list[Reject] = []
 
         def set_aside(bad: list[bool], column: str, reason: str) -> pl.DataFrame:
