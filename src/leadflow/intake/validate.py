@@ -195,6 +195,7 @@ def _expressions(
         if column.type != "text"
     ]
     checking: list[pl.Expr] = []
+    checked: set[str] = set()  # the columns whose cells take a check
     for column in present:
         source, value = pl.col(column.name), pl.col(_value_name(column))
         blank, factor = source.is_null(), by_name.get(column.name, 1.0)
@@ -219,9 +220,9 @@ def _expressions(
         for condition, reason in rest:
             error = error.when(condition).then(pl.lit(reason))  # type: ignore[assignment]
         checking.append(error.otherwise(None).alias(ERROR_PREFIX + column.name))
+        checked.add(column.name)
     # the optional columns' and the integers' values kept (_kept); the others are taken as typed
     # (_kept_columns), without an expression each
-    checked = {c.name for c in present if _checks(c, too_long)}
     keeping = [
         _kept(column, by_name.get(column.name, 1.0), checked=column.name in checked).alias(column.name)
         for column in present
@@ -236,11 +237,6 @@ def _expressions(
         (pl.any_horizontal(fatal) if fatal else pl.lit(False)).alias(FATAL),
     ]
     return banded, typing, checking, keeping
-
-
-def _checks(column: Column, too_long: frozenset[str]) -> bool:
-    """Whether a column's cells take a check in a batch (see :func:`_expressions`)."""
-    return column.type not in ("text", "label") or column.required or column.name in too_long
 
 
 def _kept(column: Column, scale: float, *, checked: bool) -> pl.Expr:

@@ -50,11 +50,6 @@ def created_month(created_at: pl.Series) -> pl.Series:
 
 
 NUMBERS = ["touch_seconds", "closed_days", "created_month"]
-# What each number is computed from: where a frame holds none of one of them, the number is null.
-_NEEDS = {
-    "touch_seconds": ("first_touch_at", "assigned_at"),
-    "closed_days": ("created_at", "won_at|lost_at"),
-}
 
 
 def number_columns(leads: pl.DataFrame) -> list[pl.Series]:
@@ -62,16 +57,20 @@ def number_columns(leads: pl.DataFrame) -> list[pl.Series]:
     the frame holds are computed, in one context: an expression costs Polars' planner 10-30 µs
     whatever the frame's size, and a capture's new leads are neither touched nor closed."""
 
-    def holds(columns: str) -> bool:
-        return any(leads.get_column(c).null_count() < leads.height for c in columns.split("|"))
+    def holds(column: str) -> bool:
+        return leads.get_column(column).null_count() < leads.height
 
-    wanted = tuple(name for name in ("touch_seconds", "closed_days") if all(holds(c) for c in _NEEDS[name]))
+    computable = {
+        "touch_seconds": holds("first_touch_at") and holds("assigned_at"),
+        "closed_days": holds("created_at") and (holds("won_at") or holds("lost_at")),
+    }
+    wanted = tuple(name for name, can in computable.items() if can)
     computed = leads.select(_expressions(wanted)) if wanted else None
     return [
         *(
             computed.get_column(name) if computed is not None and name in wanted
             else pl.Series(name, [None] * leads.height, dtype=pl.Int64)
-            for name in ("touch_seconds", "closed_days")
+            for name in computable
         ),
         created_month(leads.get_column("created_at")),
     ]  # fmt: skip
