@@ -1,7 +1,7 @@
-"""Reading whole tables into frames: every type the ledger stores, as SQLAlchemy would read it;
-SQLite's page cache: small for reports, large only for bulk writes; a bulk update of much of a
-table rebuilds its indexes instead of moving their entries; private files, no row values in
-errors."""
+"""A list bound as one parameter matches as IN would; reading whole tables into frames: every
+type the ledger stores, as SQLAlchemy would read it; SQLite's page cache: small for reports, large
+only for bulk writes; a bulk update of much of a table rebuilds its indexes instead of moving their
+entries; private files, no row values in errors."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from leadflow.db import (
     bulk_insert,
     bulk_update,
     driver_rows,
+    in_values,
     make_engine,
     read_frame,
     reserve_ids,
@@ -230,3 +231,40 @@ def test_bulk_written_datetimes_are_stored_as_the_orm_stores_them(db: Database, 
         assert list(found) == ["aware", "bulk", "orm"]
         flags = {e: f for e, f in s.execute(select(Lead.external_id, Lead.self_sourced)).all()}
     assert flags == {"orm": False, "bulk": False, "aware": True}
+
+
+HOSTILE = ["plain", "O'Brien", 'say "hi"', "back\\slash", "tab\tnew\nline", "Zoë 東京", "", "%s ?", "[1,2]"]
+
+
+def test_a_list_bound_as_one_parameter_matches_what_in_matches(db: Database) -> None:
+    """in_values is IN with the list bound once (JSON on SQLite, an array on PostgreSQL): the same
+    rows for hostile text, for integers, for an empty list, and for values nothing has."""
+    with session_scope(db.engine) as s:
+        s.add_all(
+            [
+                Lead(external_id=name, created_at=datetime(2026, 3, 1), stage="inquiry", email_key=f"k{i}")
+                for i, name in enumerate(HOSTILE)
+            ]
+        )
+    with session_scope(db.engine) as s:
+        by_id = dict(s.execute(select(Lead.external_id, Lead.id)).all())
+        for wanted in ([*HOSTILE, "absent", "plain "], HOSTILE[1:4], [], ["absent"]):
+            query = select(Lead.external_id).where(in_values(Lead.external_id, "names"))
+            found = s.scalars(query, {"names": wanted}).all()
+            assert sorted(found) == sorted(set(wanted) & set(HOSTILE))
+            assert sorted(found) == sorted(
+                s.scalars(select(Lead.external_id).where(Lead.external_id.in_(wanted)))
+            )
+        ids = [by_id["Zoë 東京"], by_id["plain"], 10**12]
+        query = select(Lead.external_id).where(in_values(Lead.id, "ids"))
+        assert sorted(s.scalars(query, {"ids": ids})) == ["Zoë 東京", "plain"]
+        if db.kind == "sqlite":  # the list is read by the index, as an IN list is, not by a scan
+            keys = select(Lead.id).where(in_values(Lead.external_id, "a") | in_values(Lead.email_key, "b"))
+            for statement in (query, keys):
+                compiled = statement.compile(s.get_bind())
+                sql, values = str(compiled), ['["x"]'] * len(compiled.positiontup or ())
+                plan = " ".join(
+                    str(row)
+                    for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(values))
+                )
+                assert "SEARCH leads USING" in plan and "SCAN leads" not in plan, plan

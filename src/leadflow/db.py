@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import weakref
 from collections.abc import Iterator
@@ -13,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Row, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Executable, Select, sqltypes
+from sqlalchemy import BindParameter, Connection, Engine, Row, bindparam, create_engine, event, text
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql import ColumnElement, Executable, Select, sqltypes
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeDecorator
 
 SQLITE_CACHE_KIB = 262_144
 
@@ -446,3 +451,52 @@ _SQLITE_STORED: dict[Any, pl.DataType] = {
     pl.Date: pl.String(),
     pl.Boolean: pl.Int8(),
 }
+
+
+class _ValueList(TypeDecorator[list[Any]]):
+    """A list of values bound as one parameter: JSON text on SQLite (read back by json_each), an
+    array on PostgreSQL."""
+
+    impl = sqltypes.NullType
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Dialect) -> Any:
+        values = list(value or ())
+        return json.dumps(values) if dialect.name == "sqlite" else values
+
+
+class _InValues(ColumnElement[Any]):
+    """``column IN (values)`` with the values bound as one parameter: see :func:`in_values`."""
+
+    inherit_cache = True
+    type = sqltypes.NullType()  # not Boolean: that would be rendered "= 1" on SQLite, past the index
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        ("column", InternalTraversal.dp_clauseelement),
+        ("values", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], values: BindParameter[list[Any]]) -> None:
+        self.column, self.values = column, values
+
+
+def in_values(column: ColumnElement[Any] | QueryableAttribute[Any], name: str) -> ColumnElement[Any]:
+    """Whether ``column`` is one of the list bound to parameter ``name``, compiled once.
+
+    An expanding ``IN`` is rendered again on every execution, one mark per value (SQLAlchemy's
+    postcompile step: 6 statements of every capture batch). Bound as one value, the statement
+    stays as cached: ``IN (SELECT value FROM json_each(?))`` on SQLite, ``= ANY(%s)`` on
+    PostgreSQL, each using the column's index as the ``IN`` list did."""
+    element = column.__clause_element__() if isinstance(column, QueryableAttribute) else column
+    return _InValues(element, bindparam(name, type_=_ValueList()))
+
+
+@compiles(_InValues)
+def _in_json_each(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608 (compiled, not input)
+
+
+@compiles(_InValues, "postgresql")
+def _any_of_array(element: _InValues, compiler: SQLCompiler, **kw: Any) -> str:
+    column, values = compiler.process(element.column, **kw), compiler.process(element.values, **kw)
+    return f"{column} = ANY({values})"

@@ -63,8 +63,9 @@ def test_inputs_are_the_same_json_encoded_by_rows_or_by_the_frame(segmented: boo
         if segmented
         else None,
     )
-    by_rows = inputs_json(fields, by_rows=True).to_list()
-    assert by_rows == inputs_json(fields, by_rows=False).to_list()
+    by_rows, by_frame = inputs_json(fields, by_rows=True), inputs_json(fields, by_rows=False)
+    assert isinstance(by_rows, list) and isinstance(by_frame, pl.Series)
+    assert by_rows == by_frame.to_list()
     first = json.loads(by_rows[6])
     assert first["capacity_left_before"] == int(fields.capacity_left_before[6])
     assert first["estimates"]["close_rate_interval"] == [

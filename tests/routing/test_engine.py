@@ -297,3 +297,37 @@ def test_a_lead_queued_by_another_worker_meanwhile_counts_one_more_attempt(db: D
     with session_scope(db.engine) as s:
         queued = s.scalars(select(QueuedLead)).all()
     assert [(q.kind, q.attempts) for q in queued] == [("unassigned", 2)]
+
+
+def test_a_plan_kept_as_lists_is_the_plan_built_as_a_frame(db: Database, write_csv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A capture's few decisions are kept as lists, a batch's many as a frame: the same queue
+    gives the same plan either way, and writing either gives the same owners and queue."""
+    leads = [[f"E{i}", f"2026-05-0{1 + i % 9}", f"Co {i}", "US", "East", "software"] for i in range(11)]
+    leads += [["W1", "2026-05-02", "Wco", "US", "West", "retail"], ["X1", "2026-05-03", "Xco", "BR", "", "x"]]
+    setup(db, write_csv, leads)
+    settings = Settings(routing=Routing(territories=[TerritoryRule(name="West", countries=["us"])]))
+    with session_scope(db.engine) as s:
+        as_lists = route_leads(s, settings=settings, now=NOW, by="test", dry_run=True)
+        monkeypatch.setattr("leadflow.routing.decisions.LIST_GATHER_MAX", 0)
+        as_frame = route_leads(s, settings=settings, now=NOW, by="test", dry_run=True)
+    assert isinstance(as_lists.rows, dict) and isinstance(as_frame.rows, pl.DataFrame)
+    assert as_lists.table.equals(as_frame.table)
+    assert as_lists.decisions == as_frame.decisions
+    # assigned, reserved (East's three reps hold 9) and unassigned (no rule matches BR) alike
+    assert [as_frame.count(q) for q in (None, "reserve", "unassigned")] == [10, 2, 1]
+    with session_scope(db.engine) as s:
+        route_leads(s, settings=settings, now=NOW, by="test")
+    owned = {
+        lead: rep
+        for lead, rep in zip(
+            *(as_lists.column(c) for c in ("lead_external_id", "rep_external_id")), strict=True
+        )
+    }
+    assert owners(db) == owned
+    with session_scope(db.engine) as s:
+        queued = dict(s.execute(select(Lead.external_id, QueuedLead.kind).join(QueuedLead)).all())
+    assert queued == {
+        lead: queue
+        for lead, queue in zip(as_lists.column("lead_external_id"), as_lists.column("queue"), strict=True)
+        if queue
+    }

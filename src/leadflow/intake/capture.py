@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.db import read_rows
+from leadflow.db import in_values, read_rows
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.rejects import Reject, shorten
@@ -54,7 +54,7 @@ _ANSWERS = (
     )
     .outerjoin(Rep, Rep.id == Lead.owner_id)
     .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
-    .where(Lead.id.in_(bindparam("ids", expanding=True)))
+    .where(in_values(Lead.id, "ids"))
 )
 
 
@@ -145,7 +145,7 @@ def capture_leads(
         ]
         if fresh:
             plan = route_leads(session, settings=settings, lead_ids=fresh, now=now, by=channel)
-            reasons = dict(zip(plan.table["lead_id"].to_list(), plan.table["reason"].to_list(), strict=True))
+            reasons = dict(zip(plan.column("lead_id"), plan.column("reason"), strict=True))
     ids = written.leads["id"].to_list()
     rows = {row.id: row for row in read_rows(session, _ANSWERS, {"ids": ids})}
     for line, lead_id, new in sorted(zip(*(c.to_list() for c in written.leads.iter_columns()), strict=True)):

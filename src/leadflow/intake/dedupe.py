@@ -13,11 +13,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sqlalchemy import (
-    BindParameter,
     CompoundSelect,
     String,
     and_,
-    bindparam,
     literal,
     null,
     or_,
@@ -26,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from leadflow.db import read_rows
+from leadflow.db import in_values, read_rows
 from leadflow.models import Lead, LeadAlias
 
 # In order of trust: the first key that matches decides the target.
@@ -67,19 +65,15 @@ def _key_query(*, scoped: bool) -> CompoundSelect[*tuple[Any, ...]]:
     none = null().cast(String)
     alias_query = select(LeadAlias.lead_id, LeadAlias.external_id, none, none, none, none, literal(True))
     if scoped:
-        external_ids: BindParameter[list[str]] = bindparam("external_ids", expanding=True)
         query = query.where(
             or_(
-                Lead.external_id.in_(external_ids),
-                Lead.email_key.in_(bindparam("emails", expanding=True)),
-                Lead.phone_key.in_(bindparam("phones", expanding=True)),
-                and_(
-                    Lead.domain_key.in_(bindparam("domains", expanding=True)),
-                    Lead.person_key.in_(bindparam("persons", expanding=True)),
-                ),
+                in_values(Lead.external_id, "external_ids"),
+                in_values(Lead.email_key, "emails"),
+                in_values(Lead.phone_key, "phones"),
+                and_(in_values(Lead.domain_key, "domains"), in_values(Lead.person_key, "persons")),
             )
         )
-        alias_query = alias_query.where(LeadAlias.external_id.in_(external_ids))
+        alias_query = alias_query.where(in_values(LeadAlias.external_id, "external_ids"))
     return union_all(query, alias_query)
 
 

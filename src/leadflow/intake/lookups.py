@@ -11,10 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import read_rows
+from leadflow.db import in_values, read_rows
 from leadflow.ledger.keys import name_key_expr
 from leadflow.models import Company, Product, Rep, Source, Territory
 
@@ -110,7 +110,7 @@ def _companies(*, scoped: bool) -> Select[*tuple[Any, ...]]:
         Company.annual_revenue,
         Company.country,
     )
-    return query.where(Company.key.in_(bindparam("keys", expanding=True))) if scoped else query
+    return query.where(in_values(Company.key, "keys")) if scoped else query
 
 
 def ensure_named(

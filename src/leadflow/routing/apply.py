@@ -31,12 +31,12 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
     of one captured lead costs a few statements, and a million leads stay one executemany each."""
     now = now or utcnow()
     at = driver_value(session, now)
-    table = plan.table
-    if table.get_column("rep_id").null_count() < table.height:
+    reps = plan.column("rep_id")
+    if any(rep_id is not None for rep_id in reps):
         # in lead order: the leads' rows and index entries are then written in one pass, not one per group
-        leads, reps = table.get_column("lead_id").to_list(), table.get_column("rep_id").to_list()
+        leads = plan.column("lead_id")
         given = sorted((row for row, rep_id in enumerate(reps) if rep_id is not None), key=leads.__getitem__)
-        assigned = _Rows(table, given)
+        assigned = _Rows(plan, given)
         lead, rep, stage, queued = (assigned[c] for c in ("lead_id", "rep_id", "from_stage", "queued"))
         # what a group's leads share is written once, with the run; each assignment keeps its own
         groups = dict.fromkeys(assigned["group"])
@@ -107,10 +107,9 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
             for rep_id, s, lead_id in zip(rep, stage, lead, strict=True)
         ]
         bulk_update(session, "leads", ["owner_id", "assigned_at", "stage"], owned)
-    if table.get_column("queue").null_count() < table.height:
-        waiting = _Rows(
-            table, [row for row, q in enumerate(table.get_column("queue").to_list()) if q is not None]
-        )
+    queues = plan.column("queue")
+    if any(q is not None for q in queues):
+        waiting = _Rows(plan, [row for row, q in enumerate(queues) if q is not None])
         lead, kind, reason, queued, attempts = (
             waiting[c] for c in ("lead_id", "queue", "reason", "queued", "queued_attempts")
         )
@@ -157,18 +156,20 @@ def apply_plan(session: Session, *, plan: RoutePlan, by: str, now: datetime | No
 
 
 class _Rows:
-    """Some rows of a plan's table (by position, in that order), each column read as a list
-    when asked for: for a capture's few rows a frame's filter or gather would cost 0.3 ms apiece;
-    many are gathered by the frame at once (decisions.LIST_GATHER_MAX)."""
+    """Some rows of a plan (by position, in that order), each column read as a list when asked
+    for. Many rows of a plan's frame are gathered by the frame at once (decisions.LIST_GATHER_MAX)."""
 
-    def __init__(self, table: pl.DataFrame, rows: list[int]) -> None:
-        self.table, self.rows = table, rows
-        self.every = len(rows) == table.height and rows == list(range(table.height))
-        if not self.every and len(rows) > LIST_GATHER_MAX:
-            self.table, self.every = take_rows(table, rows), True
+    def __init__(self, plan: RoutePlan, rows: list[int]) -> None:
+        self.plan, self.rows = plan, rows
+        self.every = len(rows) == plan.height and rows == list(range(plan.height))
+        self.table: pl.DataFrame | None = None
+        if not self.every and len(rows) > LIST_GATHER_MAX and isinstance(plan.rows, pl.DataFrame):
+            self.table = take_rows(plan.rows, rows)
 
     def __getitem__(self, column: str) -> list[Any]:
-        values = self.table.get_column(column).to_list()
+        if self.table is not None:
+            return self.table.get_column(column).to_list()
+        values = self.plan.column(column)
         return values if self.every else [values[row] for row in self.rows]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from leadflow.routing.plan import EMPTY, PLAN_SCHEMA, RoutePlan
+from leadflow.routing.plan import EMPTY, PLAN_SCHEMA, PlanRowsByColumn, RoutePlan
 from leadflow.routing.roster import RepPool
 from leadflow.stats import Array
 from leadflow.stats.close_rates import CloseRates
@@ -31,6 +31,10 @@ LEAD_FIELDS = {
 }
 
 
+# A part's column: its values as a list when the plan is small, else a Series.
+Column = pl.Series | list[Any]
+
+
 @dataclass
 class PlanRows:
     """Some rows of a plan by column: each lead's position in the queue and its group's number
@@ -38,7 +42,7 @@ class PlanRows:
 
     position: Array
     number: Array
-    columns: dict[str, pl.Series]
+    columns: dict[str, Column]
 
 
 # Up to this many values a gather is done on a list: a Series gather costs 30-75 µs whatever
@@ -57,14 +61,28 @@ def take(column: pl.Series, positions: Array) -> pl.Series:
     return pl.Series(column.name, [values[at] for at in positions.tolist()], dtype=column.dtype)
 
 
+def values_at(column: pl.Series, positions: Array) -> list[Any]:
+    """The values of ``column`` at ``positions``, in that order, as a list."""
+    if positions.size > LIST_GATHER_MAX:
+        return column.gather(positions).to_list()
+    values = column.to_list()
+    return [values[at] for at in positions.tolist()]
+
+
+def gather(column: pl.Series, positions: Array) -> Column:
+    """The values of ``column`` at ``positions`` as a part's column: a list for a few."""
+    return values_at(column, positions) if positions.size <= LIST_GATHER_MAX else column.gather(positions)
+
+
 def take_rows(frame: pl.DataFrame, positions: Any) -> pl.DataFrame:
     """The rows of ``frame`` at ``positions``, in that order."""
     return frame.select(pl.all().gather(positions))
 
 
-def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
-    """The plan's table (PLAN_SCHEMA) from its parts, in group and queue order: the lead's own
-    fields gathered from the queue, each other column from the parts in turn, one frame built."""
+def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> PlanRowsByColumn:
+    """The plan's rows (PLAN_SCHEMA) from its parts, in group and queue order: the lead's own
+    fields gathered from the queue, each other column from the parts in turn. A few rows are
+    kept as lists (a capture's plan is written from them, never a frame); many make one frame."""
     parts = [part for part in parts if part.position.size]
     if not parts:
         return EMPTY
@@ -74,6 +92,8 @@ def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
     # one part, or parts in order already: nothing to reorder
     order = None if bool((sort == np.arange(sort.size)).all()) else sort
     at = position if order is None else position[order]
+    if at.size <= LIST_GATHER_MAX:
+        return _plan_lists(leads, parts, at, order)
     columns: list[pl.Series] = []
     for name, dtype in PLAN_SCHEMA.items():
         if name in LEAD_FIELDS:
@@ -81,16 +101,43 @@ def plan_table(leads: pl.DataFrame, parts: list[PlanRows]) -> pl.DataFrame:
         elif any(name in part.columns for part in parts):
             # each part's values typed as the plan's (a column a part lacks is null in its rows),
             # one after the other, then reordered: Series concatenated, no frame to plan
-            pieces = [
-                part.columns[name].cast(dtype) if name in part.columns else _nulls(part.position.size, dtype)
-                for part in parts
-            ]
+            pieces = [_typed(part.columns.get(name), part.position.size, dtype) for part in parts]
             column = pieces[0] if len(pieces) == 1 else pl.concat(pieces)
             column = column if order is None else take(column, order)
         else:
             column = _nulls(at.size, dtype)
         columns.append((column if column.dtype == dtype else column.cast(dtype)).alias(name))
     return pl.DataFrame(columns)
+
+
+def _plan_lists(
+    leads: pl.DataFrame, parts: list[PlanRows], at: Array, order: Array | None
+) -> dict[str, list[Any]]:
+    """A few rows of a plan by column as lists: what :func:`plan_table` builds as a frame."""
+    rows = at.tolist()
+    reorder = None if order is None else order.tolist()
+    columns: dict[str, list[Any]] = {}
+    for name in PLAN_SCHEMA:
+        if name in LEAD_FIELDS:
+            values = leads.get_column(LEAD_FIELDS[name]).to_list()
+            columns[name] = [values[row] for row in rows]
+            continue
+        joined: list[Any] = []
+        for part in parts:
+            found = part.columns.get(name)
+            if found is None:
+                joined += [None] * part.position.size
+            else:
+                joined += found if isinstance(found, list) else found.to_list()
+        columns[name] = joined if reorder is None else [joined[row] for row in reorder]
+    return columns
+
+
+def _typed(values: Column | None, size: int, dtype: pl.DataType) -> pl.Series:
+    """A part's values of one column typed as the plan's; nulls where the part lacks it."""
+    if values is None:
+        return _nulls(size, dtype)
+    return pl.Series(values, dtype=dtype) if isinstance(values, list) else values.cast(dtype)
 
 
 def _nulls(size: int, dtype: pl.DataType) -> pl.Series:
@@ -122,14 +169,14 @@ class Inputs:
     segment: Segment | None
 
 
-def inputs_json(fields: Inputs, *, by_rows: bool) -> pl.Series:
+def inputs_json(fields: Inputs, *, by_rows: bool) -> Column:
     """Each assignment's inputs as compact JSON text: ``{"group", "estimates": {"close_rate",
     "close_rate_interval", "lead_win_probability", "win_probability_with_rep"[, "segment"]},
     "capacity_left_before"}``.
 
     ``by_rows`` (a capture's few): dicts encoded one by one, where Polars' encoder plans a context
-    (0.25 ms whatever the size); else one context for every row. Both write the same text for
-    these fields, rounded to 4 places (a test holds them to it)."""
+    (0.25 ms whatever the size) and kept as a list; else one context for every row, a Series.
+    Both write the same text for these fields, rounded to 4 places (a test holds them to it)."""
     if not by_rows:
         estimate_fields: list[pl.Expr | pl.Series] = [
             pl.Series("close_rate", fields.close_rate),
@@ -189,7 +236,7 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> pl.Series:
                     "closed_leads": closed,
                 }
             )
-    encoded = [
+    return [
         json.dumps(
             {"group": group, "estimates": estimate, "capacity_left_before": left},
             separators=(",", ":"),
@@ -199,7 +246,6 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> pl.Series:
             fields.group.to_list(), estimates, fields.capacity_left_before.tolist(), strict=True
         )
     ]
-    return pl.Series(encoded, dtype=pl.String)
 
 
 def _interval(low: Array, high: Array) -> pl.Expr:
@@ -254,21 +300,29 @@ def assigned_rows(
             else None
         ),
     )
-    inputs = inputs_json(fields, by_rows=position.size <= LIST_GATHER_MAX)
+    few = position.size <= LIST_GATHER_MAX
     return PlanRows(
         position=position,
         number=picked["group"],
         columns={
-            "rep_id": take(reps.frame.get_column("id"), rep),
-            "rep_external_id": take(reps.frame.get_column("external_id"), rep),
-            "policy": pl.Series(policy, dtype=pl.String),
-            "reason": pl.Series(reasons, dtype=pl.String),
-            "win_probability": p_win,
-            "group": group,
-            "inputs": inputs,
+            "rep_id": _of_reps(rep_rows, "id", rep, pl.Int64()),
+            "rep_external_id": _of_reps(rep_rows, "external_id", rep, pl.String()),
+            "policy": policy,
+            "reason": reasons,
+            "win_probability": p_win.to_list() if few else p_win,
+            "group": names,
+            "inputs": inputs_json(fields, by_rows=few),
             **_credits(plan, leads, position, by_territory, rep_rows, reps.away, share),
         },
     )
+
+
+def _of_reps(rep_rows: list[dict[str, Any]], field: str, rep: Array, dtype: pl.DataType) -> Column:
+    """Each chosen rep's ``field`` (``rep``: positions in the pool), as a part's column."""
+    values = [row[field] for row in rep_rows]
+    if rep.size <= LIST_GATHER_MAX:
+        return [values[at] for at in rep.tolist()]
+    return pl.Series(values, dtype=dtype).gather(rep)
 
 
 def _credits(
@@ -279,7 +333,7 @@ def _credits(
     rep_rows: list[dict[str, Any]],
     away: dict[int, datetime],
     share: float,
-) -> dict[str, pl.Series]:
+) -> dict[str, Column]:
     """For each lead at ``position``, the headquarters' rep and share when the company's
     headquarters lie in another territory (else nulls).
 
@@ -290,8 +344,8 @@ def _credits(
     external: list[str | None] = [None] * position.size
     if share > 0:
         places: dict[str, list[int]] = {}  # each other territory, in order of its first lead
-        own = take(leads.get_column("territory"), position).to_list()
-        for row, place in enumerate(take(leads.get_column("hq_territory"), position).to_list()):
+        own = values_at(leads.get_column("territory"), position)
+        for row, place in enumerate(values_at(leads.get_column("hq_territory"), position)):
             if place is not None and place != own[row]:
                 places.setdefault(place, []).append(row)
         for place, rows in places.items():
@@ -311,9 +365,9 @@ def _credits(
                 external[row] = ids[turn % len(ids)]
             plan.state[key] = {"last": ids[(first + len(rows) - 1) % len(ids)]}
     return {
-        "credit_rep_id": pl.Series(rep_id, dtype=pl.Int64),
-        "credit_rep_external_id": pl.Series(external, dtype=pl.String),
-        "credit_share": pl.Series([None if r is None else share for r in rep_id], dtype=pl.Float64),
+        "credit_rep_id": rep_id,
+        "credit_rep_external_id": external,
+        "credit_share": [None if r is None else share for r in rep_id],
     }
 
 
@@ -341,17 +395,14 @@ def queued_rows(
     return PlanRows(
         position=positions,
         number=numbers,
-        columns={
-            **{column: pl.Series(values, dtype=pl.String) for column, values in columns.items()},
-            "win_probability": take(leads.get_column("win_probability"), positions),
-        },
+        columns={**columns, "win_probability": gather(leads.get_column("win_probability"), positions)},
     )
 
 
 def unrouted_rows(leads: pl.DataFrame, positions: Array, *, nowhere: str) -> PlanRows:
     """The plan's rows for leads no group of reps covers: the unassigned queue, with the reason
     (their territory, or that none matched, then ``nowhere``: what of the fallback team)."""
-    territories = take(leads.get_column("territory"), positions).to_list()
+    territories = values_at(leads.get_column("territory"), positions)
     reasons = [
         ("no territory rule matches" if t is None else f"territory {t} has no reps") + nowhere
         for t in territories
@@ -361,10 +412,10 @@ def unrouted_rows(leads: pl.DataFrame, positions: Array, *, nowhere: str) -> Pla
         position=positions,
         number=np.full(size, -1, dtype=np.int64),
         columns={
-            "policy": pl.Series(["none"] * size, dtype=pl.String),
-            "reason": pl.Series(reasons, dtype=pl.String),
-            "win_probability": take(leads.get_column("win_probability"), positions),
-            "queue": pl.Series(["unassigned"] * size, dtype=pl.String),
-            "inputs": pl.Series(["{}"] * size, dtype=pl.String),
+            "policy": ["none"] * size,
+            "reason": reasons,
+            "win_probability": gather(leads.get_column("win_probability"), positions),
+            "queue": ["unassigned"] * size,
+            "inputs": ["{}"] * size,
         },
     )

@@ -120,11 +120,11 @@ def plan_routes(
         else None
     )
     open_leads = (
-        open_lead_counts(session, None if batch else roster["id"].to_list())
+        open_lead_counts(session, None if batch else [rep["id"] for rep in roster])
         if "load_balance" in needs
         else {}
     )
-    rep_rows = reps.frame.to_dicts()
+    rep_rows = reps.rows
     by_territory: dict[str, list[int]] = defaultdict(list)
     by_team: dict[str, list[int]] = defaultdict(list)
     for index, rep in enumerate(rep_rows):
@@ -132,10 +132,10 @@ def plan_routes(
             by_territory[territory_name].append(index)
         if rep["team"]:
             by_team[rep["team"]].append(index)
-    capacity = reps.frame["capacity_left"].to_numpy().copy()
+    capacity = np.array([rep["capacity_left"] for rep in rep_rows], dtype=np.int64)
     # each rep's close rate is shrunk toward the whole team's, whoever may take these leads
     tallies = np.array(list(history.all_time.values()), dtype=float).reshape(-1, 2)
-    rep_ids = reps.frame["id"].to_list()
+    rep_ids = [rep["id"] for rep in rep_rows]
     estimates = close_rates(
         np.array([history.all_time.get(r, (0, 0))[0] for r in rep_ids]),
         np.array([history.all_time.get(r, (0, 0))[1] for r in rep_ids]),
@@ -321,7 +321,7 @@ def plan_routes(
                 segmented=segmented,
             )
         )
-    plan.table = plan_table(leads, parts)  # none when a team's run found none of its leads
+    plan.rows = plan_table(leads, parts)  # none when a team's run found none of its leads
     return plan
 
 
@@ -361,11 +361,11 @@ def route_leads(
         team=team,
     )
     if cause:
-        plan.table = plan.table.with_columns((pl.lit(f"{cause}; ") + pl.col("reason")).alias("reason"))
+        plan.lead_reasons(cause)
     if not dry_run:
         apply_plan(session, plan=plan, by=by, now=now)
     if not dry_run and settings.notify.enabled:  # no event objects for a batch nobody hears of
-        columns = (plan.table.get_column(c).to_list() for c in ("lead_id", "rep_id", "policy", "reason"))
+        columns = (plan.column(c) for c in ("lead_id", "rep_id", "policy", "reason"))
         events = [
             LeadEvent("lead.assigned", lead, rep, {"policy": policy, "reason": reason})
             for lead, rep, policy, reason in zip(*columns, strict=True)

@@ -49,21 +49,56 @@ PLAN_SCHEMA: dict[str, pl.DataType] = {
 # A plan's table before any decision (frames are never changed in place: one serves every plan).
 EMPTY = pl.DataFrame(schema=PLAN_SCHEMA)
 
+# A plan's rows by column: as lists (a capture's few leads, where building a frame would cost more
+# than planning them) or as a frame (a batch's many, kept vectorised).
+PlanRowsByColumn = dict[str, list[Any]] | pl.DataFrame
+
 
 @dataclass
 class RoutePlan:
     """The decisions of one routing run (a row per lead), the inputs each group of leads
-    shares (its team, policy, eligible and excluded reps, seed), and the policy state to keep."""
+    shares (its team, policy, eligible and excluded reps, seed), and the policy state to keep.
 
-    table: pl.DataFrame = field(default_factory=lambda: EMPTY)
+    The rows are kept as they were built, lists or a frame; :meth:`column` reads one as a list
+    either way, and :attr:`table` is the frame, built from the lists on first use (a capture
+    never asks for it)."""
+
+    rows: PlanRowsByColumn = field(default_factory=lambda: EMPTY)
     # by group: stored once per run (RoutingRun.context), not with each assignment
     shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: dict[str, dict[str, Any]] = field(default_factory=dict)  # the state as read
 
     @property
+    def table(self) -> pl.DataFrame:
+        """The plan's rows as a frame (PLAN_SCHEMA)."""
+        if not isinstance(self.rows, pl.DataFrame):
+            self.rows = pl.DataFrame(self.rows, schema=PLAN_SCHEMA)
+        return self.rows
+
+    @property
+    def height(self) -> int:
+        """How many leads the plan decides."""
+        rows = self.rows
+        return rows.height if isinstance(rows, pl.DataFrame) else len(rows["lead_id"])
+
+    def column(self, name: str) -> list[Any]:
+        """One column of the plan's rows as a list, in the plan's order."""
+        rows = self.rows
+        return rows.get_column(name).to_list() if isinstance(rows, pl.DataFrame) else rows[name]
+
+    def lead_reasons(self, cause: str) -> None:
+        """Lead each reason with ``cause`` (why these leads are routed again)."""
+        if isinstance(self.rows, pl.DataFrame):
+            self.rows = self.rows.with_columns((pl.lit(f"{cause}; ") + pl.col("reason")).alias("reason"))
+        else:
+            self.rows = {**self.rows, "reason": [f"{cause}; {reason}" for reason in self.rows["reason"]]}
+
+    @property
     def decisions(self) -> list[Decision]:
         """Each decision as an object with all its inputs (for a handful of leads)."""
+        columns = {name: self.column(name) for name in PLAN_SCHEMA}
+        rows = (dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True))
         return [
             Decision(
                 lead_id=row["lead_id"],
@@ -79,7 +114,7 @@ class RoutePlan:
                 if row["credit_rep_id"] is not None
                 else None,
             )
-            for row in self.table.iter_rows(named=True)
+            for row in rows
         ]
 
     def changed_state(self) -> dict[str, dict[str, Any]]:
@@ -92,5 +127,7 @@ class RoutePlan:
 
     def count(self, queue: str | None) -> int:
         """How many leads were assigned (None), reserved or left unassigned."""
-        column = pl.col("queue")
-        return self.table.filter(column.is_null() if queue is None else column == queue).height
+        if isinstance(self.rows, pl.DataFrame):
+            column = pl.col("queue")
+            return self.rows.filter(column.is_null() if queue is None else column == queue).height
+        return self.rows["queue"].count(queue)

@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import Select, Text, bindparam, case, cast, exists, select
 from sqlalchemy.orm import Session
 
-from leadflow.db import is_sqlite, read_frame
+from leadflow.db import in_values, is_sqlite, read_frame
 from leadflow.models import (
     Assignment,
     Company,
@@ -119,7 +119,7 @@ def _queue_query(
         )
     )
     if by_id:
-        query = query.where(Lead.id.in_(bindparam("lead_ids", expanding=True)))
+        query = query.where(in_values(Lead.id, "lead_ids"))
     if ordered:
         query = query.order_by(reserve_first, *best, Lead.created_at.asc().nulls_last(), Lead.id)
     if limited:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from leadflow.db import is_sqlite, read_rows
+from leadflow.db import in_values, is_sqlite, read_rows
 from leadflow.models import (
     Absence,
     Rep,
@@ -48,42 +48,57 @@ def period_start(now: datetime, period: str) -> datetime:
     return day - timedelta(days=day.weekday()) if period == "week" else day.replace(day=1)
 
 
+# Each rep of a roster as a dict of these fields; a pool adds POOL_FIELDS.
+ROSTER_FIELDS = ("id", "external_id", "name", "team", "active", "capacity")
+POOL_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "external_id": pl.String(),
+    "name": pl.String(),
+    "team": pl.String(),
+    "active": pl.Boolean(),
+    "capacity": pl.Int64(),
+    "used": pl.Int64(),  # leads issued this period
+    "capacity_left": pl.Int64(),  # within the period's capacity and today's cap
+    "daily_cap": pl.Int64(),
+    "today": pl.Int64(),  # leads issued today
+}
+
+
 @dataclass
 class RepPool:
-    frame: pl.DataFrame  # id, external_id, name, team, active, capacity_left, used, capacity
+    """The reps who could take leads, a dict apiece (POOL_SCHEMA's fields), and who is away.
+
+    A roster is a few reps to a few thousand, in a capture and a batch alike: kept as dicts, and
+    a frame only for a report that asks for one."""
+
+    rows: list[dict[str, Any]]
     away: dict[int, datetime]
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The reps as a frame (POOL_SCHEMA)."""
+        return pl.DataFrame(self.rows, schema=POOL_SCHEMA)
 
 
 def read_roster(
     session: Session, *, territories: set[str] | None, team: str | None
-) -> tuple[pl.DataFrame, dict[int, set[str]]]:
+) -> tuple[list[dict[str, Any]], dict[int, set[str]]]:
     """The reps who could take these leads, and the territories each covers.
 
     All reps when ``territories`` is None (a batch); else those covering one of ``territories``
     and the members of ``team`` (the fallback team, when some lead has no territory with reps).
     """
     covers: dict[int, set[str]] = defaultdict(set)
-    reps: dict[int, tuple[Any, ...]] = {}
+    reps: dict[int, dict[str, Any]] = {}
     scoped = territories is not None
     parameters = {"names": sorted(territories), "team": team} if territories is not None else {}
     # each rep with each territory it covers (of those concerned), or none: one statement
     for *rep, covered in read_rows(session, _roster(scoped=scoped, team=team is not None), parameters):
-        reps.setdefault(rep[0], tuple(rep))
+        if rep[0] not in reps:
+            reps[rep[0]] = dict(zip(ROSTER_FIELDS, rep, strict=True))
         if covered is not None:
             covers[rep[0]].add(covered)
-    frame = pl.DataFrame(
-        list(reps.values()),
-        schema={
-            "id": pl.Int64,
-            "external_id": pl.String,
-            "name": pl.String,
-            "team": pl.String,
-            "active": pl.Boolean,
-            "capacity": pl.Int64,
-        },
-        orient="row",
-    )
-    return frame, covers
+    return list(reps.values()), covers
 
 
 # The roster's statement, built once per shape: a capture reads a few reps many times a second.
@@ -94,7 +109,7 @@ def _roster(*, scoped: bool, team: bool) -> Select[*tuple[Any, ...]]:
     parameter ``names``, and only the reps covering one of them or (``team``) of team ``team``."""
     covered = Territory.id == rep_territories.c.territory_id
     if scoped:
-        covered = covered & Territory.name.in_(bindparam("names", expanding=True))
+        covered = covered & in_values(Territory.name, "names")
     query = (
         select(Rep.id, Rep.external_id, Rep.name, Team.name, Rep.active, Rep.capacity, Territory.name)
         .outerjoin(Team, Rep.team_id == Team.id)
@@ -119,14 +134,14 @@ def _load_and_away(*, scoped: bool) -> CompoundSelect[*tuple[Any, ...]]:
         Absence.starts_at <= bindparam("now"), Absence.ends_at > bindparam("now")
     )
     if scoped:
-        load = load.where(RepLoad.rep_id.in_(bindparam("ids", expanding=True)))
-        absent = absent.where(Absence.rep_id.in_(bindparam("ids", expanding=True)))
+        load = load.where(in_values(RepLoad.rep_id, "ids"))
+        absent = absent.where(in_values(Absence.rep_id, "ids"))
     return union_all(load.group_by(RepLoad.rep_id), absent.group_by(Absence.rep_id))
 
 
 def rep_pool(
     session: Session,
-    roster: pl.DataFrame,
+    roster: list[dict[str, Any]],
     *,
     everyone: bool,
     now: datetime,
@@ -141,7 +156,7 @@ def rep_pool(
     (``routing.daily_caps``, ``daily_cap``). On PostgreSQL the candidates' rows are locked in
     id order first, so that two workers counting the same rep's capacity take turns; workers
     routing to other reps do not wait."""
-    candidates = None if everyone else roster["id"].to_list()
+    candidates = None if everyone else [rep["id"] for rep in roster]
     if lock and not is_sqlite(session):
         locking = select(Rep.id).order_by(Rep.id).with_for_update()
         if candidates is not None:
@@ -156,36 +171,25 @@ def rep_pool(
             used[rep_id] = int(leads)
         else:
             away[rep_id] = until
-    # A roster is a few reps to a few thousand, in a capture and a batch alike: its columns are
-    # worked as lists, and the frame is built once at the end.
-    ids: list[int] = roster["id"].to_list()
-    capacities: list[int | None] = roster["capacity"].to_list()
-    spent = [used.get(rep_id, 0) for rep_id in ids]
-    left = [UNLIMITED if c is None else max(c - u, 0) for c, u in zip(capacities, spent, strict=True)]
-    caps = (
-        daily_caps(ids, roster["external_id"].to_list(), roster["team"].to_list(), settings)
-        if settings is not None
-        else {}
-    )
+    caps = daily_caps(roster, settings) if settings is not None else {}
     issued: dict[int, int] = {}
     if caps:
         today = select(RepLoad.rep_id, func.sum(RepLoad.issued)).where(
             RepLoad.day == now.date(), RepLoad.rep_id.in_(sorted(caps))
         )
         issued = {rep_id: int(n) for rep_id, n in session.execute(today.group_by(RepLoad.rep_id)).all()}
-        left = [
-            min(room, max(caps[rep_id] - issued.get(rep_id, 0), 0)) if rep_id in caps else room
-            for rep_id, room in zip(ids, left, strict=True)
-        ]
-    frame = roster.hstack(  # new columns from lists: no frame context
-        [
-            pl.Series("used", spent, dtype=pl.Int64),
-            pl.Series("capacity_left", left, dtype=pl.Int64),
-            pl.Series("daily_cap", [caps.get(rep_id) for rep_id in ids], dtype=pl.Int64),
-            pl.Series("today", [issued.get(rep_id, 0) for rep_id in ids], dtype=pl.Int64),
-        ]
-    )
-    return RepPool(frame, away)
+    rows = []
+    for rep in roster:
+        rep_id, capacity = rep["id"], rep["capacity"]
+        spent = used.get(rep_id, 0)
+        left = UNLIMITED if capacity is None else max(capacity - spent, 0)
+        cap = caps.get(rep_id)
+        if cap is not None:
+            left = min(left, max(cap - issued.get(rep_id, 0), 0))
+        rows.append(
+            {**rep, "used": spent, "capacity_left": left, "daily_cap": cap, "today": issued.get(rep_id, 0)}
+        )
+    return RepPool(rows, away)
 
 
 def capacity_now(session: Session, *, settings: Settings, now: datetime) -> tuple[pl.DataFrame, str]:
@@ -212,16 +216,14 @@ def capacity_now(session: Session, *, settings: Settings, now: datetime) -> tupl
     return frame, counts
 
 
-def daily_caps(
-    ids: list[int], external_ids: list[str], teams: list[str | None], settings: Settings
-) -> dict[int, int]:
+def daily_caps(roster: list[dict[str, Any]], settings: Settings) -> dict[int, int]:
     """Each rep's daily cap, by id: their own (routing.daily_caps), else their team's."""
     routing = settings.routing
     found = {}
-    for rep_id, external_id, team in zip(ids, external_ids, teams, strict=True):
-        cap = routing.daily_caps.get(external_id) or routing.for_team(team).daily_cap
+    for rep in roster:
+        cap = routing.daily_caps.get(rep["external_id"]) or routing.for_team(rep["team"]).daily_cap
         if cap:
-            found[rep_id] = cap
+            found[rep["id"]] = cap
     return found
 
 
