@@ -29,6 +29,7 @@ import numpy as np
 
 from leadflow.db import make_engine, session_scope
 from leadflow.intake.capture import capture_leads
+from leadflow.serve.heap import freeze_startup_heap
 from leadflow.settings import Settings, TerritoryRule
 
 BIN = Path(sys.executable).parent / "leadflow"
@@ -71,6 +72,7 @@ def main() -> None:
 
         for _ in range(5):
             batch(8)  # warm: the model loaded, the caches filled
+        freeze_startup_heap()  # as the capture worker does after its rehearsal
         times: dict[int, list[float]] = {size: [] for size in args.sizes}
         for _ in range(args.rounds):
             for size in args.sizes:

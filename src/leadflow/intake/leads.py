@@ -332,7 +332,8 @@ class LeadWriter:
         named_here = tuple(c for c in NAMES if named(frame, c))
         # the missing columns as nulls, and the names' keys in one context; the keys are private
         # columns (_key_*) that the typed select at the end leaves out
-        missing = tuple(name for name in _LEAD_TYPES if name not in frame.columns)
+        present = set(frame.columns)
+        missing = tuple(name for name in _LEAD_TYPES if name not in present)
         frame = frame.hstack(_nulls(missing, frame.height)) if missing else frame
         if named_here:
             frame = frame.with_columns(_name_keys(named_here))

@@ -65,7 +65,8 @@ def resolve_reps(frame: pl.DataFrame, column: str, lookup: dict[str, int], targe
 def named(frame: pl.DataFrame, column: str) -> bool:
     """Whether any row has a value in ``column``. Where none has (a capture never names an owner
     or product), there is nothing to look up or check, and no frame work is done for it."""
-    return column in frame.columns and frame.get_column(column).null_count() < frame.height
+    found = frame.get_column(column, default=None)  # not `in frame.columns`: that lists every name
+    return found is not None and found.null_count() < frame.height
 
 
 def keyed_lookup(session: Session, model: type[Product] | type[Source] | type[Territory]) -> dict[str, int]:

@@ -306,7 +306,8 @@ def clean(
     """Type every canonical column of ``raw``. A row with a bad cell in a column that is not
     optional goes to rejects whole (an error); a bad optional cell is dropped (a warning)."""
     words = {k.lower(): v for k, v in (size_words or {}).items()}
-    present = [c for c in spec.columns if c.name in raw.columns]
+    raw_names = set(raw.columns)
+    present = [c for c in spec.columns if c.name in raw_names]
     extras = [c for c in raw.columns if c.startswith("extra:")]
     # Trim once; every check below reads the trimmed text. The columns are trimmed as one long
     # column: one pass of the expression, whether the batch is a capture's 8 rows or 100,000.
@@ -387,7 +388,8 @@ def clean(
             else None
             for values in frame[extras].iter_rows()
         ]
-        kept = [c for c in frame.columns if c not in set(extras)]
+        dropped = set(extras)
+        kept = [c for c in frame.columns if c not in dropped]
         frame = frame[kept].hstack([pl.Series("extra", encoded, dtype=pl.String)])
     return Cleaned(frame, rejects)
 

@@ -25,7 +25,8 @@ def insert_leads(
 ) -> None:
     """Insert new leads: ``columns`` of ``rows`` (those it has), with their report numbers and
     ``was_opportunity`` (whether a stage change written with them reaches the opportunity stage)."""
-    given = [c for c in dict.fromkeys(columns) if c in rows.columns and c not in NUMBERS]
+    held = set(rows.columns)
+    given = [c for c in dict.fromkeys(columns) if c in held and c not in NUMBERS]
     # the given columns taken as they are (a select would plan an expression for each)
     rows = rows[given].hstack([*number_columns(rows), was_opportunity.alias("was_opportunity")])
     bulk_insert(session, "leads", rows.columns, driver_rows(session, rows))

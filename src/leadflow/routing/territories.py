@@ -93,21 +93,18 @@ def _first_match(rules: Sequence[_Rule], values: dict[str, Any]) -> str | None:
 def _attributes(leads: pl.DataFrame, asked: set[str]) -> dict[str, list[Any]]:
     """The asked attributes' values by column: texts as text, the size as a number (NaN where
     unknown)."""
+    present = set(leads.columns)
     extras = (
         parse_extras(leads.get_column("extra").to_list())
-        if "extra" in leads.columns and any(a in FROM_EXTRA and a not in leads.columns for a in asked)
+        if "extra" in present and any(a in FROM_EXTRA and a not in present for a in asked)
         else None
     )
     columns: dict[str, list[Any]] = {}
     for attribute in sorted(asked):
         if attribute == SIZE:
-            sizes = (
-                numbers_of(leads.get_column(SIZE))
-                if SIZE in leads.columns
-                else np.full(leads.height, math.nan)
-            )
+            sizes = numbers_of(leads.get_column(SIZE)) if SIZE in present else np.full(leads.height, math.nan)
             columns[SIZE] = sizes.tolist()
-        elif attribute in leads.columns:
+        elif attribute in present:
             columns[attribute] = texts_of(leads.get_column(attribute).to_list())
         elif extras is not None and attribute in FROM_EXTRA:
             columns[attribute] = extra_texts(extras, attribute)

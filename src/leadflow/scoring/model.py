@@ -108,16 +108,19 @@ def feature_columns(
         # Predicting: exactly the columns the model was trained on, absent ones unknown.
         categorical, numeric = expected
     else:
-        categorical = [c for c in CATEGORICAL if c in leads.columns] + extras
-        numeric = [c for c in NUMERIC if c in leads.columns]
+        present = set(leads.columns)
+        categorical = [c for c in CATEGORICAL if c in present] + extras
+        numeric = [c for c in NUMERIC if c in present]
     leaked = FORBIDDEN.intersection(categorical + numeric)
     if leaked:
         raise AssertionError(f"outcome fields must never be features: {sorted(leaked)}")
 
     def values(name: str) -> pl.Series | None:
-        if name.startswith("extra.") and name.removeprefix("extra.") in unnested.columns:
-            return unnested.get_column(name.removeprefix("extra."))
-        return leads.get_column(name) if name in leads.columns else None
+        if name.startswith("extra."):
+            found = unnested.get_column(name.removeprefix("extra."), default=None)
+            if found is not None:
+                return found
+        return leads.get_column(name, default=None)
 
     columns: dict[str, Any] = {}
     for name in categorical:
