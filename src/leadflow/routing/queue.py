@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Select, Text, bindparam, case, cast, exists, select
+from sqlalchemy import Select, Text, bindparam, case, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from leadflow.db import in_values, is_sqlite, read_frame
@@ -109,7 +109,9 @@ def _queue_query(
         .outerjoin(QueuedLead, QueuedLead.lead_id == Lead.id)
         .where(
             Lead.owner_id.is_(None),
-            Lead.stage.in_(stages),
+            # one bound value a stage, not an expanding list: the statement is built for these
+            # stages, and an expanding list is rendered again on every execution
+            Lead.stage.in_([literal(stage) for stage in stages]),
             Lead.self_sourced.is_(False),
             ~exists().where(  # issued to a partner: not the reps' to work
                 Assignment.lead_id == Lead.id,
