@@ -119,10 +119,18 @@ def load_history(
     ):
         age = now - datetime.fromisoformat(saved["computed_at"])
         if timedelta(0) <= age <= max_age:
-            return History.decode(saved)
+            if _kept_history[0] is not saved:  # the state's values are shared until they change
+                _kept_history[:] = [saved, History.decode(saved)]
+            return _kept_history[1]
     history = _closed_history(session, start=start, previous=previous, segments=segments)
     state[ESTIMATES_KEY] = history.encode(period=start, now=now)
     return history
+
+
+# The tallies last decoded, with the saved state they were decoded from: a capture reads the same
+# estimates batch after batch (routing/apply.py keeps each state value until its text changes),
+# and no run changes a History in place.
+_kept_history: list[Any] = [None, None]
 
 
 @dataclass
