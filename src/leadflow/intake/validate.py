@@ -320,11 +320,12 @@ def clean(
     trimmed = (
         stacked.to_frame("v").select(text_expr(pl.col("v"))).to_series() if stacked is not None else None
     )
-    # the columns holding a value longer than they allow, which alone take a length check
+    # the columns holding a value longer than they allow, which alone take a length check (blanks
+    # are NaN in NumPy: a Series' fill_null plans a context of its own)
     lengths = (
         np.zeros((len(names), n))
         if trimmed is None or not n
-        else trimmed.str.len_chars().fill_null(0).to_numpy().reshape(len(names), n)
+        else np.nan_to_num(trimmed.str.len_chars().to_numpy(), nan=0).reshape(len(names), n)
     )
     too_long = frozenset(
         c.name
