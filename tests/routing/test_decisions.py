@@ -40,12 +40,12 @@ def test_inputs_are_the_same_json_encoded_by_rows_or_by_the_frame(segmented: boo
         values[:4] = [0.0, 1.0, 0.0001, 0.9999]  # the ends of 4 places
         return values
 
-    def probabilities() -> pl.Series:
-        return pl.Series(np.where(rng.random(n) < 0.2, np.nan, rounded()), nan_to_null=True)
+    def probabilities() -> np.ndarray:
+        return np.where(rng.random(n) < 0.2, np.nan, rounded())
 
     value = pl.Series([None if i % 5 == 0 else f'Gr\u00fcn "{i}"' for i in range(n)], dtype=pl.String)
     fields = Inputs(
-        group=pl.Series([f"territory EMEA {i % 3}" for i in range(n)], dtype=pl.String),
+        group=[f"territory EMEA {i % 3}" for i in range(n)],
         close_rate=rounded(),
         close_rate_interval=(rounded(), rounded()),
         lead_win_probability=probabilities(),

@@ -9,6 +9,7 @@ handful of leads many times a second, and a frame operation costs the same for 8
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,11 +161,11 @@ class Segment:
 class Inputs:
     """What each assignment's choice used, by column: the fields of its ``inputs`` JSON."""
 
-    group: pl.Series
+    group: list[str]
     close_rate: Array
     close_rate_interval: tuple[Array, Array]
-    lead_win_probability: pl.Series
-    win_probability_with_rep: pl.Series
+    lead_win_probability: Array  # NaN where there is no honest one to show
+    win_probability_with_rep: Array
     capacity_left_before: Array
     segment: Segment | None
 
@@ -181,8 +182,8 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> Column:
         estimate_fields: list[pl.Expr | pl.Series] = [
             pl.Series("close_rate", fields.close_rate),
             _interval(*fields.close_rate_interval).alias("close_rate_interval"),
-            fields.lead_win_probability.alias("lead_win_probability"),
-            fields.win_probability_with_rep.alias("win_probability_with_rep"),
+            pl.Series("lead_win_probability", fields.lead_win_probability, nan_to_null=True),
+            pl.Series("win_probability_with_rep", fields.win_probability_with_rep, nan_to_null=True),
         ]
         if (segment := fields.segment) is not None:
             struct = pl.struct(
@@ -195,7 +196,7 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> Column:
             estimate_fields.append(pl.when(pl.lit(segment.value).is_not_null()).then(struct).alias("segment"))
         return pl.select(
             pl.struct(
-                pl.lit(fields.group.alias("group")),
+                pl.lit(pl.Series("group", fields.group, dtype=pl.String)),
                 pl.struct(*estimate_fields).alias("estimates"),
                 pl.lit(pl.Series("capacity_left_before", fields.capacity_left_before)),
             ).struct.json_encode()
@@ -210,8 +211,8 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> Column:
         for rate, low, high, lead_p, with_rep in zip(
             fields.close_rate.tolist(),
             *(bound.tolist() for bound in fields.close_rate_interval),
-            fields.lead_win_probability.to_list(),
-            fields.win_probability_with_rep.to_list(),
+            _or_none(fields.lead_win_probability),
+            _or_none(fields.win_probability_with_rep),
             strict=True,
         )
     ]
@@ -243,7 +244,7 @@ def inputs_json(fields: Inputs, *, by_rows: bool) -> Column:
             ensure_ascii=False,
         )
         for group, estimate, left in zip(
-            fields.group.to_list(), estimates, fields.capacity_left_before.tolist(), strict=True
+            fields.group, estimates, fields.capacity_left_before.tolist(), strict=True
         )
     ]
 
@@ -253,9 +254,14 @@ def _interval(low: Array, high: Array) -> pl.Expr:
     return pl.concat_list(pl.lit(pl.Series(np.round(low, 4))), pl.lit(pl.Series(np.round(high, 4))))
 
 
-def _rounded(values: Array, shown: Array) -> pl.Series:
-    """Probabilities to 4 places, null where there is no honest one to show."""
-    return pl.Series(np.where(shown, np.round(values, 4), np.nan), nan_to_null=True)
+def _rounded(values: Array, shown: Array) -> Array:
+    """Probabilities to 4 places, NaN where there is no honest one to show."""
+    return np.where(shown, np.round(values, 4), np.nan)
+
+
+def _or_none(values: Array) -> list[float | None]:
+    """Values as a list, None where NaN."""
+    return [None if math.isnan(v) else v for v in values.tolist()]
 
 
 def assigned_rows(
@@ -280,9 +286,8 @@ def assigned_rows(
     names = [groups[n][0] for n in numbers]
     policy = [groups[n][1] for n in numbers]
     reasons = [f"{p} in {g}: {note}" for p, g, note in zip(policy, names, notes.tolist(), strict=True)]
-    group = pl.Series("group", names, dtype=pl.String)
     fields = Inputs(
-        group=group,
+        group=names,
         close_rate=np.round(estimates.mean[rep], 4),
         close_rate_interval=(np.round(estimates.low[rep], 4), np.round(estimates.high[rep], 4)),
         lead_win_probability=_rounded(picked["p_lead"], shown),
@@ -309,7 +314,7 @@ def assigned_rows(
             "rep_external_id": _of_reps(rep_rows, "external_id", rep, pl.String()),
             "policy": policy,
             "reason": reasons,
-            "win_probability": p_win.to_list() if few else p_win,
+            "win_probability": _or_none(p_win) if few else pl.Series(p_win, nan_to_null=True),
             "group": names,
             "inputs": inputs_json(fields, by_rows=few),
             **_credits(plan, leads, position, by_territory, rep_rows, reps.away, share),
