@@ -213,12 +213,20 @@ def main() -> None:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(100):
+            # two workers on PostgreSQL took 9.6 s to start on a slow day: wait for them, and
+            # say so if they never answer, rather than post into a server that is not there
+            deadline = time.monotonic() + 120
+            while True:
                 try:
                     if httpx.get(f"{url}/readyz").status_code == 200:
                         break
                 except httpx.HTTPError:
-                    time.sleep(0.1)
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"leadflow serve did not become ready at {url} (exit code {server.poll()})"
+                    )
+                time.sleep(0.1)
             processes = server_processes(server.pid)
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             started, client_cpu = time.perf_counter(), time.process_time()
