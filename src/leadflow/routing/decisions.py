@@ -115,13 +115,11 @@ def _plan_lists(
     leads: pl.DataFrame, parts: list[PlanRows], at: Array, order: Array | None
 ) -> dict[str, list[Any]]:
     """A few rows of a plan by column as lists: what :func:`plan_table` builds as a frame."""
-    rows = at.tolist()
     reorder = None if order is None else order.tolist()
     columns: dict[str, list[Any]] = {}
     for name in PLAN_SCHEMA:
         if name in LEAD_FIELDS:
-            values = leads.get_column(LEAD_FIELDS[name]).to_list()
-            columns[name] = [values[row] for row in rows]
+            columns[name] = values_at(leads.get_column(LEAD_FIELDS[name]), at)
             continue
         joined: list[Any] = []
         for part in parts:
@@ -324,10 +322,9 @@ def assigned_rows(
 
 def _of_reps(rep_rows: list[dict[str, Any]], field: str, rep: Array, dtype: pl.DataType) -> Column:
     """Each chosen rep's ``field`` (``rep``: positions in the pool), as a part's column."""
-    values = [row[field] for row in rep_rows]
     if rep.size <= LIST_GATHER_MAX:
-        return [values[at] for at in rep.tolist()]
-    return pl.Series(values, dtype=dtype).gather(rep)
+        return [rep_rows[at][field] for at in rep.tolist()]
+    return pl.Series([row[field] for row in rep_rows], dtype=dtype).gather(rep)
 
 
 def _credits(
