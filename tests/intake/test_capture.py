@@ -111,3 +111,23 @@ def test_a_captured_lead_takes_what_it_lacks_from_the_account_it_names(db: Datab
     assert rows[ids[2]] == (True, "software", 12, "Austria")
     assert rows[ids[3]] == (False, None, None, None)
     assert rows[ids[4]] == (False, None, None, None)
+
+
+def test_a_lead_known_by_its_accounts_domain_and_its_name_is_found_by_them(db: Database, write_csv) -> None:  # type: ignore[no-untyped-def]
+    accounts = [["name", "domain"], ["Acme Corp", "acme.example"], ["Beta GmbH", "beta.example"]]
+    assert db.cli("companies", "import", str(write_csv("accounts.csv", accounts)))[0] == 0
+    # no email and no domain: the account's domain and the person's name are all it is known by
+    first = {"first_name": "Hana", "last_name": "Ito", "company": "Acme Corp"}
+    with session_scope(db.engine) as s:
+        (hana,) = capture_leads(s, settings=Settings(), records=[first], channel="web form", now=NOW).leads
+    later = [
+        {"first_name": "hana", "last_name": "ITO", "domain": "https://www.acme.example/", "company": "Acme"},
+        {"first_name": "Hana", "last_name": "Ito", "company": "Beta GmbH"},  # another company's Hana
+    ]
+    with session_scope(db.engine) as s:
+        again, other = capture_leads(s, settings=Settings(), records=later, channel="web form", now=NOW).leads
+    assert (again.id, again.new) == (hana.id, False)
+    assert other.new and other.id != hana.id
+    with session_scope(db.engine) as s:
+        stored = dict(s.execute(select(Lead.id, Lead.domain_key)).all())
+    assert stored == {hana.id: "acme.example", other.id: "beta.example"}

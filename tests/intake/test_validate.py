@@ -3,10 +3,13 @@ named with its line and reason, the row kept where the field is optional."""
 
 from __future__ import annotations
 
-import polars as pl
+import re
 
-from leadflow.intake.columns import SPECS, FileMapping
-from leadflow.intake.validate import clean
+import polars as pl
+import pytest
+
+from leadflow.intake.columns import SPECS, FileMapping, Kind
+from leadflow.intake.validate import ENUM_SYNONYMS, clean
 
 SIZES = ["12", " 1,200 ", "51-200", "1000+", "Mid", "1.5", "1e30", "inf", "-5", "abc", None, "3.0"]
 
@@ -57,6 +60,37 @@ def test_enum_synonyms_translate_only_what_they_name() -> None:
         "web form", "web form", "self-sourced", "web form", None, None
     ]  # fmt: skip
     assert [(r.line, r.value) for r in cleaned.rejects] == [(6, "telepathy")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "column"), [("leads", "lead_type"), ("leads", "stage"), ("activities", "kind")]
+)
+def test_each_enum_column_reads_its_choices_and_their_synonyms_only(kind: Kind, column: str) -> None:
+    choices = next(c.choices for c in SPECS[kind].columns if c.name == column)
+    # every choice and synonym as written by hand and by other CRMs, and words of other columns
+    words = sorted({*choices, *ENUM_SYNONYMS, *ENUM_SYNONYMS.values(), "telepathy"})
+    spellings = [*words, *(w.upper() for w in words), *(w.replace(" ", "_") for w in words), "Closed  Won"]
+    lines = pl.Series(range(2, 2 + len(spellings)), dtype=pl.Int64)
+    # what else a row of its kind needs to be kept
+    rest = {"email": "a@b.example"} if kind == "leads" else {"lead": "L-1", "at": "2026-01-02"}
+    raw = pl.DataFrame(
+        {"_line": lines, column: spellings, **{k: [v] * len(spellings) for k, v in rest.items()}}
+    )
+    values = clean(raw, SPECS[kind], FileMapping(), formats=["%Y-%m-%d"], file="x.csv").frame
+
+    def expected(text: str) -> str | None:  # the rule, as a person would apply it to one cell
+        normal = re.sub(r"[_\s]+", " ", text.lower())
+        translated = ENUM_SYNONYMS.get(normal, normal)
+        return translated if translated in choices else None
+
+    read = dict(zip(raw["_line"].to_list(), [expected(s) for s in spellings], strict=True))
+    kept = dict(values.select("_line", column).iter_rows())
+    # an unreadable cell is dropped from an optional column, or its row set aside
+    assert {line: value for line, value in read.items() if line in kept} == kept
+    assert set(read) - set(kept) == {line for line, value in read.items() if value is None} - set(kept)
+    assert {line for line, value in read.items() if value is not None} <= set(kept)
+    assert read[2 + spellings.index("Closed  Won")] == ("won" if "won" in choices else None)
+    assert any(v is None for v in read.values()) and any(v is not None for v in read.values())
 
 
 def test_a_value_too_long_is_named_whichever_column_holds_it_and_its_batch_is_otherwise_kept() -> None:

@@ -65,14 +65,18 @@ def key_columns(domain: pl.Expr) -> list[pl.Expr]:
     the domain and person together (``domain_person``) is derived from them after it
     (with_domain_person), since a context would compute each of its two keys again."""
     person = pl.concat_str(pl.col("first_name").fill_null(""), pl.lit(" "), pl.col("last_name").fill_null(""))
-    domain_key = company_domain_expr(domain, pl.col("email"))
-    person_key = name_key_expr(person)
     return [
         pl.col("email").alias("email_key"),
         phone_key_expr(pl.col("phone")).alias("phone_key"),
-        domain_key.alias("domain_key"),
-        person_key.alias("person_key"),
+        domain_key_column(domain),
+        name_key_expr(person).alias("person_key"),
     ]
+
+
+def domain_key_column(domain: pl.Expr) -> pl.Expr:
+    """The company domain key (``domain_key``) of a lead whose domain is ``domain``: as given,
+    else its email's unless that is a free-mail one."""
+    return company_domain_expr(domain, pl.col("email")).alias("domain_key")
 
 
 def with_keys(frame: pl.DataFrame) -> pl.DataFrame:

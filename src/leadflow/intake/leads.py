@@ -36,6 +36,7 @@ from leadflow.intake.lead_frame import (
     DATA,
     DATA_SCHEMA,
     KEYS,
+    domain_key_column,
     fetch_leads,
     key_columns,
     with_domain_person,
@@ -93,33 +94,42 @@ _FROM_ACCOUNT = {
 }
 
 
+# What a lead takes from its own row where it gives none: its closing dates from the close date,
+# and (where the mapping says so) an amount on a won lead only.
+_FROM_ROW = {
+    "won_at": pl.coalesce("won_at", pl.when(pl.col("stage") == "won").then("closed_at")),
+    "lost_at": pl.coalesce("lost_at", pl.when(pl.col("stage") == "lost").then("closed_at")),
+    "amount": pl.when(pl.col("stage") == "won").then("amount"),
+}
+
+
 @lru_cache(maxsize=64)
-def _derivations(derived: tuple[str, ...]) -> list[pl.Expr]:
-    """The ``derived`` columns (dates from the stage, an account's defaults, the amount of a won
-    lead only) and the dedupe keys: one context, built once for each set of columns derived."""
-    stage = pl.col("stage")
-    rules = {
-        "won_at": pl.coalesce("won_at", pl.when(stage == "won").then("closed_at")),
-        "lost_at": pl.coalesce("lost_at", pl.when(stage == "lost").then("closed_at")),
-        "amount": pl.when(stage == "won").then("amount"),
-        **{column: pl.coalesce(column, account) for column, account in _FROM_ACCOUNT.items()},
-    }
-    domain = rules["domain"] if "domain" in derived else pl.col("domain")
-    return [*(rules[c].cast(DATA_SCHEMA[c]).alias(c) for c in derived), *key_columns(domain)]
+def _row_derivations(names: tuple[str, ...], derived: tuple[str, ...]) -> list[pl.Expr]:
+    """The lookup keys of the ``names`` (_name_keys), the ``derived`` columns of _FROM_ROW and
+    the dedupe keys from the row's own domain: everything a batch derives before its names are
+    resolved, in one context (a context costs 0.2-0.4 ms even for a capture's few rows), built
+    once for each shape. The domain key is taken again where an account gives the domain."""
+    derivations = (_FROM_ROW[c].cast(DATA_SCHEMA[c]).alias(c) for c in derived)
+    return [*_name_keys(names), *derivations, *key_columns(pl.col("domain"))]
 
 
-def _typed_with_keys(frame: pl.DataFrame, *, amount_only_when_won: bool) -> pl.DataFrame:
-    """A resolved batch's columns (DATA_SCHEMA), derived row by row where the batch holds what
-    they derive from, typed, with the dedupe keys. Only the columns derived take an expression
-    (each costs the planner 7-30 µs, whatever the batch's size); the rest are taken as they are."""
-    derived = tuple(
-        [
-            *(("won_at", "lost_at") if named(frame, "closed_at") else ()),
-            *(("amount",) if amount_only_when_won and named(frame, "amount") else ()),
-            *(column for column, account in _FROM_ACCOUNT.items() if named(frame, account)),
-        ]
-    )
-    computed = frame.select(_derivations(derived))
+@lru_cache(maxsize=64)
+def _account_derivations(derived: tuple[str, ...]) -> list[pl.Expr]:
+    """The ``derived`` columns taken from the rows' accounts where the rows give none and, when
+    the domain is one of them, the company domain key again from it."""
+    taken = {c: pl.coalesce(c, _FROM_ACCOUNT[c]).cast(DATA_SCHEMA[c]) for c in derived}
+    return [
+        *(value.alias(c) for c, value in taken.items()),
+        *([domain_key_column(taken["domain"])] if "domain" in taken else []),
+    ]
+
+
+def _typed_with_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """A resolved batch's columns (DATA_SCHEMA), typed, with the dedupe keys, the account's
+    values taken where the rows give none. Only a batch naming a known account with values takes
+    a context for them; the rest are taken as they are."""
+    derived = tuple(column for column, account in _FROM_ACCOUNT.items() if named(frame, account))
+    computed = frame.select(_account_derivations(derived)) if derived else frame
     self_sourced = frame.get_column("lead_type") == "self-sourced"
 
     def typed(column: str, dtype: pl.DataType) -> pl.Series:
@@ -133,7 +143,8 @@ def _typed_with_keys(frame: pl.DataFrame, *, amount_only_when_won: bool) -> pl.D
         [
             frame.get_column("_line"),
             *(typed(column, dtype) for column, dtype in DATA_SCHEMA.items()),
-            *(computed.get_column(key) for key in KEYS),
+            *(frame.get_column(key) for key in KEYS if key != "domain_key"),
+            (computed if "domain" in derived else frame).get_column("domain_key"),
             frame.get_column("source"),
         ]
     )
@@ -330,13 +341,16 @@ class LeadWriter:
         Every name's lookup key is computed in one context; the ids are then dict lookups over
         the keys, as cheap a row for a capture's few as for a million."""
         named_here = tuple(c for c in NAMES if named(frame, c))
-        # the missing columns as nulls, and the names' keys in one context; the keys are private
-        # columns (_key_*) that the typed select at the end leaves out
+        # the missing columns as nulls; then the names' keys (private columns, _key_*, that the
+        # typed frame at the end leaves out), what the rows derive alone and the dedupe keys
         present = set(frame.columns)
         missing = tuple(name for name in _LEAD_TYPES if name not in present)
         frame = frame.hstack(_nulls(missing, frame.height)) if missing else frame
-        if named_here:
-            frame = frame.with_columns(_name_keys(named_here))
+        from_row = (
+            *(("won_at", "lost_at") if named(frame, "closed_at") else ()),
+            *(("amount",) if self.mapping.amount_only_when_won and named(frame, "amount") else ()),
+        )
+        frame = frame.with_columns(_row_derivations(named_here, from_row))
         rejects: list[Reject] = []
 
         def set_aside(bad: list[bool], column: str, reason: str) -> pl.DataFrame:
@@ -412,8 +426,7 @@ class LeadWriter:
                 "owner",
                 "a self-sourced lead needs the rep who found it as owner",
             )
-        frame = _typed_with_keys(frame, amount_only_when_won=self.mapping.amount_only_when_won)
-        return with_domain_person(frame), rejects
+        return with_domain_person(_typed_with_keys(frame)), rejects
 
     def _account_columns(self, keys: list[str | None]) -> list[pl.Series]:
         """What each row takes from the account its company names (by name ``keys``), null where

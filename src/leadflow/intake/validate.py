@@ -116,6 +116,15 @@ def _band_text(text: pl.Expr, words: dict[str, int]) -> pl.Expr:
     return pl.coalesce(text.str.extract(BAND, 1), text.str.extract(OPEN_BAND, 1), word, text)
 
 
+@lru_cache(maxsize=32)
+def _enum_table(choices: tuple[str, ...]) -> dict[str, str]:
+    """Each spelling an enum column reads, by its normal form (lower case, single spaces), to
+    its choice: each choice itself and each synonym (ENUM_SYNONYMS) of a choice. One lookup, where
+    a translation and then a test of the choices evaluated the normal form once for each use."""
+    synonyms = {word: choice for word, choice in ENUM_SYNONYMS.items() if choice in choices}
+    return {**{c: c for c in choices if c not in ENUM_SYNONYMS}, **synonyms}
+
+
 def _clean_column(
     column: Column, raw: pl.Expr, formats: list[str], scale: float, words: dict[str, int]
 ) -> pl.Expr:
@@ -156,8 +165,7 @@ def _clean_column(
             return domain_key_expr(text)
         case "enum":
             normal = text.str.to_lowercase().str.replace_all(r"[_\s]+", " ")
-            normal = _translated(normal, ENUM_SYNONYMS)
-            return pl.when(normal.is_in(column.choices)).then(normal).otherwise(None)
+            return normal.replace_strict(_enum_table(column.choices), default=None, return_dtype=pl.String)
     raise AssertionError(column.type)
 
 
