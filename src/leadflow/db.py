@@ -318,14 +318,18 @@ def _sqlite_datetime(value: datetime) -> str:
 def _sqlite_form(column: pl.Series) -> list[Any]:
     """A column's values in the form SQLite takes them: datetimes and dates as SQLAlchemy's text
     (a cast, which writes the microseconds always, as :func:`_sqlite_datetime`), booleans as 0/1.
-    Casts, not ``dt.strftime``: a Series' strftime runs a frame context (0.15 ms a column)."""
-    if column.dtype == pl.Datetime:
-        if getattr(column.dtype, "time_zone", None) is not None:  # its wall time, as strftime gave
+    Casts, not ``dt.strftime``: a Series' strftime runs a frame context (0.15 ms a column). A
+    column of nulls only (most of a new lead's dates) is taken as it is."""
+    dtype = column.dtype
+    if column.null_count() == column.len():
+        return [None] * column.len()
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:  # its wall time, as strftime gave
             column = column.dt.replace_time_zone(None)
         return column.cast(pl.Datetime("us")).cast(pl.String).to_list()
-    if column.dtype == pl.Date:
+    if isinstance(dtype, pl.Date):
         return column.cast(pl.String).to_list()
-    if column.dtype == pl.Boolean:
+    if isinstance(dtype, pl.Boolean):
         return column.cast(pl.Int8).to_list()
     return column.to_list()
 

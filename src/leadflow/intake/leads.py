@@ -137,7 +137,8 @@ def _typed_with_keys(frame: pl.DataFrame) -> pl.DataFrame:
             values = self_sourced
         else:
             values = (computed if column in derived else frame).get_column(column)
-        return (values if values.dtype == dtype else values.cast(dtype)).alias(column)
+        values = values if values.dtype == dtype else values.cast(dtype)
+        return values if values.name == column else values.alias(column)
 
     return pl.DataFrame(
         [
@@ -444,9 +445,14 @@ class LeadWriter:
         if self.arrived is not None and created.null_count():
             created = datetimes("created_at", [self.arrived if c is None else c for c in created.to_list()])
         # column by column from lists: a frame context costs 0.3 ms for a capture's few rows
+        replaced = {"stage", "self_sourced", "created_at"}
         rows = pl.DataFrame(
             [
-                *(c for c in rows.iter_columns() if c.name not in ("stage", "self_sourced", "created_at")),
+                *(
+                    c
+                    for name, c in zip(rows.columns, rows.get_columns(), strict=True)
+                    if name not in replaced
+                ),
                 pl.Series("id", ids, dtype=pl.Int64),
                 pl.Series("stage", [new_stage(*row) for row in zip(*given, strict=True)], dtype=pl.String),
                 pl.Series("self_sourced", [v is True for v in rows.get_column("self_sourced").to_list()]),

@@ -234,17 +234,23 @@ def _expressions(
     keeping = [
         _kept(column, by_name.get(column.name, 1.0), checked=column.name in checked).alias(column.name)
         for column in present
-        if column.optional or column.type == "int"
+        if _kept_by_expression(column, checked=column.name in checked)
     ]
     failed = [pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present if c.name in checked]
     fatal = [
         pl.col(ERROR_PREFIX + c.name).is_not_null() for c in present if c.name in checked and not c.optional
     ]
-    keeping += [  # the rows' flags, in the same context
-        (pl.any_horizontal(failed) if failed else pl.lit(False)).alias(PROBLEM),
-        (pl.any_horizontal(fatal) if fatal else pl.lit(False)).alias(FATAL),
-    ]
+    # the rows' flags, in the same context, where a cell could fail (a batch without them has
+    # nothing to set aside)
+    keeping += [pl.any_horizontal(failed).alias(PROBLEM)] if failed else []
+    keeping += [pl.any_horizontal(fatal).alias(FATAL)] if fatal else []
     return banded, typing, checking, keeping
+
+
+def _kept_by_expression(column: Column, *, checked: bool) -> bool:
+    """Whether a column's kept value takes an expression: an integer's (scaled and made one) and
+    a checked optional column's (dropped where its cell is bad); the others keep the typed value."""
+    return column.type == "int" or (column.optional and checked)
 
 
 def _kept(column: Column, scale: float, *, checked: bool) -> pl.Expr:
@@ -266,10 +272,13 @@ def _value_name(column: Column) -> str:
 def _kept_columns(frame: pl.DataFrame, present: list[Column]) -> pl.DataFrame:
     """The validated frame's own columns: each present column's value kept, by its name, and the
     rest (``_line``, extras, what a band said) as they are; the working columns left behind."""
-    chosen = {
-        c.name: frame.get_column(c.name if c.optional or c.type == "int" else _value_name(c)).alias(c.name)
-        for c in present
-    }
+    names = set(frame.columns)
+
+    def kept(c: Column) -> pl.Series:
+        by_expression = _kept_by_expression(c, checked=ERROR_PREFIX + c.name in names)
+        return frame.get_column(c.name if by_expression else _value_name(c)).alias(c.name)
+
+    chosen = {c.name: kept(c) for c in present}
     working = (ERROR_PREFIX, DATETIME_PREFIX, VALUE_PREFIX)
     return pl.DataFrame(
         [
@@ -367,7 +376,9 @@ def clean(
     # text (and what a band said); each cell's error from the text and the typed value; the values
     # kept, with each row's flags. (In one context, with the typed value repeated inside its
     # error, Polars spent longer on the plan.)
-    frame = text.with_columns(*banded, *typing).with_columns(checking).with_columns(keeping)
+    frame = text.with_columns(*banded, *typing)
+    for stage in (checking, keeping):
+        frame = frame.with_columns(stage) if stage else frame  # a context even for no expressions
     error_columns = [c for c in frame.columns if c.startswith(ERROR_PREFIX)]
     optional = {ERROR_PREFIX + c.name for c in present if c.optional}
     fatal = [c for c in error_columns if c not in optional]
