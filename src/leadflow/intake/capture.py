@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadflow.db import in_values, read_rows
+from leadflow.db import frame_of, in_values, read_rows
 from leadflow.intake.columns import SPECS, FileMapping
 from leadflow.intake.leads import LeadWriter
 from leadflow.intake.rejects import Reject, shorten
@@ -112,7 +112,7 @@ def capture_leads(
     canonical = set(SPECS["leads"].names)
     names = sorted({key for record in records for key in record})
     columns = {name: name if name in canonical else f"extra:{name}" for name in names}
-    raw = pl.DataFrame(
+    raw = frame_of(
         [
             pl.Series("_line", range(1, len(records) + 1), dtype=pl.Int64),
             *(

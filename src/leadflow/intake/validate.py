@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from leadflow.db import frame_of
 from leadflow.intake.columns import SPECS, Column, FileMapping, Kind, KindSpec
 from leadflow.intake.readers import Batch
 from leadflow.intake.rejects import Reject, shorten
@@ -280,7 +281,7 @@ def _kept_columns(frame: pl.DataFrame, present: list[Column]) -> pl.DataFrame:
 
     chosen = {c.name: kept(c) for c in present}
     working = (ERROR_PREFIX, DATETIME_PREFIX, VALUE_PREFIX)
-    return pl.DataFrame(
+    return frame_of(
         [
             chosen[name] if name in chosen else frame.get_column(name)
             for name in frame.columns
@@ -349,7 +350,7 @@ def clean(
         for c, longest in zip(present, lengths.max(axis=1, initial=0)[: len(present)], strict=True)
         if longest > c.max_len
     )
-    text = pl.DataFrame(
+    text = frame_of(
         [raw.get_column("_line"), *(trimmed.slice(i * n, n).alias(name) for i, name in enumerate(names))]
         if trimmed is not None
         else [raw.get_column("_line")]
