@@ -320,9 +320,9 @@ def _sqlite_form(column: pl.Series) -> list[Any]:
     (a cast, which writes the microseconds always, as :func:`_sqlite_datetime`), booleans as 0/1.
     Casts, not ``dt.strftime``: a Series' strftime runs a frame context (0.15 ms a column). A
     column of nulls only (most of a new lead's dates) is taken as it is."""
-    dtype = column.dtype
     if column.null_count() == column.len():
         return [None] * column.len()
+    dtype = column.dtype
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:  # its wall time, as strftime gave
             column = column.dt.replace_time_zone(None)

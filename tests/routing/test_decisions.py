@@ -9,12 +9,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from leadflow.routing.decisions import LIST_GATHER_MAX, Inputs, Segment, inputs_json, take
+from leadflow.routing.decisions import LIST_GATHER_MAX, Inputs, Segment, inputs_json, take, values_at
 
 
 @pytest.mark.parametrize("size", [1, 8, LIST_GATHER_MAX, LIST_GATHER_MAX + 1, 5 * LIST_GATHER_MAX])
 @pytest.mark.parametrize("dtype", [pl.Int64, pl.String, pl.Float64])
-def test_take_gives_the_values_at_the_positions_in_their_order(size: int, dtype: pl.DataType) -> None:
+def test_take_and_values_at_give_the_values_at_the_positions_in_their_order(
+    size: int, dtype: pl.DataType
+) -> None:
     rng = np.random.default_rng(size)
     raw = rng.integers(0, 50, size=size).astype(float)
     values = [None if v % 7 == 0 else v for v in raw.tolist()]
@@ -28,6 +30,7 @@ def test_take_gives_the_values_at_the_positions_in_their_order(size: int, dtype:
         got = take(column, positions)
         assert got.name == "c" and got.dtype == column.dtype
         assert got.to_list() == [column.to_list()[p] for p in positions.tolist()]
+        assert values_at(column, positions) == got.to_list()  # the same, gathered as a list
 
 
 @pytest.mark.parametrize("segmented", [False, True])

@@ -52,14 +52,12 @@ LIST_GATHER_MAX = 1_000
 
 
 def take(column: pl.Series, positions: Array) -> pl.Series:
-    """The values of ``column`` at ``positions``, in that order: the column itself when they are
-    all of it in order (a capture's batch, as a rule)."""
+    """The values of ``column`` at ``positions``, in that order, as a Series (a plan too large
+    for lists: a few values are gathered by :func:`values_at`): the column itself when they are
+    all of it in order."""
     if positions.size == len(column) and bool((positions == np.arange(positions.size)).all()):
         return column
-    if positions.size > LIST_GATHER_MAX:
-        return column.gather(positions)
-    values = column.to_list()
-    return pl.Series(column.name, [values[at] for at in positions.tolist()], dtype=column.dtype)
+    return column.gather(positions)
 
 
 def values_at(column: pl.Series, positions: Array) -> list[Any]:
